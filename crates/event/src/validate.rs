@@ -1,0 +1,358 @@
+//! Field-by-field validation of one JSON event against the contract. The first problem found is
+//! reported with the field it concerns and a message that says how to fix it.
+
+use crate::duration::IsoDuration;
+use crate::event::{Event, EventType};
+use crate::time::{format_rfc3339, parse_rfc3339, EARLIEST, MICROS_PER_DAY};
+use serde_json::{Map, Value};
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+fn err(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError { field: field.to_string(), message: message.into() }
+}
+
+const KNOWN_FIELDS: [&str; 31] = [
+    "id", "type", "timestamp", "license_id", "user_id", "account_id", "product", "tier", "model",
+    "region", "channel", "machine_id", "version", "from_version", "ip", "country", "lat", "lon",
+    "amount", "currency", "seats", "term", "expires_at", "reason", "code", "result", "latency_ms",
+    "quantity", "meter", "properties", "source",
+];
+
+pub const FAILURE_REASONS: [&str; 7] =
+    ["seat_limit", "expired", "suspended", "revoked", "invalid_key", "fingerprint_mismatch", "other"];
+
+const MAX_PROPERTIES_BYTES: usize = 8 * 1024;
+const MAX_STRING_BYTES: usize = 1024;
+
+/// Validates one event. `now` is the server's clock (UTC micros): events more than 24 h after it
+/// are rejected.
+pub fn validate(value: &Value, now: i64) -> Result<Event, FieldError> {
+    let obj = value
+        .as_object()
+        .ok_or_else(|| err("", "an event must be a JSON object"))?;
+    if let Some(unknown) = obj.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str())) {
+        return Err(err(
+            unknown,
+            format!("unknown field '{unknown}'; put free-form data under 'properties'"),
+        ));
+    }
+    let mut e = Event::default();
+
+    e.id = required_str(obj, "id")?;
+    if e.id.is_empty()
+        || e.id.len() > 128
+        || !e.id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+    {
+        return Err(err("id", "must be 1-128 characters of A-Z a-z 0-9 . _ : -"));
+    }
+
+    let type_str = required_str(obj, "type")?;
+    let kind = EventType::parse(&type_str).ok_or_else(|| {
+        err(
+            "type",
+            format!("unknown type '{type_str}'; use a license.* type of the contract or custom.<name> with <name> of [a-z0-9_.]{{1,64}}"),
+        )
+    })?;
+
+    let ts_str = required_str(obj, "timestamp")?;
+    e.timestamp = parse_rfc3339(&ts_str).map_err(|m| err("timestamp", m))?;
+    if e.timestamp < EARLIEST {
+        return Err(err("timestamp", format!("{ts_str} is before 2000-01-01; check the clock or the unit")));
+    }
+    if e.timestamp > now + MICROS_PER_DAY {
+        return Err(err(
+            "timestamp",
+            format!("{ts_str} is more than 24 h after the server's clock ({})", format_rfc3339(now)),
+        ));
+    }
+
+    e.license_id = opt_str(obj, "license_id")?;
+    if let Some(l) = &e.license_id {
+        if l.is_empty() || l.chars().count() > 256 {
+            return Err(err("license_id", "must be 1-256 characters"));
+        }
+    }
+    e.user_id = opt_str(obj, "user_id")?;
+    e.account_id = opt_str(obj, "account_id")?;
+    e.product = opt_str(obj, "product")?;
+    e.tier = opt_str(obj, "tier")?;
+    e.model = opt_str(obj, "model")?;
+    e.region = opt_str(obj, "region")?;
+    e.channel = opt_str(obj, "channel")?;
+    e.machine_id = opt_str(obj, "machine_id")?;
+    e.version = opt_str(obj, "version")?;
+    e.from_version = opt_str(obj, "from_version")?;
+    e.reason = opt_str(obj, "reason")?;
+    e.code = opt_str(obj, "code")?;
+    e.result = opt_str(obj, "result")?;
+    e.meter = opt_str(obj, "meter")?;
+    e.source = opt_str(obj, "source")?;
+
+    e.ip = opt_str(obj, "ip")?;
+    if let Some(ip) = &e.ip {
+        let parsed: IpAddr = ip
+            .parse()
+            .map_err(|_| err("ip", format!("'{ip}' is not an IPv4 or IPv6 address literal")))?;
+        e.ip = Some(parsed.to_string());
+    }
+    e.country = opt_str(obj, "country")?;
+    if let Some(c) = &e.country {
+        if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(err("country", format!("'{c}' is not an ISO 3166-1 alpha-2 code in upper case, e.g. DE")));
+        }
+    }
+    e.lat = opt_num(obj, "lat")?;
+    if let Some(v) = e.lat {
+        if !(-90.0..=90.0).contains(&v) {
+            return Err(err("lat", "must be between -90 and 90"));
+        }
+    }
+    e.lon = opt_num(obj, "lon")?;
+    if let Some(v) = e.lon {
+        if !(-180.0..=180.0).contains(&v) {
+            return Err(err("lon", "must be between -180 and 180"));
+        }
+    }
+    e.amount = non_negative(obj, "amount")?;
+    e.currency = opt_str(obj, "currency")?;
+    if let Some(c) = &e.currency {
+        if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(err("currency", format!("'{c}' is not an ISO 4217 code (three upper-case letters, e.g. EUR)")));
+        }
+    } else if e.amount.is_some() {
+        e.currency = Some("USD".to_string());
+    }
+    if let Some(v) = obj.get("seats").filter(|v| !v.is_null()) {
+        let n = v.as_i64().filter(|n| *n >= 1).ok_or_else(|| err("seats", "must be an integer >= 1"))?;
+        e.seats = Some(n);
+    }
+    let term = match opt_str(obj, "term")? {
+        Some(t) => {
+            let d = IsoDuration::parse(&t).map_err(|m| err("term", m))?;
+            if d.is_zero() {
+                return Err(err("term", "must be longer than zero"));
+            }
+            e.term = Some(d.to_string());
+            Some(d)
+        }
+        None => None,
+    };
+    if let Some(x) = opt_str(obj, "expires_at")? {
+        e.expires_at = Some(parse_rfc3339(&x).map_err(|m| err("expires_at", m))?);
+    }
+    e.latency_ms = non_negative(obj, "latency_ms")?;
+    e.quantity = opt_num(obj, "quantity")?;
+    if let Some(p) = obj.get("properties").filter(|v| !v.is_null()) {
+        if !p.is_object() {
+            return Err(err("properties", "must be a JSON object"));
+        }
+        let s = p.to_string();
+        if s.len() > MAX_PROPERTIES_BYTES {
+            return Err(err("properties", format!("is {} bytes serialised; the limit is 8 KiB", s.len())));
+        }
+        e.properties = Some(s);
+    }
+
+    type_rules(&kind, &mut e, term)?;
+    e.kind = Some(kind);
+    Ok(e)
+}
+
+/// The per-type requirements of the contract's type table.
+fn type_rules(kind: &EventType, e: &mut Event, term: Option<IsoDuration>) -> Result<(), FieldError> {
+    let is_license_type = !matches!(kind, EventType::Custom(_));
+    if is_license_type && *kind != EventType::ActivationFailed && e.license_id.is_none() {
+        return Err(err("license_id", format!("is required for {kind}")));
+    }
+    let need = |v: &Option<String>, field: &str| -> Result<(), FieldError> {
+        if v.is_none() {
+            return Err(err(field, format!("is required for {kind}")));
+        }
+        Ok(())
+    };
+    match kind {
+        EventType::Created => {
+            need(&e.product, "product")?;
+            need(&e.model, "model")?;
+            if e.expires_at.is_none() {
+                if let Some(d) = term {
+                    e.expires_at = Some(d.add_to(e.timestamp));
+                }
+            }
+        }
+        EventType::Assigned => {
+            if e.user_id.is_none() && e.account_id.is_none() {
+                return Err(err("user_id", "license.assigned needs user_id or account_id"));
+            }
+        }
+        EventType::Activated | EventType::Deactivated => need(&e.machine_id, "machine_id")?,
+        EventType::ActivationFailed => {
+            let r = e.reason.as_deref().ok_or_else(|| {
+                err("reason", format!("is required for {kind}: one of {}", FAILURE_REASONS.join(", ")))
+            })?;
+            if !FAILURE_REASONS.contains(&r) {
+                return Err(err("reason", format!("'{r}' is not one of {}", FAILURE_REASONS.join(", "))));
+            }
+        }
+        EventType::Validated => match e.result.as_deref() {
+            Some("valid") | Some("invalid") => {}
+            Some(r) => return Err(err("result", format!("'{r}' must be 'valid' or 'invalid'"))),
+            None => return Err(err("result", "is required for license.validated: 'valid' or 'invalid'")),
+        },
+        EventType::Upgraded => {
+            if e.version.is_none() && e.tier.is_none() && e.model.is_none() {
+                return Err(err("version", "license.upgraded needs at least one of version, tier, model"));
+            }
+        }
+        EventType::Renewed => {
+            if e.expires_at.is_none() && term.is_none() {
+                return Err(err("expires_at", "license.renewed needs expires_at or term"));
+            }
+        }
+        EventType::Usage => {
+            if e.quantity.is_none() {
+                return Err(err("quantity", "is required for license.usage"));
+            }
+            need(&e.meter, "meter")?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn required_str(obj: &Map<String, Value>, field: &str) -> Result<String, FieldError> {
+    opt_str(obj, field)?.ok_or_else(|| err(field, "is required"))
+}
+
+fn opt_str(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, FieldError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => {
+            if s.len() > MAX_STRING_BYTES {
+                return Err(err(field, "is longer than 1024 bytes"));
+            }
+            Ok(Some(s.clone()))
+        }
+        Some(_) => Err(err(field, "must be a string")),
+    }
+}
+
+fn opt_num(obj: &Map<String, Value>, field: &str) -> Result<Option<f64>, FieldError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(_) => Err(err(field, "must be a number")),
+    }
+}
+
+fn non_negative(obj: &Map<String, Value>, field: &str) -> Result<Option<f64>, FieldError> {
+    let v = opt_num(obj, field)?;
+    if v.is_some_and(|x| x < 0.0) {
+        return Err(err(field, "must be a number >= 0"));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::parse_rfc3339;
+    use serde_json::json;
+
+    fn now() -> i64 {
+        parse_rfc3339("2026-06-01T00:00:00Z").unwrap()
+    }
+
+    fn field_of(v: Value) -> String {
+        validate(&v, now()).unwrap_err().field
+    }
+
+    fn created() -> Value {
+        json!({"id": "e1", "type": "license.created", "timestamp": "2026-01-01T00:00:00Z",
+               "license_id": "L1", "product": "app", "model": "subscription"})
+    }
+
+    fn with(mut v: Value, k: &str, x: Value) -> Value {
+        v[k] = x;
+        v
+    }
+
+    #[test]
+    fn a_good_created_event_passes() {
+        let e = validate(&created(), now()).unwrap();
+        assert_eq!(e.kind(), &EventType::Created);
+        assert_eq!(e.expires_at, None);
+    }
+
+    #[test]
+    fn term_gives_expires_at_on_creation() {
+        let e = validate(&with(created(), "term", json!("P1M")), now()).unwrap();
+        assert_eq!(e.expires_at, Some(parse_rfc3339("2026-02-01T00:00:00Z").unwrap()));
+    }
+
+    #[test]
+    fn unknown_field_names_itself() {
+        assert_eq!(field_of(with(created(), "licence_id", json!("x"))), "licence_id");
+    }
+
+    #[test]
+    fn id_charset() {
+        assert_eq!(field_of(with(created(), "id", json!("has space"))), "id");
+        assert_eq!(field_of(with(created(), "id", json!("a".repeat(129)))), "id");
+        assert!(validate(&with(created(), "id", json!("a.b_c:d-1")), now()).is_ok());
+    }
+
+    #[test]
+    fn timestamps_too_new_too_old_or_without_offset() {
+        assert_eq!(field_of(with(created(), "timestamp", json!("2026-06-02T00:00:01Z"))), "timestamp");
+        assert!(validate(&with(created(), "timestamp", json!("2026-06-01T23:59:59Z")), now()).is_ok());
+        assert_eq!(field_of(with(created(), "timestamp", json!("1999-12-31T23:59:59Z"))), "timestamp");
+        assert_eq!(field_of(with(created(), "timestamp", json!("2026-01-01T00:00:00"))), "timestamp");
+    }
+
+    #[test]
+    fn codes_and_literals() {
+        assert_eq!(field_of(with(created(), "currency", json!("usd"))), "currency");
+        assert_eq!(field_of(with(created(), "country", json!("DEU"))), "country");
+        assert_eq!(field_of(with(created(), "ip", json!("300.1.1.1"))), "ip");
+        assert!(validate(&with(created(), "ip", json!("2001:db8::1")), now()).is_ok());
+        assert_eq!(field_of(with(created(), "term", json!("30 days"))), "term");
+        assert_eq!(field_of(with(created(), "amount", json!(-1))), "amount");
+        assert_eq!(field_of(with(created(), "seats", json!(0))), "seats");
+        assert_eq!(field_of(with(created(), "properties", json!({"x": "y".repeat(9000)}))), "properties");
+    }
+
+    #[test]
+    fn currency_defaults_to_usd_with_amount() {
+        let e = validate(&with(created(), "amount", json!(10)), now()).unwrap();
+        assert_eq!(e.currency.as_deref(), Some("USD"));
+    }
+
+    #[test]
+    fn required_fields_per_type() {
+        let base = |t: &str| json!({"id": "e", "type": t, "timestamp": "2026-01-01T00:00:00Z", "license_id": "L"});
+        assert_eq!(field_of(base("license.created")), "product");
+        assert_eq!(field_of(base("license.assigned")), "user_id");
+        assert_eq!(field_of(base("license.activated")), "machine_id");
+        assert_eq!(field_of(base("license.activation_failed")), "reason");
+        assert_eq!(field_of(base("license.validated")), "result");
+        assert_eq!(field_of(base("license.upgraded")), "version");
+        assert_eq!(field_of(base("license.renewed")), "expires_at");
+        assert_eq!(field_of(base("license.usage")), "quantity");
+        assert!(validate(&base("license.expired"), now()).is_ok());
+        assert!(validate(&base("custom.seat_audit"), now()).is_ok());
+        assert_eq!(field_of(base("custom.Bad")), "type");
+        let mut no_license = base("license.expired");
+        no_license.as_object_mut().unwrap().remove("license_id");
+        assert_eq!(field_of(no_license), "license_id");
+        let unknown_key = json!({"id": "e", "type": "license.activation_failed", "timestamp": "2026-01-01T00:00:00Z", "reason": "invalid_key"});
+        assert!(validate(&unknown_key, now()).is_ok());
+    }
+}
