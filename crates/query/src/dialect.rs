@@ -1,0 +1,105 @@
+//! The SQL that differs between engines, behind one small trait. Metric queries use only these
+//! hooks and SQL that both DuckDB and ClickHouse 18.16 accept (no CTEs, no window functions);
+//! instants are always `Int64` microseconds UTC.
+
+use crate::params::Bucket;
+use keylens_event::time::MICROS_PER_DAY;
+use keylens_event::IsoDuration;
+
+pub trait Dialect {
+    /// A string literal; the only way a user-supplied value enters SQL.
+    fn string(&self, s: &str) -> String;
+    /// Integer division rounding toward minus infinity for the non-negative instants we keep.
+    fn int_div(&self, a: &str, b: i64) -> String;
+    /// `t + d` for an instant expression, with the contract's calendar rules for months.
+    fn add_months(&self, t: &str, months: u32) -> String;
+    /// Start of the calendar month of an instant expression.
+    fn month_start(&self, t: &str) -> String;
+    /// Exact percentile with linear interpolation between closest ranks (R type 7); NULLs ignored.
+    fn percentile(&self, expr: &str, p: f64) -> String;
+    /// A one-column derived table (column `t`) holding the given instants.
+    fn instants_table(&self, values: &[i64]) -> String;
+    /// A LEFT JOIN of `segments s` onto events `e`: the tier/model segment covering `e.ts`.
+    fn segment_join(&self) -> String;
+    /// A numeric expression as a 64-bit float.
+    fn to_double(&self, expr: &str) -> String;
+    /// A NULL typed as a nullable 64-bit integer (for UNION ALL branches).
+    fn null_i64(&self) -> String;
+
+    fn add_duration(&self, t: &str, d: &IsoDuration) -> String {
+        let base = if d.months > 0 { self.add_months(t, d.months) } else { t.to_string() };
+        let fixed = d.days as i64 * MICROS_PER_DAY + d.seconds as i64 * 1_000_000;
+        if fixed == 0 {
+            base
+        } else {
+            format!("({base} + {fixed})")
+        }
+    }
+
+    fn bucket_start(&self, t: &str, b: Bucket) -> String {
+        // 1970-01-05 was a Monday: weeks are counted from there so they start on ISO Mondays.
+        const MONDAY: i64 = 4 * MICROS_PER_DAY;
+        match b {
+            Bucket::Day => format!("({} * {MICROS_PER_DAY})", self.int_div(t, MICROS_PER_DAY)),
+            Bucket::Week => format!(
+                "({} * {w} + {MONDAY})",
+                self.int_div(&format!("({t} - {MONDAY})"), 7 * MICROS_PER_DAY),
+                w = 7 * MICROS_PER_DAY
+            ),
+            Bucket::Month => self.month_start(t),
+        }
+    }
+}
+
+/// DuckDB, the embedded store.
+pub struct DuckDbDialect;
+
+impl Dialect for DuckDbDialect {
+    fn string(&self, s: &str) -> String {
+        format!("'{}'", s.replace('\'', "''"))
+    }
+
+    fn int_div(&self, a: &str, b: i64) -> String {
+        format!("({a} // {b})")
+    }
+
+    fn add_months(&self, t: &str, months: u32) -> String {
+        format!("epoch_us(make_timestamp({t}) + INTERVAL {months} MONTH)")
+    }
+
+    fn month_start(&self, t: &str) -> String {
+        format!("epoch_us(date_trunc('month', make_timestamp({t})))")
+    }
+
+    fn percentile(&self, expr: &str, p: f64) -> String {
+        format!("quantile_cont({expr}, {p})")
+    }
+
+    fn instants_table(&self, values: &[i64]) -> String {
+        let list: Vec<String> = values.iter().map(i64::to_string).collect();
+        format!("(SELECT unnest([{}]::BIGINT[]) AS t)", list.join(","))
+    }
+
+    fn to_double(&self, expr: &str) -> String {
+        format!("CAST({expr} AS DOUBLE)")
+    }
+
+    fn null_i64(&self) -> String {
+        "CAST(NULL AS BIGINT)".into()
+    }
+
+    fn segment_join(&self) -> String {
+        "LEFT JOIN segments s ON s.license_id = e.license_id AND e.ts >= s.valid_from AND e.ts < s.valid_to".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_literals_escape_quotes() {
+        assert_eq!(DuckDbDialect.string("it's"), "'it''s'");
+        assert_eq!(DuckDbDialect.string("'; DROP TABLE events; --"), "'''; DROP TABLE events; --'");
+    }
+}

@@ -1,0 +1,94 @@
+//! The dimensions a query may group and filter by. Names come from this fixed set only, so no
+//! user text ever becomes an identifier in SQL.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dim {
+    Product,
+    Model,
+    Tier,
+    Region,
+    Channel,
+    AccountId,
+    Country,
+    Version,
+    Reason,
+    Code,
+    Currency,
+    Meter,
+    Type,
+}
+
+impl Dim {
+    pub const ALL: [Dim; 13] = [
+        Dim::Product,
+        Dim::Model,
+        Dim::Tier,
+        Dim::Region,
+        Dim::Channel,
+        Dim::AccountId,
+        Dim::Country,
+        Dim::Version,
+        Dim::Reason,
+        Dim::Code,
+        Dim::Currency,
+        Dim::Meter,
+        Dim::Type,
+    ];
+
+    /// The dimensions of a license (its attributes at creation).
+    pub const LICENSE: [Dim; 6] = [Dim::Product, Dim::Model, Dim::Tier, Dim::Region, Dim::Channel, Dim::AccountId];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dim::Product => "product",
+            Dim::Model => "model",
+            Dim::Tier => "tier",
+            Dim::Region => "region",
+            Dim::Channel => "channel",
+            Dim::AccountId => "account_id",
+            Dim::Country => "country",
+            Dim::Version => "version",
+            Dim::Reason => "reason",
+            Dim::Code => "code",
+            Dim::Currency => "currency",
+            Dim::Meter => "meter",
+            Dim::Type => "type",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Dim> {
+        Dim::ALL.into_iter().find(|d| d.name() == s)
+    }
+
+    pub fn is_license_attribute(self) -> bool {
+        Dim::LICENSE.contains(&self)
+    }
+
+    /// The column of the `licenses l` table.
+    pub fn license_column(self) -> String {
+        format!("l.{}", self.name())
+    }
+
+    /// The expression over `events e` joined with `licenses l` and `segments s`: license
+    /// attributes at creation, tier and model as they stood right after the event, falling back
+    /// to the event's own field when the license is unknown.
+    pub fn event_expr(self) -> String {
+        match self {
+            Dim::Tier | Dim::Model => format!("coalesce(s.{0}, e.{0})", self.name()),
+            d if d.is_license_attribute() => format!("coalesce(l.{0}, e.{0})", d.name()),
+            d => format!("e.{}", d.name()),
+        }
+    }
+
+    pub fn needs_segments(self) -> bool {
+        matches!(self, Dim::Tier | Dim::Model)
+    }
+}
+
+impl fmt::Display for Dim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,53 @@
+//! What a storage engine offers the metric catalog: a dialect to render SQL in, and a way to run
+//! a rendered query and get the cells back.
+//!
+//! The engine holds three tables besides `events`, materialised from the license fold
+//! (`keylens-lifecycle`): `licenses` (one row per created license), `terms` (one row per term
+//! end) and `segments` (tier/model history). An engine must bring them up to date with every
+//! stored event before it answers (`Engine::rows` may assume they are).
+
+use crate::dialect::Dialect;
+
+/// One value of a result row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl Cell {
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Cell::Int(i) => Some(*i),
+            Cell::Float(f) => Some(*f as i64),
+            Cell::Text(s) => s.parse().ok(),
+            Cell::Null => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Cell::Int(i) => Some(*i as f64),
+            Cell::Float(f) => Some(*f),
+            Cell::Text(s) => s.parse().ok(),
+            Cell::Null => None,
+        }
+    }
+
+    pub fn as_text(&self) -> Option<String> {
+        match self {
+            Cell::Text(s) => Some(s.clone()),
+            Cell::Int(i) => Some(i.to_string()),
+            Cell::Float(f) => Some(f.to_string()),
+            Cell::Null => None,
+        }
+    }
+}
+
+pub trait Engine {
+    fn dialect(&self) -> &dyn Dialect;
+    /// Runs one SELECT and returns its rows, columns in SELECT order.
+    fn rows(&self, sql: &str) -> Result<Vec<Vec<Cell>>, String>;
+}

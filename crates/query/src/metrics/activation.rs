@@ -1,0 +1,188 @@
+//! Activation: how many created licenses start running, how fast, and how often activation fails.
+
+use super::*;
+use crate::stats::rate;
+
+impl Ctx<'_> {
+    /// The licenses of an activation cohort: created in `[from, to)` by `as_of` (with a window W,
+    /// only those whose W has fully passed).
+    fn cohort(&self) -> String {
+        let p = self.p;
+        let mut s = format!(
+            "l.created_at >= {} AND l.created_at < {} AND l.created_at <= {}",
+            p.from, p.to, p.as_of
+        );
+        if let Some(w) = &p.window {
+            s.push_str(&format!(" AND {} <= {}", self.d.add_duration("l.created_at", w), p.as_of));
+        }
+        s.push_str(&self.license_filters());
+        s
+    }
+
+    /// First activation by `as_of` (with W: within W of creation).
+    fn activated(&self) -> String {
+        let mut s = format!("l.first_activation_at IS NOT NULL AND l.first_activation_at <= {}", self.as_of());
+        if let Some(w) = &self.p.window {
+            s.push_str(&format!(" AND l.first_activation_at <= {}", self.d.add_duration("l.created_at", w)));
+        }
+        s
+    }
+}
+
+pub fn activation_rate(c: &Ctx) -> Result<Answer> {
+    c.p.allow_dims(&Dim::LICENSE, "activation_rate")?;
+    let dims = c.license_dims();
+    let sql = format!(
+        "SELECT {}count(*), sum(CASE WHEN {} THEN 1 ELSE 0 END) FROM licenses l WHERE {}{}",
+        select_dims(&dims),
+        c.activated(),
+        c.cohort(),
+        group_by(&dims, &[])
+    );
+    rate_rows(c, c.rows(&sql)?)
+}
+
+/// Rows shaped `[key.., denominator, numerator]` into rate rows, sorted by key.
+pub(super) fn rate_rows(c: &Ctx, rows: Vec<Vec<Cell>>) -> Result<Answer> {
+    let names = dim_names(&c.p.by);
+    let mut keyed: Vec<(Key, Vec<Cell>)> = rows.into_iter().map(|r| split_key(r, names.len())).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let out = keyed
+        .iter()
+        .map(|(k, v)| {
+            let mut m = keyed_row(&names, k);
+            put_rate(&mut m, int_at(Some(v), 1), int_at(Some(v), 0));
+            m
+        })
+        .collect();
+    Ok(c.answer(out, None))
+}
+
+pub fn time_to_activate(c: &Ctx) -> Result<Answer> {
+    c.p.allow_dims(&Dim::LICENSE, "time_to_activate")?;
+    let dims = c.license_dims();
+    let inner_dims: Vec<String> = (0..dims.len()).map(|i| format!("g{i}")).collect();
+    let secs = c.d.to_double("greatest(l.first_activation_at - l.created_at, 0)");
+    let sql = format!(
+        "SELECT {}count(*), avg(x), {}, {} FROM (SELECT {}{secs} / 1000000 AS x FROM licenses l WHERE {} AND {}) q{}",
+        inner_dims.iter().map(|g| format!("{g}, ")).collect::<String>(),
+        c.d.percentile("x", 0.5),
+        c.d.percentile("x", 0.9),
+        select_dims(&dims),
+        c.cohort(),
+        c.activated(),
+        group_by(&inner_dims, &[])
+    );
+    let names = dim_names(&c.p.by);
+    let mut keyed: Vec<(Key, Vec<Cell>)> = c.rows(&sql)?.into_iter().map(|r| split_key(r, names.len())).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let rows = keyed
+        .iter()
+        .map(|(k, v)| {
+            let mut m = keyed_row(&names, k);
+            m.insert("count".into(), json!(int_at(Some(v), 0)));
+            m.insert("mean_s".into(), num(float_at(Some(v), 1)));
+            m.insert("p50_s".into(), num(float_at(Some(v), 2)));
+            m.insert("p90_s".into(), num(float_at(Some(v), 3)));
+            m
+        })
+        .collect();
+    Ok(c.answer(rows, None))
+}
+
+pub fn activations(c: &Ctx) -> Result<Answer> {
+    let dims = c.event_dims(&[]);
+    let b = c.bucket("e.ts");
+    let mut source = c.event_source(&[]);
+    if !source.contains("JOIN licenses l") {
+        source.push_str(&format!(
+            " LEFT JOIN licenses l ON l.license_id = e.license_id AND l.created_at <= {}",
+            c.as_of()
+        ));
+    }
+    let sql = format!(
+        "SELECT {}{b}, count(DISTINCT CASE WHEN e.ts = l.first_activation_at THEN e.license_id END), count(*) \
+         FROM {source} WHERE e.type = 'license.activated'{}{}{}",
+        select_dims(&dims),
+        c.in_range("e.ts"),
+        c.event_filters(&[]),
+        group_by(&dims, &[b.clone()])
+    );
+    let mut s = Series::new(c.p.buckets()?);
+    s.add(c.rows(&sql)?, dims.len());
+    if dims.is_empty() {
+        s.touch(vec![]);
+    }
+    let names = dim_names(&c.p.by);
+    let rows = s
+        .filled()
+        .into_iter()
+        .map(|(k, b, v)| {
+            let mut m = keyed_row(&names, k);
+            m.insert("bucket".into(), bucket_json(b));
+            m.insert("first_activations".into(), json!(int_at(v, 0)));
+            m.insert("machine_activations".into(), json!(int_at(v, 1)));
+            m
+        })
+        .collect();
+    Ok(c.answer(rows, None))
+}
+
+/// Failed activations per bucket; the rate's denominator is failures plus successful
+/// activations of the same group and bucket. `reason` only exists on failures, so grouping or
+/// filtering by it leaves the activations side whole.
+pub fn activation_failures(c: &Ctx) -> Result<Answer> {
+    let b = c.bucket("e.ts");
+    let dims = c.event_dims(&[]);
+    let failed_sql = format!(
+        "SELECT {}{b}, count(*) FROM {} WHERE e.type = 'license.activation_failed'{}{}{}",
+        select_dims(&dims),
+        c.event_source(&[]),
+        c.in_range("e.ts"),
+        c.event_filters(&[]),
+        group_by(&dims, &[b.clone()])
+    );
+    let skip = [Dim::Reason];
+    let act_dims = c.event_dims(&skip);
+    let act_sql = format!(
+        "SELECT {}{b}, count(*) FROM {} WHERE e.type = 'license.activated'{}{}{}",
+        select_dims(&act_dims),
+        c.event_source(&skip),
+        c.in_range("e.ts"),
+        c.event_filters(&skip),
+        group_by(&act_dims, &[b.clone()])
+    );
+    let reason_pos = c.p.by.iter().position(|d| *d == Dim::Reason);
+    let mut failed = Series::new(c.p.buckets()?);
+    failed.add(c.rows(&failed_sql)?, dims.len());
+    let mut activated = Series::new(c.p.buckets()?);
+    activated.add(c.rows(&act_sql)?, act_dims.len());
+    if reason_pos.is_none() {
+        // Groups with activations but no failures still get rows (failed 0, rate 0).
+        for k in activated.groups.keys().cloned().collect::<Vec<_>>() {
+            failed.touch(k);
+        }
+    }
+    if dims.is_empty() {
+        failed.touch(vec![]);
+    }
+    let names = dim_names(&c.p.by);
+    let rows = failed
+        .filled()
+        .into_iter()
+        .map(|(k, b, v)| {
+            let mut act_key = k.clone();
+            if let Some(i) = reason_pos {
+                act_key.remove(i);
+            }
+            let f = int_at(v, 0);
+            let a = int_at(activated.groups.get(&act_key).and_then(|m| m.get(&b)), 0);
+            let mut m = keyed_row(&names, k);
+            m.insert("bucket".into(), bucket_json(b));
+            m.insert("failed".into(), json!(f));
+            m.insert("rate".into(), num(rate(f as f64, (f + a) as f64)));
+            m
+        })
+        .collect();
+    Ok(c.answer(rows, None))
+}

@@ -1,0 +1,61 @@
+//! The license fold's as-of predicates (`keylens_lifecycle::View`) stated in SQL over the
+//! materialised `licenses l` and `terms t` tables. Keep the two in step: the conformance suite
+//! compares them on random histories.
+
+use super::Ctx;
+
+impl Ctx<'_> {
+    /// The instant term `t` starts: its base without a previous end, the previous end after a
+    /// renewal in time, the renewal itself after a reactivation.
+    pub fn term_start(&self) -> String {
+        format!(
+            "(CASE WHEN t.prev_end IS NULL THEN t.base_start WHEN t.set_at <= {} THEN t.prev_end ELSE t.set_at END)",
+            self.grace("t.prev_end")
+        )
+    }
+
+    /// The renewal that set the next end came by `end + grace`.
+    pub fn renewed_in_time(&self) -> String {
+        format!("(t.next_set_at IS NOT NULL AND t.next_set_at <= {})", self.grace("t.end_at"))
+    }
+
+    /// A revocation of the active license, known by `as_of`, cut this term short.
+    pub fn cut_by_revocation(&self) -> String {
+        format!(
+            "(l.revoke_churn_at IS NOT NULL AND l.revoke_churn_at <= {} AND l.revoke_churn_at < t.end_at)",
+            self.as_of()
+        )
+    }
+
+    /// The term is known and its renewal is settled (`end + grace <= as_of`).
+    pub fn term_decided(&self) -> String {
+        let a = self.as_of();
+        format!("l.created_at <= {a} AND t.set_at <= {a} AND {} <= {a}", self.grace("t.end_at"))
+    }
+
+    /// A renewal opportunity: settled, not cut short, and the license active just before its end.
+    pub fn opportunity(&self) -> String {
+        format!("{} AND NOT {} AND {} < t.end_at", self.term_decided(), self.cut_by_revocation(), self.term_start())
+    }
+
+    /// Every recognised churn as a derived table `(g0.., at, voluntary, until)` where `until` is
+    /// the reactivation known by `as_of` (NULL: still churned).
+    pub fn churns_table(&self) -> String {
+        let a = self.as_of();
+        let dims = super::select_dims(&self.license_dims());
+        let f = self.license_filters();
+        format!(
+            "(SELECT {dims}t.end_at AS at, 1 AS voluntary, \
+               CASE WHEN t.next_set_at IS NOT NULL AND t.next_set_at <= {a} THEN t.next_set_at ELSE {null} END AS until \
+             FROM terms t JOIN licenses l ON l.license_id = t.license_id \
+             WHERE {decided} AND NOT {cut} AND NOT {renewed}{f} \
+             UNION ALL \
+             SELECT {dims}l.revoke_churn_at AS at, 0 AS voluntary, {null} AS until \
+             FROM licenses l WHERE l.created_at <= {a} AND l.revoke_churn_at IS NOT NULL AND l.revoke_churn_at <= {a}{f})",
+            null = self.d.null_i64(),
+            decided = self.term_decided(),
+            cut = self.cut_by_revocation(),
+            renewed = self.renewed_in_time(),
+        )
+    }
+}

@@ -1,0 +1,236 @@
+//! The catalog: each metric renders its SQL through the engine's dialect, runs it, and shapes the
+//! rows. Shared pieces (filters, grouping, series gap filling) live here.
+
+mod activation;
+mod churn;
+mod license_sql;
+mod money;
+mod renewal;
+mod validations;
+
+use crate::answer::Answer;
+use crate::dialect::Dialect;
+use crate::dims::Dim;
+use crate::engine::{Cell, Engine};
+use crate::params::Params;
+use crate::{bad, Error, Result};
+use keylens_event::time::format_rfc3339;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+type Runner = fn(&Ctx) -> Result<Answer>;
+
+/// Every metric keylens answers, with the extra parameters it takes.
+pub(crate) const METRICS: &[(&str, Runner, &[&str])] = &[
+    ("activation_rate", activation::activation_rate, &[]),
+    ("time_to_activate", activation::time_to_activate, &[]),
+    ("activations", activation::activations, &[]),
+    ("activation_failures", activation::activation_failures, &[]),
+    ("validations", validations::validations, &[]),
+    ("renewal_rate", renewal::renewal_rate, &[]),
+    ("renewals", money::renewals, &[]),
+    ("churn", churn::churn, &[]),
+    ("revenue", money::revenue, &[]),
+];
+
+/// The names of every metric, in catalog order.
+pub fn names() -> Vec<&'static str> {
+    METRICS.iter().map(|(n, _, _)| *n).collect()
+}
+
+/// Answers `metric` with parameters given as `(name, value)` pairs; `now` is the default `as_of`.
+pub fn run(engine: &dyn Engine, metric: &str, pairs: &[(String, String)], now: i64) -> Result<Answer> {
+    let Some((name, runner, extra)) = METRICS.iter().find(|(n, _, _)| *n == metric) else {
+        let names: Vec<&str> = METRICS.iter().map(|(n, _, _)| *n).collect();
+        return Err(bad("metric", format!("unknown metric '{metric}'; available: {}", names.join(", "))));
+    };
+    let params = Params::parse(pairs, now, extra)?;
+    let ctx = Ctx { name, p: &params, d: engine.dialect(), engine };
+    runner(&ctx)
+}
+
+pub(crate) struct Ctx<'a> {
+    pub name: &'a str,
+    pub p: &'a Params,
+    pub d: &'a dyn Dialect,
+    pub engine: &'a dyn Engine,
+}
+
+impl Ctx<'_> {
+    pub fn rows(&self, sql: &str) -> Result<Vec<Vec<Cell>>> {
+        self.engine.rows(sql).map_err(Error::Engine)
+    }
+
+    pub fn answer(&self, rows: Vec<Map<String, Value>>, summary: Option<Value>) -> Answer {
+        Answer { metric: self.name.to_string(), params: self.p.to_json(), rows, summary }
+    }
+
+    pub fn as_of(&self) -> i64 {
+        self.p.as_of
+    }
+
+    pub fn grace(&self, t: &str) -> String {
+        self.d.add_duration(t, &self.p.grace)
+    }
+
+    fn in_list(&self, expr: &str, values: &[String]) -> String {
+        let lits: Vec<String> = values.iter().map(|v| self.d.string(v)).collect();
+        format!("{expr} IN ({})", lits.join(", "))
+    }
+
+    /// `SELECT` items for the group-by dimensions over `licenses l`, aliased `g0, g1, ...`.
+    pub fn license_dims(&self) -> Vec<String> {
+        self.p.by.iter().map(|d| d.license_column()).collect()
+    }
+
+    /// ` AND ...` for the filters over `licenses l`.
+    pub fn license_filters(&self) -> String {
+        self.p.filters.iter().map(|(d, v)| format!(" AND {}", self.in_list(&d.license_column(), v))).collect()
+    }
+
+    /// `events e` joined with what the grouping and filtering need.
+    pub fn event_source(&self, skip: &[Dim]) -> String {
+        let dims = self.p.by.iter().chain(self.p.filters.iter().map(|(d, _)| d)).filter(|d| !skip.contains(d));
+        let (mut license, mut segments) = (false, false);
+        for d in dims {
+            license |= d.is_license_attribute() && !d.needs_segments();
+            segments |= d.needs_segments();
+        }
+        let mut s = "events e".to_string();
+        if license {
+            s.push_str(&format!(" LEFT JOIN licenses l ON l.license_id = e.license_id AND l.created_at <= {}", self.as_of()));
+        }
+        if segments {
+            s.push(' ');
+            s.push_str(&self.d.segment_join());
+        }
+        s
+    }
+
+    pub fn event_dims(&self, skip: &[Dim]) -> Vec<String> {
+        self.p.by.iter().filter(|d| !skip.contains(d)).map(|d| d.event_expr()).collect()
+    }
+
+    pub fn event_filters(&self, skip: &[Dim]) -> String {
+        self.p
+            .filters
+            .iter()
+            .filter(|(d, _)| !skip.contains(d))
+            .map(|(d, v)| format!(" AND {}", self.in_list(&d.event_expr(), v)))
+            .collect()
+    }
+
+    /// ` AND e.ts >= from AND e.ts < to AND e.ts <= as_of` for a time column.
+    pub fn in_range(&self, col: &str) -> String {
+        format!(" AND {col} >= {} AND {col} < {} AND {col} <= {}", self.p.from, self.p.to, self.as_of())
+    }
+
+    pub fn bucket(&self, col: &str) -> String {
+        self.d.bucket_start(col, self.p.bucket)
+    }
+}
+
+/// `expr AS g0, ...` for the SELECT list (empty when not grouped).
+pub(crate) fn select_dims(dims: &[String]) -> String {
+    dims.iter().enumerate().map(|(i, d)| format!("{d} AS g{i}, ")).collect()
+}
+
+/// ` GROUP BY ...` over the dimension expressions plus `extra` expressions.
+pub(crate) fn group_by(dims: &[String], extra: &[String]) -> String {
+    let all: Vec<&String> = dims.iter().chain(extra).collect();
+    if all.is_empty() {
+        String::new()
+    } else {
+        format!(" GROUP BY {}", all.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+    }
+}
+
+pub(crate) type Key = Vec<Option<String>>;
+
+/// Splits a result row into its group key (first `n` cells) and the rest.
+pub(crate) fn split_key(row: Vec<Cell>, n: usize) -> (Key, Vec<Cell>) {
+    let mut it = row.into_iter();
+    let key = it.by_ref().take(n).map(|c| c.as_text()).collect();
+    (key, it.collect())
+}
+
+/// A JSON row starting with the group dimensions.
+pub(crate) fn keyed_row(names: &[&str], key: &Key) -> Map<String, Value> {
+    let mut m = Map::new();
+    for (n, v) in names.iter().zip(key) {
+        m.insert(n.to_string(), json!(v));
+    }
+    m
+}
+
+pub(crate) fn dim_names(dims: &[Dim]) -> Vec<&'static str> {
+    dims.iter().map(|d| d.name()).collect()
+}
+
+/// Series rows keyed by group and bucket start, filled so that every group seen has every bucket
+/// of `[from, to)`; missing cells are `None`.
+pub(crate) struct Series {
+    pub buckets: Vec<i64>,
+    pub groups: BTreeMap<Key, BTreeMap<i64, Vec<Cell>>>,
+}
+
+impl Series {
+    pub fn new(buckets: Vec<i64>) -> Series {
+        Series { buckets, groups: BTreeMap::new() }
+    }
+
+    /// Adds rows shaped `[key.., bucket, values..]`.
+    pub fn add(&mut self, rows: Vec<Vec<Cell>>, key_len: usize) {
+        for row in rows {
+            let (key, rest) = split_key(row, key_len);
+            let mut rest = rest.into_iter();
+            let b = rest.next().and_then(|c| c.as_i64()).unwrap_or_default();
+            self.groups.entry(key).or_default().insert(b, rest.collect());
+        }
+    }
+
+    pub fn touch(&mut self, key: Key) {
+        self.groups.entry(key).or_default();
+    }
+
+    /// Every (group, bucket) in order, with its cells if any.
+    pub fn filled(&self) -> Vec<(&Key, i64, Option<&Vec<Cell>>)> {
+        let mut out = Vec::new();
+        for (k, m) in &self.groups {
+            for b in &self.buckets {
+                out.push((k, *b, m.get(b)));
+            }
+        }
+        out
+    }
+}
+
+pub(crate) fn bucket_json(b: i64) -> Value {
+    json!(format_rfc3339(b))
+}
+
+pub(crate) fn int_at(cells: Option<&Vec<Cell>>, i: usize) -> i64 {
+    cells.and_then(|c| c.get(i)).and_then(Cell::as_i64).unwrap_or(0)
+}
+
+pub(crate) fn float_at(cells: Option<&Vec<Cell>>, i: usize) -> Option<f64> {
+    cells.and_then(|c| c.get(i)).and_then(Cell::as_f64)
+}
+
+/// JSON for an optional float: `null` stays `null`.
+pub(crate) fn num(v: Option<f64>) -> Value {
+    match v {
+        Some(f) if f.is_finite() => json!(f),
+        _ => Value::Null,
+    }
+}
+
+/// `numerator`, `denominator`, `rate`, `ci_low`, `ci_high` into a row.
+pub(crate) fn put_rate(m: &mut Map<String, Value>, k: i64, n: i64) {
+    m.insert("numerator".into(), json!(k));
+    m.insert("denominator".into(), json!(n));
+    m.insert("rate".into(), num(crate::stats::rate(k as f64, n as f64)));
+    let ci = crate::stats::wilson(k.max(0) as u64, n.max(0) as u64);
+    m.insert("ci_low".into(), num(ci.map(|c| c.0)));
+    m.insert("ci_high".into(), num(ci.map(|c| c.1)));
+}

@@ -1,0 +1,77 @@
+//! Money on events: renewals and bookings, always split by currency (no FX).
+
+use super::*;
+
+/// Dimensions plus `currency` (always a key of money rows, added if not grouped by already).
+fn money_dims(c: &Ctx) -> (Vec<String>, Vec<&'static str>) {
+    let mut dims = c.event_dims(&[]);
+    let mut names = dim_names(&c.p.by);
+    if !c.p.by.contains(&Dim::Currency) {
+        dims.push(Dim::Currency.event_expr());
+        names.push("currency");
+    }
+    (dims, names)
+}
+
+pub fn renewals(c: &Ctx) -> Result<Answer> {
+    let (dims, names) = money_dims(c);
+    let b = c.bucket("e.ts");
+    let sql = format!(
+        "SELECT {}{b}, count(*), sum(e.amount) FROM {} WHERE e.type = 'license.renewed'{}{}{}",
+        select_dims(&dims),
+        c.event_source(&[]),
+        c.in_range("e.ts"),
+        c.event_filters(&[]),
+        group_by(&dims, &[b.clone()])
+    );
+    let mut s = Series::new(c.p.buckets()?);
+    s.add(c.rows(&sql)?, dims.len());
+    let rows = s
+        .filled()
+        .into_iter()
+        .map(|(k, b, v)| {
+            let mut m = keyed_row(&names, k);
+            m.insert("bucket".into(), bucket_json(b));
+            m.insert("count".into(), json!(int_at(v, 0)));
+            m.insert("amount".into(), json!(float_at(v, 1).unwrap_or(0.0)));
+            m
+        })
+        .collect();
+    Ok(c.answer(rows, None))
+}
+
+pub fn revenue(c: &Ctx) -> Result<Answer> {
+    let (dims, names) = money_dims(c);
+    let b = c.bucket("e.ts");
+    let sum_of = |t: &str| format!("sum(CASE WHEN e.type = '{t}' THEN e.amount ELSE 0 END)");
+    let sql = format!(
+        "SELECT {}{b}, {}, {}, {} FROM {} \
+         WHERE e.type IN ('license.created', 'license.renewed', 'license.upgraded') AND e.amount IS NOT NULL{}{}{}",
+        select_dims(&dims),
+        sum_of("license.created"),
+        sum_of("license.renewed"),
+        sum_of("license.upgraded"),
+        c.event_source(&[]),
+        c.in_range("e.ts"),
+        c.event_filters(&[]),
+        group_by(&dims, &[b.clone()])
+    );
+    let mut s = Series::new(c.p.buckets()?);
+    s.add(c.rows(&sql)?, dims.len());
+    let rows = s
+        .filled()
+        .into_iter()
+        .map(|(k, b, v)| {
+            let (new, renewal, upgrade) =
+                (float_at(v, 0).unwrap_or(0.0), float_at(v, 1).unwrap_or(0.0), float_at(v, 2).unwrap_or(0.0));
+            let mut m = keyed_row(&names, k);
+            m.insert("bucket".into(), bucket_json(b));
+            m.insert("new".into(), json!(new));
+            m.insert("renewal".into(), json!(renewal));
+            m.insert("upgrade".into(), json!(upgrade));
+            m.insert("total".into(), json!(new + renewal + upgrade));
+            m
+        })
+        .collect();
+    Ok(c.answer(rows, None))
+}

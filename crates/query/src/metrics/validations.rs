@@ -1,0 +1,44 @@
+//! Validation calls: volume, invalid share, latency percentiles.
+
+use super::*;
+use crate::stats::rate;
+
+pub fn validations(c: &Ctx) -> Result<Answer> {
+    let dims = c.event_dims(&[]);
+    let b = c.bucket("e.ts");
+    let sql = format!(
+        "SELECT {}{b}, count(*), sum(CASE WHEN e.result = 'invalid' THEN 1 ELSE 0 END), {}, {}, {} \
+         FROM {} WHERE e.type = 'license.validated'{}{}{}",
+        select_dims(&dims),
+        c.d.percentile("e.latency_ms", 0.5),
+        c.d.percentile("e.latency_ms", 0.95),
+        c.d.percentile("e.latency_ms", 0.99),
+        c.event_source(&[]),
+        c.in_range("e.ts"),
+        c.event_filters(&[]),
+        group_by(&dims, &[b.clone()])
+    );
+    let mut s = Series::new(c.p.buckets()?);
+    s.add(c.rows(&sql)?, dims.len());
+    if dims.is_empty() {
+        s.touch(vec![]);
+    }
+    let names = dim_names(&c.p.by);
+    let rows = s
+        .filled()
+        .into_iter()
+        .map(|(k, b, v)| {
+            let (calls, invalid) = (int_at(v, 0), int_at(v, 1));
+            let mut m = keyed_row(&names, k);
+            m.insert("bucket".into(), bucket_json(b));
+            m.insert("calls".into(), json!(calls));
+            m.insert("invalid".into(), json!(invalid));
+            m.insert("invalid_rate".into(), num(rate(invalid as f64, calls as f64)));
+            m.insert("p50_ms".into(), num(float_at(v, 2)));
+            m.insert("p95_ms".into(), num(float_at(v, 3)));
+            m.insert("p99_ms".into(), num(float_at(v, 4)));
+            m
+        })
+        .collect();
+    Ok(c.answer(rows, None))
+}

@@ -1,0 +1,168 @@
+//! Keeping the materialised license fold (`licenses`, `terms`, `segments`) in step with `events`.
+
+use crate::{Result, Store};
+use duckdb::params;
+use keylens_event::IsoDuration;
+use keylens_lifecycle::{fold, History, Kind, LifecycleEvent};
+
+/// Licenses re-folded per transaction: bounds the memory of a large refresh.
+const CHUNK_LICENSES: i64 = 50_000;
+
+pub(crate) const LIFECYCLE_COLUMNS: &str = "e.license_id, e.id, e.type, e.ts, e.expires_at, e.term, e.product, e.model, \
+     e.tier, e.region, e.channel, e.account_id, e.seats, e.amount, e.currency";
+
+pub(crate) const LIFECYCLE_TYPES: &str = "('license.created', 'license.activated', 'license.upgraded', \
+     'license.renewed', 'license.expired', 'license.revoked')";
+
+impl Store {
+    /// Re-folds every license marked dirty by earlier appends. Returns how many were re-folded.
+    /// `progress` is called with (done, total) after each chunk.
+    pub fn refresh_with(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
+        let total: i64 = self.conn.query_row("SELECT count(DISTINCT license_id) FROM dirty", [], |r| r.get(0))?;
+        if total == 0 {
+            return Ok(0);
+        }
+        let chunks = (total + CHUNK_LICENSES - 1) / CHUNK_LICENSES;
+        self.conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE todo AS \
+             SELECT license_id, CAST(hash(license_id) % {chunks} AS BIGINT) AS chunk FROM (SELECT DISTINCT license_id FROM dirty)"
+        ))?;
+        let mut done = 0u64;
+        for chunk in 0..chunks {
+            self.conn.execute_batch("BEGIN TRANSACTION")?;
+            match self.refresh_chunk(chunk) {
+                Ok(n) => {
+                    self.conn.execute_batch("COMMIT")?;
+                    done += n;
+                    progress(done, total as u64);
+                }
+                Err(e) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    return Err(e);
+                }
+            }
+        }
+        self.conn.execute_batch("DROP TABLE todo")?;
+        Ok(done)
+    }
+
+    pub fn refresh(&mut self) -> Result<u64> {
+        self.refresh_with(&mut |_, _| {})
+    }
+
+    fn refresh_chunk(&self, chunk: i64) -> Result<u64> {
+        let ids = format!("(SELECT license_id FROM todo WHERE chunk = {chunk})");
+        let sql = format!(
+            "SELECT {LIFECYCLE_COLUMNS} FROM events e WHERE e.license_id IN {ids} AND e.type IN {LIFECYCLE_TYPES} \
+             ORDER BY e.license_id"
+        );
+        let mut histories: Vec<(String, History)> = Vec::new();
+        {
+            let mut stmt = self.conn.prepare(&sql)?;
+            let mut rows = stmt.query([])?;
+            let mut current: Option<String> = None;
+            let mut evs: Vec<LifecycleEvent> = Vec::new();
+            while let Some(r) = rows.next()? {
+                let license: String = r.get(0)?;
+                if current.as_deref() != Some(license.as_str()) {
+                    if let Some(l) = current.take() {
+                        histories.push((l, fold(&evs)));
+                    }
+                    evs.clear();
+                    current = Some(license);
+                }
+                evs.push(lifecycle_event(r)?);
+            }
+            if let Some(l) = current {
+                histories.push((l, fold(&evs)));
+            }
+        }
+        for table in ["licenses", "terms", "segments", "dirty"] {
+            self.conn.execute_batch(&format!("DELETE FROM {table} WHERE license_id IN {ids}"))?;
+        }
+        self.write_histories(&histories)?;
+        Ok(histories.len() as u64)
+    }
+
+    fn write_histories(&self, histories: &[(String, History)]) -> Result<()> {
+        let mut lic = self.conn.appender("licenses")?;
+        for (id, h) in histories {
+            if let Some(c) = &h.created {
+                lic.append_row(params![
+                    id,
+                    c.at,
+                    c.product,
+                    c.model,
+                    c.tier,
+                    c.region,
+                    c.channel,
+                    c.account_id,
+                    c.seats,
+                    c.amount,
+                    c.currency,
+                    h.first_activation_at,
+                    h.revoked_at,
+                    h.revoke_churn_at,
+                    h.first_renewal_at,
+                    h.first_model_change_at,
+                    h.terms.first().map(|t| t.end_at),
+                ])?;
+            }
+        }
+        lic.flush()?;
+        drop(lic);
+        let mut terms = self.conn.appender("terms")?;
+        for (id, h) in histories {
+            for (seq, t) in h.terms.iter().enumerate() {
+                terms.append_row(params![
+                    id,
+                    seq as i32,
+                    t.end_at,
+                    t.set_at,
+                    t.prev_end,
+                    t.base_start,
+                    t.next_set_at,
+                    t.amount,
+                    t.currency
+                ])?;
+            }
+        }
+        terms.flush()?;
+        drop(terms);
+        let mut segs = self.conn.appender("segments")?;
+        for (id, h) in histories {
+            for (i, s) in h.segments.iter().enumerate() {
+                if s.tier.is_none() && s.model.is_none() {
+                    continue;
+                }
+                let to = h.segments.get(i + 1).map_or(i64::MAX, |n| n.from);
+                segs.append_row(params![id, s.from, to, s.tier, s.model])?;
+            }
+        }
+        segs.flush()?;
+        Ok(())
+    }
+}
+
+/// One row of [`LIFECYCLE_COLUMNS`] as the fold's input.
+pub(crate) fn lifecycle_event(r: &duckdb::Row) -> duckdb::Result<LifecycleEvent> {
+    let kind: String = r.get(2)?;
+    let term: Option<String> = r.get(5)?;
+    Ok(LifecycleEvent {
+        id: r.get(1)?,
+        kind: Kind::from_type(&kind),
+        ts: r.get(3)?,
+        expires_at: r.get(4)?,
+        // Stored terms were validated on the way in.
+        term: term.and_then(|t| IsoDuration::parse(&t).ok()),
+        product: r.get(6)?,
+        model: r.get(7)?,
+        tier: r.get(8)?,
+        region: r.get(9)?,
+        channel: r.get(10)?,
+        account_id: r.get(11)?,
+        seats: r.get(12)?,
+        amount: r.get(13)?,
+        currency: r.get(14)?,
+    })
+}

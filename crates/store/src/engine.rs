@@ -1,0 +1,52 @@
+//! The store as a query engine for the metric catalog.
+
+use crate::Store;
+use duckdb::types::ValueRef;
+use keylens_query::{Cell, Dialect, DuckDbDialect, Engine};
+
+impl Engine for Store {
+    fn dialect(&self) -> &dyn Dialect {
+        &DuckDbDialect
+    }
+
+    fn rows(&self, sql: &str) -> Result<Vec<Vec<Cell>>, String> {
+        let run = || -> duckdb::Result<Vec<Vec<Cell>>> {
+            let mut stmt = self.conn.prepare(sql)?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let n = r.as_ref().column_count();
+                let mut cells = Vec::with_capacity(n);
+                for i in 0..n {
+                    cells.push(cell(r.get_ref(i)?));
+                }
+                out.push(cells);
+            }
+            Ok(out)
+        };
+        run().map_err(|e| format!("{e} (in: {sql})"))
+    }
+}
+
+fn cell(v: ValueRef<'_>) -> Cell {
+    match v {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Boolean(b) => Cell::Int(b as i64),
+        ValueRef::TinyInt(i) => Cell::Int(i as i64),
+        ValueRef::SmallInt(i) => Cell::Int(i as i64),
+        ValueRef::Int(i) => Cell::Int(i as i64),
+        ValueRef::BigInt(i) => Cell::Int(i),
+        ValueRef::HugeInt(i) => Cell::Int(i as i64),
+        ValueRef::UTinyInt(i) => Cell::Int(i as i64),
+        ValueRef::USmallInt(i) => Cell::Int(i as i64),
+        ValueRef::UInt(i) => Cell::Int(i as i64),
+        ValueRef::UBigInt(i) => Cell::Int(i as i64),
+        ValueRef::Float(f) => Cell::Float(f as f64),
+        ValueRef::Double(f) => Cell::Float(f),
+        ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+        other => match other.to_owned() {
+            duckdb::types::Value::Decimal(d) => Cell::Float(d.to_string().parse().unwrap_or(f64::NAN)),
+            v => Cell::Text(format!("{v:?}")),
+        },
+    }
+}

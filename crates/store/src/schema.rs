@@ -1,0 +1,99 @@
+//! The schema, created and upgraded by the program: each migration runs once, in order, in a
+//! transaction, and `schema_version` records the ones applied.
+
+use crate::{Error, Result};
+use std::path::Path;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: events and the materialised license fold.
+    "CREATE TABLE events (
+        id VARCHAR NOT NULL,
+        id_hash BIGINT NOT NULL,
+        type VARCHAR NOT NULL,
+        ts BIGINT NOT NULL,
+        license_id VARCHAR,
+        user_id VARCHAR,
+        account_id VARCHAR,
+        product VARCHAR,
+        tier VARCHAR,
+        model VARCHAR,
+        region VARCHAR,
+        channel VARCHAR,
+        machine_id VARCHAR,
+        version VARCHAR,
+        from_version VARCHAR,
+        ip VARCHAR,
+        country VARCHAR,
+        lat DOUBLE,
+        lon DOUBLE,
+        amount DOUBLE,
+        currency VARCHAR,
+        seats BIGINT,
+        term VARCHAR,
+        expires_at BIGINT,
+        reason VARCHAR,
+        code VARCHAR,
+        result VARCHAR,
+        latency_ms DOUBLE,
+        quantity DOUBLE,
+        meter VARCHAR,
+        properties VARCHAR,
+        source VARCHAR,
+        received_at BIGINT NOT NULL
+    );
+    CREATE TABLE dirty (license_id VARCHAR NOT NULL);
+    CREATE TABLE licenses (
+        license_id VARCHAR NOT NULL,
+        created_at BIGINT NOT NULL,
+        product VARCHAR,
+        model VARCHAR,
+        tier VARCHAR,
+        region VARCHAR,
+        channel VARCHAR,
+        account_id VARCHAR,
+        seats BIGINT NOT NULL,
+        amount DOUBLE,
+        currency VARCHAR,
+        first_activation_at BIGINT,
+        revoked_at BIGINT,
+        revoke_churn_at BIGINT,
+        first_renewal_at BIGINT,
+        first_model_change_at BIGINT,
+        first_end_at BIGINT
+    );
+    CREATE TABLE terms (
+        license_id VARCHAR NOT NULL,
+        seq INTEGER NOT NULL,
+        end_at BIGINT NOT NULL,
+        set_at BIGINT NOT NULL,
+        prev_end BIGINT,
+        base_start BIGINT NOT NULL,
+        next_set_at BIGINT,
+        amount DOUBLE,
+        currency VARCHAR
+    );
+    CREATE TABLE segments (
+        license_id VARCHAR NOT NULL,
+        valid_from BIGINT NOT NULL,
+        valid_to BIGINT NOT NULL,
+        tier VARCHAR,
+        model VARCHAR
+    );",
+];
+
+pub(crate) fn migrate(conn: &duckdb::Connection, path: &Path) -> Result<()> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")?;
+    let current: i64 = conn.query_row("SELECT coalesce(max(version), 0) FROM schema_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(Error::TooNew { path: path.to_path_buf(), found: current, known });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i as i64 + 1;
+        tracing::info!(version, "applying schema migration");
+        conn.execute_batch(&format!(
+            "BEGIN TRANSACTION; {sql}; INSERT INTO schema_version (version) VALUES ({version}); COMMIT;"
+        ))?;
+    }
+    Ok(())
+}
