@@ -1,0 +1,117 @@
+//! The command line, as `docs/cli.md` documents it. Every flag documents itself in `--help`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "keylens", version, about = "License lifecycle analytics: ingest events, derive licenses, query metrics.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DataDir {
+    /// Data directory of the embedded store (created if missing).
+    #[arg(long, env = "KEYLENS_DATA", default_value = "./keylens-data")]
+    pub data: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest NDJSON or JSON files ('-' = stdin). Prints {"accepted","duplicates","rejected"} as
+    /// JSON; exits 1 if any event was rejected, after storing the good ones.
+    Import {
+        #[command(flatten)]
+        data: DataDir,
+        /// Files to read: NDJSON (one event per line), a JSON array of events, or one event.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Answer one metric of the catalog (see docs/metrics.md).
+    Query(QueryArgs),
+    /// One license's derived state and its event timeline.
+    License {
+        /// The license id.
+        id: String,
+        #[command(flatten)]
+        data: DataDir,
+        /// Derive the state as of this instant (RFC 3339 or YYYY-MM-DD); default now.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// How long a lapsed term may still be renewed in time (ISO 8601 duration).
+        #[arg(long, default_value = "P30D")]
+        grace: String,
+        /// Most timeline events to show.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// Write a realistic synthetic event stream as NDJSON to stdout (deterministic per seed and end).
+    Generate(GenerateArgs),
+    /// Generate a realistic data set into a fresh store and print the headline metrics.
+    Demo {
+        #[command(flatten)]
+        gen: GenerateArgs,
+        /// Where to create the demo store (must not hold a store yet); default a new temporary directory.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    /// Number of licenses to simulate.
+    #[arg(long, default_value_t = 5000)]
+    pub licenses: u64,
+    /// Random seed: the same seed (and end) gives the same stream.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Licenses are created over the this many days before the end.
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+    /// Last instant of the stream (RFC 3339 or YYYY-MM-DD); default the start of the current UTC hour.
+    #[arg(long)]
+    pub end: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Json,
+    Table,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The metric, e.g. activation_rate, churn, revenue (an unknown name lists them all).
+    pub metric: String,
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Start of the half-open interval [from, to) (RFC 3339 or YYYY-MM-DD); default 90 days before 'to'.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End of the interval, excluded; default as-of.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Ignore events after this instant; default now.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Group by these dimensions, comma separated (e.g. tier,region).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Filter DIM=V1,V2 (any of the values); repeat for several filters (they combine with AND).
+    #[arg(long = "where", value_name = "DIM=V1,V2")]
+    pub filters: Vec<String>,
+    /// Series bucket: day, week (ISO, Monday 00:00 UTC) or month.
+    #[arg(long)]
+    pub bucket: Option<String>,
+    /// How long a lapsed term may still be renewed in time (ISO 8601 duration); default P30D.
+    #[arg(long)]
+    pub grace: Option<String>,
+    /// Window for windowed rates (ISO 8601 duration), e.g. P7D: activated within 7 days.
+    #[arg(long)]
+    pub window: Option<String>,
+    /// Output format; json prints exactly the HTTP answer body.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}

@@ -1,0 +1,173 @@
+//! `keylens import`: files -> validation -> durable store, streaming in bounded memory.
+
+use crate::Exit;
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use keylens_event::batch::{judge, judge_line};
+use keylens_event::time::now_micros;
+use keylens_event::{BatchAnswer, Event, Rejection};
+use keylens_store::Store;
+use serde_json::Value;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Events appended per transaction.
+const BATCH: usize = 20_000;
+
+pub fn run(data: &Path, files: &[PathBuf]) -> Result<u8> {
+    let mut store = Store::open(data)?;
+    let answer = import_files(&mut store, files)?;
+    println!("{}", serde_json::to_string(&answer)?);
+    if answer.rejected.is_empty() {
+        Ok(0)
+    } else {
+        eprintln!(
+            "keylens: {} event(s) rejected (see \"rejected\"); the {} good one(s) were stored",
+            answer.rejected.len(),
+            answer.accepted
+        );
+        Ok(crate::EXIT_FAILED)
+    }
+}
+
+/// Imports every file in order into `store` and brings the derived licenses up to date.
+pub fn import_files(store: &mut Store, files: &[PathBuf]) -> Result<BatchAnswer> {
+    let mut sink = Sink { store, pending: Vec::with_capacity(BATCH), answer: BatchAnswer::default(), index: 0, now: now_micros() };
+    for f in files {
+        let (reader, len): (Box<dyn Read>, u64) = if f.as_os_str() == "-" {
+            (Box::new(io::stdin().lock()), 0)
+        } else {
+            let file = File::open(f).with_context(|| format!("cannot read {}", f.display()))?;
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            (Box::new(file), len)
+        };
+        let bar = progress_bar(len, &f.display().to_string());
+        let reader = BufReader::with_capacity(1 << 20, bar.wrap_read(reader));
+        read_events(reader, &mut sink).with_context(|| format!("reading {}", f.display()))?;
+        bar.finish_and_clear();
+    }
+    sink.flush()?;
+    let answer = std::mem::take(&mut sink.answer);
+    let bar = progress_bar(0, "deriving licenses");
+    store.refresh_with(&mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    Ok(answer)
+}
+
+fn progress_bar(len: u64, what: &str) -> ProgressBar {
+    // indicatif draws only when stderr is a terminal, so pipes and CI logs stay clean.
+    let bar = ProgressBar::new(len);
+    let style = if len > 0 {
+        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})")
+    } else {
+        ProgressStyle::with_template("{msg} {pos}/{len} {spinner}")
+    };
+    bar.set_style(style.unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+    bar.set_message(what.to_string());
+    bar
+}
+
+struct Sink<'a> {
+    store: &'a mut Store,
+    pending: Vec<Event>,
+    answer: BatchAnswer,
+    /// Position of the next event across all inputs.
+    index: usize,
+    now: i64,
+}
+
+impl Sink<'_> {
+    fn take(&mut self, judged: Result<Event, Rejection>) -> Result<()> {
+        self.index += 1;
+        match judged {
+            Ok(e) => {
+                self.pending.push(e);
+                if self.pending.len() >= BATCH {
+                    self.flush()?;
+                }
+            }
+            Err(r) => self.answer.rejected.push(r),
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let out = self.store.append(&self.pending)?;
+        self.answer.accepted += out.accepted;
+        self.answer.duplicates += out.duplicates;
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+/// Splits one input into events: a JSON array, one (possibly pretty-printed) object, or NDJSON.
+fn read_events(mut reader: impl BufRead, sink: &mut Sink) -> Result<()> {
+    let first = loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => {
+                let b = buf[i];
+                reader.consume(i);
+                break b;
+            }
+            None => {
+                let n = buf.len();
+                reader.consume(n);
+            }
+        }
+    };
+    if first == b'[' {
+        let mut text = String::new();
+        reader.read_to_string(&mut text).context("the input is not valid UTF-8")?;
+        let values: Vec<Value> = serde_json::from_str(&text)
+            .map_err(|e| Exit::failed(format!("the input starts a JSON array but is not valid JSON: {e}")))?;
+        for v in &values {
+            let j = judge(v, sink.index, sink.now);
+            sink.take(j)?;
+        }
+        return Ok(());
+    }
+    let mut line = String::new();
+    let mut lines = reader.lines();
+    if let Some(l) = lines.next() {
+        line = l?;
+    }
+    // A first line that is not a whole JSON value may be the start of one pretty-printed event.
+    if serde_json::from_str::<Value>(&line).is_err() {
+        let mut rest: Vec<String> = vec![line.clone()];
+        for l in lines {
+            rest.push(l?);
+        }
+        let whole = rest.join("\n");
+        if let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(&whole) {
+            let j = judge(&v, sink.index, sink.now);
+            return sink.take(j);
+        }
+        for l in rest.iter().filter(|l| !l.trim().is_empty()) {
+            let j = judge_line(l, sink.index, sink.now);
+            sink.take(j)?;
+        }
+        return Ok(());
+    }
+    let j = judge_line(&line, sink.index, sink.now);
+    sink.take(j)?;
+    for l in lines {
+        let l = l?;
+        if l.trim().is_empty() {
+            continue;
+        }
+        let j = judge_line(&l, sink.index, sink.now);
+        sink.take(j)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! One module per subcommand.
+
+mod demo;
+mod generate;
+mod import;
+mod license;
+mod query;
+
+use crate::cli::{Cli, Command};
+use crate::Exit;
+use anyhow::Result;
+use keylens_store::Store;
+use std::path::Path;
+
+pub fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Import { data, files } => import::run(&data.data, &files),
+        Command::Query(args) => query::run(args),
+        Command::License { id, data, as_of, grace, limit } => license::run(&data.data, &id, as_of, &grace, limit),
+        Command::Generate(args) => generate::run(&args),
+        Command::Demo { gen, data } => demo::run(&gen, data),
+    }
+}
+
+/// Opens an existing store for reading commands: a missing one is an error, not a new empty store.
+pub(crate) fn open_existing(dir: &Path) -> Result<Store> {
+    if !dir.join(keylens_store::DB_FILE).exists() {
+        return Err(Exit::failed(format!(
+            "no keylens store in {}; import events first (keylens import --data {} FILE) or pass --data",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    Ok(Store::open(dir)?)
+}
+
+/// Parses an instant flag, as a usage error naming the flag when it is bad.
+pub(crate) fn instant(flag: &str, v: &str) -> Result<i64> {
+    keylens_event::time::parse_instant(v).map_err(|m| Exit::usage(format!("--{flag}: {m}")))
+}
