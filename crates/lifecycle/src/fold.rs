@@ -148,8 +148,10 @@ pub fn fold(events: &[LifecycleEvent]) -> History {
         amount: c.amount,
         currency: c.currency.clone(),
     };
-    let mut cur_end = c.expires_at;
-    if let Some(e0) = c.expires_at {
+    // An end before the creation means the license was created already lapsed: its first end is
+    // the creation itself (a churn cannot precede the license).
+    let mut cur_end = c.expires_at.map(|e| e.max(c.ts));
+    if let Some(e0) = cur_end {
         h.terms.push(Term {
             end_at: e0,
             set_at: c.ts,

@@ -226,3 +226,13 @@ fn segments_follow_upgrades() {
     );
     assert_eq!(h.segments[2].model.as_deref(), Some("subscription"), "unchanged fields carry over");
 }
+
+#[test]
+fn an_end_before_creation_is_the_creation() {
+    let h = fold(&[created(t("2026-03-01"), Some(t("2026-01-01")))]);
+    assert_eq!(h.terms[0].end_at, t("2026-03-01"));
+    let v = h.at(t("2026-06-01"), &grace30).unwrap();
+    assert_eq!(v.churns[0].at, t("2026-03-01"));
+    assert!(!v.terms[0].opportunity, "never active before its end");
+    assert!(!v.active_at(t("2026-02-01")));
+}

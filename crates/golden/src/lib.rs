@@ -1,0 +1,71 @@
+//! Golden cases for the metric catalog: small event sets whose answers were computed by hand from
+//! `docs/metrics.md` (the reasoning is in the comments beside each expectation), never copied
+//! from the program's output. Every engine runs the same cases (`tests/`).
+//!
+//! An expected row lists the fields it pins; the answer must have exactly as many rows, in order,
+//! and each listed field must match (floats to 1e-9 relative).
+
+mod cases;
+
+pub use cases::cases;
+use keylens_query::Engine;
+use serde_json::Value;
+
+pub struct Query {
+    pub metric: &'static str,
+    pub params: Vec<(&'static str, &'static str)>,
+    pub rows: Vec<Value>,
+}
+
+pub struct Case {
+    pub name: &'static str,
+    /// The `as_of` server clock for validation ("now").
+    pub now: &'static str,
+    /// Events in the order they are ingested (deliberately not time order); imported in
+    /// `batches` separate appends to exercise late arrival.
+    pub events: Vec<Value>,
+    pub batches: usize,
+    pub queries: Vec<Query>,
+}
+
+/// Runs every query of `case` against `engine` and returns the mismatches, described.
+pub fn check(engine: &dyn Engine, case: &Case) -> Vec<String> {
+    let now = keylens_event::time::parse_rfc3339(case.now).expect("valid now");
+    let mut problems = Vec::new();
+    for q in &case.queries {
+        let pairs: Vec<(String, String)> = q.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let label = format!("{} / {} {:?}", case.name, q.metric, q.params);
+        let answer = match keylens_query::run(engine, q.metric, &pairs, now) {
+            Ok(a) => a,
+            Err(e) => {
+                problems.push(format!("{label}: error {e}"));
+                continue;
+            }
+        };
+        if answer.rows.len() != q.rows.len() {
+            problems.push(format!(
+                "{label}: {} rows, expected {}\n  got: {}",
+                answer.rows.len(),
+                q.rows.len(),
+                Value::Array(answer.rows.iter().cloned().map(Value::Object).collect())
+            ));
+            continue;
+        }
+        for (i, (got, want)) in answer.rows.iter().zip(&q.rows).enumerate() {
+            for (k, w) in want.as_object().expect("expected rows are objects") {
+                let g = got.get(k).unwrap_or(&Value::Null);
+                if !same(g, w) {
+                    problems.push(format!("{label}: row {i} field {k}: got {g}, expected {w}\n  row: {}", Value::Object(got.clone())));
+                }
+            }
+        }
+    }
+    problems
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+        _ => a == b,
+    }
+}
