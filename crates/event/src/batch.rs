@@ -70,7 +70,9 @@ pub enum BodyError {
     NotUtf8,
     #[error("the body starts a JSON array but is not valid JSON: {0}")]
     BadArray(String),
-    #[error("the body holds {0} events; the limit is {MAX_EVENTS_PER_REQUEST} a request, split it")]
+    #[error(
+        "the body holds {0} events; the limit is {MAX_EVENTS_PER_REQUEST} a request, split it"
+    )]
     TooManyEvents(usize),
 }
 
@@ -84,7 +86,11 @@ pub fn parse_body(body: &[u8], now: i64) -> Result<Vec<Result<Event, Rejection>>
         if values.len() > MAX_EVENTS_PER_REQUEST {
             return Err(BodyError::TooManyEvents(values.len()));
         }
-        return Ok(values.iter().enumerate().map(|(i, v)| judge(v, i, now)).collect());
+        return Ok(values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| judge(v, i, now))
+            .collect());
     }
     // One (possibly pretty-printed) object, else NDJSON.
     if let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(trimmed) {
@@ -94,7 +100,11 @@ pub fn parse_body(body: &[u8], now: i64) -> Result<Vec<Result<Event, Rejection>>
     if lines.len() > MAX_EVENTS_PER_REQUEST {
         return Err(BodyError::TooManyEvents(lines.len()));
     }
-    Ok(lines.iter().enumerate().map(|(i, l)| judge_line(l, i, now)).collect())
+    Ok(lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| judge_line(l, i, now))
+        .collect())
 }
 
 #[cfg(test)]
@@ -124,7 +134,10 @@ mod tests {
         let out = parse_body(arr.as_bytes(), now()).unwrap();
         assert!(out[0].is_ok());
         let r = out[1].as_ref().unwrap_err();
-        assert_eq!((r.index, r.id.as_deref(), r.field.as_str()), (1, Some("x"), "type"));
+        assert_eq!(
+            (r.index, r.id.as_deref(), r.field.as_str()),
+            (1, Some("x"), "type")
+        );
         let pretty = GOOD.replace(',', ",\n  ");
         assert_eq!(parse_body(pretty.as_bytes(), now()).unwrap().len(), 1);
     }
@@ -132,6 +145,9 @@ mod tests {
     #[test]
     fn unreadable_bodies() {
         assert_eq!(parse_body(&[0xff, 0xfe], now()), Err(BodyError::NotUtf8));
-        assert!(matches!(parse_body(b"[1,", now()), Err(BodyError::BadArray(_))));
+        assert!(matches!(
+            parse_body(b"[1,", now()),
+            Err(BodyError::BadArray(_))
+        ));
     }
 }

@@ -15,12 +15,18 @@ pub struct IsoDuration {
 
 impl IsoDuration {
     pub const fn days(days: u32) -> Self {
-        IsoDuration { months: 0, days, seconds: 0 }
+        IsoDuration {
+            months: 0,
+            days,
+            seconds: 0,
+        }
     }
 
     pub fn parse(s: &str) -> Result<Self, String> {
         let bad = || {
-            format!("'{s}' is not an ISO 8601 duration; write e.g. P30D, P2W, P1M, P1Y, P1Y6M or PT12H")
+            format!(
+                "'{s}' is not an ISO 8601 duration; write e.g. P30D, P2W, P1M, P1Y, P1Y6M or PT12H"
+            )
         };
         let rest = s.strip_prefix('P').ok_or_else(bad)?;
         if rest.is_empty() {
@@ -47,9 +53,19 @@ impl IsoDuration {
             order = rank;
             let n32 = u32::try_from(n).map_err(|_| bad())?;
             match unit {
-                'Y' => d.months = d.months.checked_add(n32.checked_mul(12).ok_or_else(bad)?).ok_or_else(bad)?,
+                'Y' => {
+                    d.months = d
+                        .months
+                        .checked_add(n32.checked_mul(12).ok_or_else(bad)?)
+                        .ok_or_else(bad)?
+                }
                 'M' => d.months = d.months.checked_add(n32).ok_or_else(bad)?,
-                'W' => d.days = d.days.checked_add(n32.checked_mul(7).ok_or_else(bad)?).ok_or_else(bad)?,
+                'W' => {
+                    d.days = d
+                        .days
+                        .checked_add(n32.checked_mul(7).ok_or_else(bad)?)
+                        .ok_or_else(bad)?
+                }
                 _ => d.days = d.days.checked_add(n32).ok_or_else(bad)?,
             }
         }
@@ -66,7 +82,10 @@ impl IsoDuration {
                     return Err(bad());
                 }
                 order = rank;
-                d.seconds = d.seconds.checked_add(n.checked_mul(mult).ok_or_else(bad)?).ok_or_else(bad)?;
+                d.seconds = d
+                    .seconds
+                    .checked_add(n.checked_mul(mult).ok_or_else(bad)?)
+                    .ok_or_else(bad)?;
             }
         }
         if d.months > 12 * 1000 || d.days > 366 * 1000 {
@@ -96,7 +115,8 @@ impl IsoDuration {
 
     /// Length in microseconds when there is no calendar part (months); `None` otherwise.
     pub fn fixed_micros(&self) -> Option<i64> {
-        (self.months == 0).then(|| self.days as i64 * MICROS_PER_DAY + self.seconds as i64 * MICROS_PER_SECOND)
+        (self.months == 0)
+            .then(|| self.days as i64 * MICROS_PER_DAY + self.seconds as i64 * MICROS_PER_SECOND)
     }
 }
 
@@ -154,7 +174,10 @@ impl fmt::Display for IsoDuration {
 /// Days in the calendar month that contains `t` (for per-day rates of month buckets).
 pub fn days_in_month_of(t: i64) -> u32 {
     let d = to_datetime(t);
-    let next = d.date_naive().with_day(1).and_then(|x| x.checked_add_months(Months::new(1)));
+    let next = d
+        .date_naive()
+        .with_day(1)
+        .and_then(|x| x.checked_add_months(Months::new(1)));
     match next {
         Some(n) => (n - d.date_naive().with_day(1).expect("day 1 exists")).num_days() as u32,
         None => 31,
@@ -190,15 +213,24 @@ mod tests {
     #[test]
     fn month_end_clamps() {
         let m = IsoDuration::parse("P1M").unwrap();
-        assert_eq!(m.add_to(t("2026-01-31T10:00:00Z")), t("2026-02-28T10:00:00Z"));
-        assert_eq!(m.add_to(t("2028-01-31T10:00:00Z")), t("2028-02-29T10:00:00Z"));
+        assert_eq!(
+            m.add_to(t("2026-01-31T10:00:00Z")),
+            t("2026-02-28T10:00:00Z")
+        );
+        assert_eq!(
+            m.add_to(t("2028-01-31T10:00:00Z")),
+            t("2028-02-29T10:00:00Z")
+        );
     }
 
     #[test]
     fn months_before_days() {
         // Jan 31 + 1 month = Feb 28, then + 1 day = Mar 1 (days after months).
         let d = IsoDuration::parse("P1M1D").unwrap();
-        assert_eq!(d.add_to(t("2026-01-31T00:00:00Z")), t("2026-03-01T00:00:00Z"));
+        assert_eq!(
+            d.add_to(t("2026-01-31T00:00:00Z")),
+            t("2026-03-01T00:00:00Z")
+        );
     }
 
     #[test]

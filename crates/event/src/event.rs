@@ -64,7 +64,9 @@ impl EventType {
         let name = s.strip_prefix("custom.")?;
         let ok = !name.is_empty()
             && name.len() <= 64
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
         ok.then(|| EventType::Custom(s.to_string()))
     }
 

@@ -24,7 +24,11 @@ pub fn parse_instant(s: &str) -> Result<i64, String> {
             .from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight exists"))
             .timestamp_micros());
     }
-    parse_rfc3339(s).map_err(|_| format!("'{s}' is neither an RFC 3339 timestamp (2026-03-01T12:00:00Z) nor a date (2026-03-01)"))
+    parse_rfc3339(s).map_err(|_| {
+        format!(
+            "'{s}' is neither an RFC 3339 timestamp (2026-03-01T12:00:00Z) nor a date (2026-03-01)"
+        )
+    })
 }
 
 /// Formats an instant as RFC 3339 UTC with `Z`, microseconds shown only when present.
@@ -36,7 +40,9 @@ pub fn format_rfc3339(micros: i64) -> String {
 }
 
 pub fn to_datetime(micros: i64) -> DateTime<Utc> {
-    Utc.timestamp_micros(micros).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
+    Utc.timestamp_micros(micros)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 pub fn now_micros() -> i64 {
@@ -62,13 +68,19 @@ mod tests {
 
     #[test]
     fn dates_are_midnight_utc() {
-        assert_eq!(parse_instant("2026-03-01").unwrap(), parse_rfc3339("2026-03-01T00:00:00Z").unwrap());
+        assert_eq!(
+            parse_instant("2026-03-01").unwrap(),
+            parse_rfc3339("2026-03-01T00:00:00Z").unwrap()
+        );
     }
 
     #[test]
     fn format_round_trips_microseconds() {
         let t = parse_rfc3339("2026-03-01T12:00:00.123456Z").unwrap();
         assert_eq!(format_rfc3339(t), "2026-03-01T12:00:00.123456Z");
-        assert_eq!(format_rfc3339(parse_instant("2026-03-01").unwrap()), "2026-03-01T00:00:00Z");
+        assert_eq!(
+            format_rfc3339(parse_instant("2026-03-01").unwrap()),
+            "2026-03-01T00:00:00Z"
+        );
     }
 }

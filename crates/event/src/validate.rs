@@ -15,18 +15,55 @@ pub struct FieldError {
 }
 
 fn err(field: &str, message: impl Into<String>) -> FieldError {
-    FieldError { field: field.to_string(), message: message.into() }
+    FieldError {
+        field: field.to_string(),
+        message: message.into(),
+    }
 }
 
 const KNOWN_FIELDS: [&str; 31] = [
-    "id", "type", "timestamp", "license_id", "user_id", "account_id", "product", "tier", "model",
-    "region", "channel", "machine_id", "version", "from_version", "ip", "country", "lat", "lon",
-    "amount", "currency", "seats", "term", "expires_at", "reason", "code", "result", "latency_ms",
-    "quantity", "meter", "properties", "source",
+    "id",
+    "type",
+    "timestamp",
+    "license_id",
+    "user_id",
+    "account_id",
+    "product",
+    "tier",
+    "model",
+    "region",
+    "channel",
+    "machine_id",
+    "version",
+    "from_version",
+    "ip",
+    "country",
+    "lat",
+    "lon",
+    "amount",
+    "currency",
+    "seats",
+    "term",
+    "expires_at",
+    "reason",
+    "code",
+    "result",
+    "latency_ms",
+    "quantity",
+    "meter",
+    "properties",
+    "source",
 ];
 
-pub const FAILURE_REASONS: [&str; 7] =
-    ["seat_limit", "expired", "suspended", "revoked", "invalid_key", "fingerprint_mismatch", "other"];
+pub const FAILURE_REASONS: [&str; 7] = [
+    "seat_limit",
+    "expired",
+    "suspended",
+    "revoked",
+    "invalid_key",
+    "fingerprint_mismatch",
+    "other",
+];
 
 const MAX_PROPERTIES_BYTES: usize = 8 * 1024;
 const MAX_STRING_BYTES: usize = 1024;
@@ -43,12 +80,16 @@ pub fn validate(value: &Value, now: i64) -> Result<Event, FieldError> {
             format!("unknown field '{unknown}'; put free-form data under 'properties'"),
         ));
     }
-    let mut e = Event::default();
-
-    e.id = required_str(obj, "id")?;
+    let mut e = Event {
+        id: required_str(obj, "id")?,
+        ..Event::default()
+    };
     if e.id.is_empty()
         || e.id.len() > 128
-        || !e.id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+        || !e
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
     {
         return Err(err("id", "must be 1-128 characters of A-Z a-z 0-9 . _ : -"));
     }
@@ -64,12 +105,18 @@ pub fn validate(value: &Value, now: i64) -> Result<Event, FieldError> {
     let ts_str = required_str(obj, "timestamp")?;
     e.timestamp = parse_rfc3339(&ts_str).map_err(|m| err("timestamp", m))?;
     if e.timestamp < EARLIEST {
-        return Err(err("timestamp", format!("{ts_str} is before 2000-01-01; check the clock or the unit")));
+        return Err(err(
+            "timestamp",
+            format!("{ts_str} is before 2000-01-01; check the clock or the unit"),
+        ));
     }
     if e.timestamp > now + MICROS_PER_DAY {
         return Err(err(
             "timestamp",
-            format!("{ts_str} is more than 24 h after the server's clock ({})", format_rfc3339(now)),
+            format!(
+                "{ts_str} is more than 24 h after the server's clock ({})",
+                format_rfc3339(now)
+            ),
         ));
     }
 
@@ -97,15 +144,21 @@ pub fn validate(value: &Value, now: i64) -> Result<Event, FieldError> {
 
     e.ip = opt_str(obj, "ip")?;
     if let Some(ip) = &e.ip {
-        let parsed: IpAddr = ip
-            .parse()
-            .map_err(|_| err("ip", format!("'{ip}' is not an IPv4 or IPv6 address literal")))?;
+        let parsed: IpAddr = ip.parse().map_err(|_| {
+            err(
+                "ip",
+                format!("'{ip}' is not an IPv4 or IPv6 address literal"),
+            )
+        })?;
         e.ip = Some(parsed.to_string());
     }
     e.country = opt_str(obj, "country")?;
     if let Some(c) = &e.country {
         if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(err("country", format!("'{c}' is not an ISO 3166-1 alpha-2 code in upper case, e.g. DE")));
+            return Err(err(
+                "country",
+                format!("'{c}' is not an ISO 3166-1 alpha-2 code in upper case, e.g. DE"),
+            ));
         }
     }
     e.lat = opt_num(obj, "lat")?;
@@ -124,13 +177,19 @@ pub fn validate(value: &Value, now: i64) -> Result<Event, FieldError> {
     e.currency = opt_str(obj, "currency")?;
     if let Some(c) = &e.currency {
         if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(err("currency", format!("'{c}' is not an ISO 4217 code (three upper-case letters, e.g. EUR)")));
+            return Err(err(
+                "currency",
+                format!("'{c}' is not an ISO 4217 code (three upper-case letters, e.g. EUR)"),
+            ));
         }
     } else if e.amount.is_some() {
         e.currency = Some("USD".to_string());
     }
     if let Some(v) = obj.get("seats").filter(|v| !v.is_null()) {
-        let n = v.as_i64().filter(|n| *n >= 1).ok_or_else(|| err("seats", "must be an integer >= 1"))?;
+        let n = v
+            .as_i64()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| err("seats", "must be an integer >= 1"))?;
         e.seats = Some(n);
     }
     let term = match opt_str(obj, "term")? {
@@ -155,7 +214,10 @@ pub fn validate(value: &Value, now: i64) -> Result<Event, FieldError> {
         }
         let s = p.to_string();
         if s.len() > MAX_PROPERTIES_BYTES {
-            return Err(err("properties", format!("is {} bytes serialised; the limit is 8 KiB", s.len())));
+            return Err(err(
+                "properties",
+                format!("is {} bytes serialised; the limit is 8 KiB", s.len()),
+            ));
         }
         e.properties = Some(s);
     }
@@ -166,7 +228,11 @@ pub fn validate(value: &Value, now: i64) -> Result<Event, FieldError> {
 }
 
 /// The per-type requirements of the contract's type table.
-fn type_rules(kind: &EventType, e: &mut Event, term: Option<IsoDuration>) -> Result<(), FieldError> {
+fn type_rules(
+    kind: &EventType,
+    e: &mut Event,
+    term: Option<IsoDuration>,
+) -> Result<(), FieldError> {
     let is_license_type = !matches!(kind, EventType::Custom(_));
     if is_license_type && *kind != EventType::ActivationFailed && e.license_id.is_none() {
         return Err(err("license_id", format!("is required for {kind}")));
@@ -187,34 +253,51 @@ fn type_rules(kind: &EventType, e: &mut Event, term: Option<IsoDuration>) -> Res
                 }
             }
         }
-        EventType::Assigned => {
-            if e.user_id.is_none() && e.account_id.is_none() {
-                return Err(err("user_id", "license.assigned needs user_id or account_id"));
-            }
+        EventType::Assigned if e.user_id.is_none() && e.account_id.is_none() => {
+            return Err(err(
+                "user_id",
+                "license.assigned needs user_id or account_id",
+            ));
         }
         EventType::Activated | EventType::Deactivated => need(&e.machine_id, "machine_id")?,
         EventType::ActivationFailed => {
             let r = e.reason.as_deref().ok_or_else(|| {
-                err("reason", format!("is required for {kind}: one of {}", FAILURE_REASONS.join(", ")))
+                err(
+                    "reason",
+                    format!(
+                        "is required for {kind}: one of {}",
+                        FAILURE_REASONS.join(", ")
+                    ),
+                )
             })?;
             if !FAILURE_REASONS.contains(&r) {
-                return Err(err("reason", format!("'{r}' is not one of {}", FAILURE_REASONS.join(", "))));
+                return Err(err(
+                    "reason",
+                    format!("'{r}' is not one of {}", FAILURE_REASONS.join(", ")),
+                ));
             }
         }
         EventType::Validated => match e.result.as_deref() {
             Some("valid") | Some("invalid") => {}
             Some(r) => return Err(err("result", format!("'{r}' must be 'valid' or 'invalid'"))),
-            None => return Err(err("result", "is required for license.validated: 'valid' or 'invalid'")),
+            None => {
+                return Err(err(
+                    "result",
+                    "is required for license.validated: 'valid' or 'invalid'",
+                ))
+            }
         },
-        EventType::Upgraded => {
-            if e.version.is_none() && e.tier.is_none() && e.model.is_none() {
-                return Err(err("version", "license.upgraded needs at least one of version, tier, model"));
-            }
+        EventType::Upgraded if e.version.is_none() && e.tier.is_none() && e.model.is_none() => {
+            return Err(err(
+                "version",
+                "license.upgraded needs at least one of version, tier, model",
+            ));
         }
-        EventType::Renewed => {
-            if e.expires_at.is_none() && term.is_none() {
-                return Err(err("expires_at", "license.renewed needs expires_at or term"));
-            }
+        EventType::Renewed if e.expires_at.is_none() && term.is_none() => {
+            return Err(err(
+                "expires_at",
+                "license.renewed needs expires_at or term",
+            ));
         }
         EventType::Usage => {
             if e.quantity.is_none() {
@@ -294,39 +377,74 @@ mod tests {
     #[test]
     fn term_gives_expires_at_on_creation() {
         let e = validate(&with(created(), "term", json!("P1M")), now()).unwrap();
-        assert_eq!(e.expires_at, Some(parse_rfc3339("2026-02-01T00:00:00Z").unwrap()));
+        assert_eq!(
+            e.expires_at,
+            Some(parse_rfc3339("2026-02-01T00:00:00Z").unwrap())
+        );
     }
 
     #[test]
     fn unknown_field_names_itself() {
-        assert_eq!(field_of(with(created(), "licence_id", json!("x"))), "licence_id");
+        assert_eq!(
+            field_of(with(created(), "licence_id", json!("x"))),
+            "licence_id"
+        );
     }
 
     #[test]
     fn id_charset() {
         assert_eq!(field_of(with(created(), "id", json!("has space"))), "id");
-        assert_eq!(field_of(with(created(), "id", json!("a".repeat(129)))), "id");
+        assert_eq!(
+            field_of(with(created(), "id", json!("a".repeat(129)))),
+            "id"
+        );
         assert!(validate(&with(created(), "id", json!("a.b_c:d-1")), now()).is_ok());
     }
 
     #[test]
     fn timestamps_too_new_too_old_or_without_offset() {
-        assert_eq!(field_of(with(created(), "timestamp", json!("2026-06-02T00:00:01Z"))), "timestamp");
-        assert!(validate(&with(created(), "timestamp", json!("2026-06-01T23:59:59Z")), now()).is_ok());
-        assert_eq!(field_of(with(created(), "timestamp", json!("1999-12-31T23:59:59Z"))), "timestamp");
-        assert_eq!(field_of(with(created(), "timestamp", json!("2026-01-01T00:00:00"))), "timestamp");
+        assert_eq!(
+            field_of(with(created(), "timestamp", json!("2026-06-02T00:00:01Z"))),
+            "timestamp"
+        );
+        assert!(validate(
+            &with(created(), "timestamp", json!("2026-06-01T23:59:59Z")),
+            now()
+        )
+        .is_ok());
+        assert_eq!(
+            field_of(with(created(), "timestamp", json!("1999-12-31T23:59:59Z"))),
+            "timestamp"
+        );
+        assert_eq!(
+            field_of(with(created(), "timestamp", json!("2026-01-01T00:00:00"))),
+            "timestamp"
+        );
     }
 
     #[test]
     fn codes_and_literals() {
-        assert_eq!(field_of(with(created(), "currency", json!("usd"))), "currency");
-        assert_eq!(field_of(with(created(), "country", json!("DEU"))), "country");
+        assert_eq!(
+            field_of(with(created(), "currency", json!("usd"))),
+            "currency"
+        );
+        assert_eq!(
+            field_of(with(created(), "country", json!("DEU"))),
+            "country"
+        );
         assert_eq!(field_of(with(created(), "ip", json!("300.1.1.1"))), "ip");
         assert!(validate(&with(created(), "ip", json!("2001:db8::1")), now()).is_ok());
         assert_eq!(field_of(with(created(), "term", json!("30 days"))), "term");
         assert_eq!(field_of(with(created(), "amount", json!(-1))), "amount");
         assert_eq!(field_of(with(created(), "seats", json!(0))), "seats");
-        assert_eq!(field_of(with(created(), "properties", json!({"x": "y".repeat(9000)}))), "properties");
+        assert_eq!(
+            field_of(with(
+                created(),
+                "properties",
+                json!({"x": "y".repeat(9000)})
+            )),
+            "properties"
+        );
     }
 
     #[test]

@@ -76,7 +76,10 @@ pub struct GenEvent {
     pub seats: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub term: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_rfc3339")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "opt_rfc3339"
+    )]
     pub expires_at: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,

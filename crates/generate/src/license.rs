@@ -20,12 +20,47 @@ const MODELS: [(&str, u32); 6] = [
 ];
 const TIERS: [(&str, u32); 3] = [("basic", 50), ("pro", 35), ("enterprise", 15)];
 const CHANNELS: [(&str, u32); 3] = [("direct", 60), ("reseller", 25), ("marketplace", 15)];
-/// Region, its countries with (lat, lon), its usual currency.
-const REGIONS: [(&str, u32, &[(&str, f64, f64)], &str); 4] = [
-    ("NA", 40, &[("US", 40.7, -74.0), ("US", 37.8, -122.4), ("CA", 43.7, -79.4)], "USD"),
-    ("EU", 35, &[("DE", 52.5, 13.4), ("FR", 48.9, 2.35), ("GB", 51.5, -0.13), ("NL", 52.4, 4.9)], "EUR"),
-    ("APAC", 18, &[("JP", 35.7, 139.7), ("AU", -33.9, 151.2), ("SG", 1.35, 103.8)], "USD"),
-    ("LATAM", 7, &[("BR", -23.5, -46.6), ("MX", 19.4, -99.1)], "USD"),
+/// A country with the coordinates of one of its cities.
+type Place = (&'static str, f64, f64);
+/// Region, weight, its countries, its usual currency.
+const REGIONS: [(&str, u32, &[Place], &str); 4] = [
+    (
+        "NA",
+        40,
+        &[
+            ("US", 40.7, -74.0),
+            ("US", 37.8, -122.4),
+            ("CA", 43.7, -79.4),
+        ],
+        "USD",
+    ),
+    (
+        "EU",
+        35,
+        &[
+            ("DE", 52.5, 13.4),
+            ("FR", 48.9, 2.35),
+            ("GB", 51.5, -0.13),
+            ("NL", 52.4, 4.9),
+        ],
+        "EUR",
+    ),
+    (
+        "APAC",
+        18,
+        &[
+            ("JP", 35.7, 139.7),
+            ("AU", -33.9, 151.2),
+            ("SG", 1.35, 103.8),
+        ],
+        "USD",
+    ),
+    (
+        "LATAM",
+        7,
+        &[("BR", -23.5, -46.6), ("MX", 19.4, -99.1)],
+        "USD",
+    ),
 ];
 const FAILURES: [(&str, u32); 7] = [
     ("seat_limit", 30),
@@ -58,7 +93,14 @@ struct Builder {
 impl Builder {
     fn push(&mut self, kind: &'static str, ts: i64) -> &mut GenEvent {
         let id = format!("{}-{}", self.prefix, self.out.len());
-        self.out.push(GenEvent { id, kind, timestamp: ts, license_id: self.license.clone(), source: Some("sdk"), ..Default::default() });
+        self.out.push(GenEvent {
+            id,
+            kind,
+            timestamp: ts,
+            license_id: self.license.clone(),
+            source: Some("sdk"),
+            ..Default::default()
+        });
         self.out.last_mut().expect("just pushed")
     }
 }
@@ -79,7 +121,11 @@ fn price(tier: &str, term: &str) -> f64 {
 pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ n);
     let license_id = format!("L{}-{n}", spec.seed);
-    let mut b = Builder { out: Vec::new(), prefix: format!("g{}-{n}", spec.seed), license: Some(license_id.clone()) };
+    let mut b = Builder {
+        out: Vec::new(),
+        prefix: format!("g{}-{n}", spec.seed),
+        license: Some(license_id.clone()),
+    };
     let span = (spec.end - start).max(DAY);
     let created = start + rng.gen_range(0..span);
 
@@ -107,12 +153,34 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
 
     let product = pick(&mut rng, &PRODUCTS);
     let model = pick(&mut rng, &MODELS);
-    let tier = if model == "trial" { "pro" } else { pick(&mut rng, &TIERS) };
+    let tier = if model == "trial" {
+        "pro"
+    } else {
+        pick(&mut rng, &TIERS)
+    };
     let channel = pick(&mut rng, &CHANNELS);
-    let region_ix = pick(&mut rng, &[(0usize, REGIONS[0].1), (1, REGIONS[1].1), (2, REGIONS[2].1), (3, REGIONS[3].1)]);
+    let region_ix = pick(
+        &mut rng,
+        &[
+            (0usize, REGIONS[0].1),
+            (1, REGIONS[1].1),
+            (2, REGIONS[2].1),
+            (3, REGIONS[3].1),
+        ],
+    );
     let (region, _, places, region_currency) = REGIONS[region_ix];
-    let currency = if rng.gen_bool(0.9) { region_currency } else { "GBP" };
-    let seats: i64 = if model == "floating" { rng.gen_range(5..=20) } else if rng.gen_bool(0.15) { rng.gen_range(2..=5) } else { 1 };
+    let currency = if rng.gen_bool(0.9) {
+        region_currency
+    } else {
+        "GBP"
+    };
+    let seats: i64 = if model == "floating" {
+        rng.gen_range(5..=20)
+    } else if rng.gen_bool(0.15) {
+        rng.gen_range(2..=5)
+    } else {
+        1
+    };
     let account = format!("acct-{}", n / 3);
     let term: Option<&'static str> = match model {
         "subscription" => Some(if rng.gen_bool(0.6) { "P1M" } else { "P1Y" }),
@@ -169,7 +237,9 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
                     e.term = Some("P1M");
                     e.amount = Some(price(tier, "P1M"));
                     e.currency = Some(currency);
-                    end = IsoDuration::parse("P1M").expect("valid").add_to(end.max(at));
+                    end = IsoDuration::parse("P1M")
+                        .expect("valid")
+                        .add_to(end.max(at));
                     continue;
                 }
                 in_use_until = end;
@@ -178,7 +248,11 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
                 }
                 break;
             }
-            let renew_term = if current_model == "subscription" && model == "trial" { "P1M" } else { t };
+            let renew_term = if current_model == "subscription" && model == "trial" {
+                "P1M"
+            } else {
+                t
+            };
             let roll: f64 = rng.gen();
             let at = if roll < 0.58 {
                 end - rng.gen_range(0..10 * DAY)
@@ -200,12 +274,16 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
             e.amount = Some(price(tier, renew_term) * seats as f64);
             e.currency = Some(currency);
             if rng.gen_bool(0.2) {
-                let new_end = IsoDuration::parse(renew_term).expect("valid").add_to(end.max(at));
+                let new_end = IsoDuration::parse(renew_term)
+                    .expect("valid")
+                    .add_to(end.max(at));
                 e.expires_at = Some(new_end);
             } else {
                 e.term = Some(renew_term);
             }
-            end = IsoDuration::parse(renew_term).expect("valid").add_to(end.max(at));
+            end = IsoDuration::parse(renew_term)
+                .expect("valid")
+                .add_to(end.max(at));
         }
     }
 
@@ -215,7 +293,11 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
         let at = created + rng.gen_range(DAY..(in_use_until - created).max(DAY + 1));
         if at <= spec.end {
             let e = b.push("license.revoked", at);
-            e.reason = Some(if rng.gen_bool(0.5) { "chargeback" } else { "abuse" });
+            e.reason = Some(if rng.gen_bool(0.5) {
+                "chargeback"
+            } else {
+                "abuse"
+            });
             in_use_until = at;
         }
     }
@@ -235,7 +317,10 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
     let sharing = rng.gen_bool(0.005);
     if rng.gen_bool(0.1) || sharing {
         for _ in 0..rng.gen_range(1..4) {
-            let e = b.push("license.activation_failed", created + rng.gen_range(0..5 * DAY));
+            let e = b.push(
+                "license.activation_failed",
+                created + rng.gen_range(0..5 * DAY),
+            );
             e.reason = Some(pick(&mut rng, &FAILURES));
             e.machine_id = Some(format!("m-{n}-f"));
         }
@@ -243,13 +328,22 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
     if !(rng.gen_bool(activation_p) || sharing) {
         return finish(b);
     }
-    let delay = (rng.gen::<f64>().powi(3) * 14.0 * DAY as f64) as i64 + rng.gen_range(MINUTE..2 * HOUR);
+    let delay =
+        (rng.gen::<f64>().powi(3) * 14.0 * DAY as f64) as i64 + rng.gen_range(MINUTE..2 * HOUR);
     let first = created + delay;
-    let machines = if sharing { 3 * seats + 3 } else { rng.gen_range(1..=seats.min(3)) };
+    let machines = if sharing {
+        3 * seats + 3
+    } else {
+        rng.gen_range(1..=seats.min(3))
+    };
     let mut version_major = 3 + (n % 2) as u32;
     let mut version_minor = rng.gen_range(0..6);
     for m in 0..machines {
-        let at = if m == 0 { first } else { first + rng.gen_range(0..if sharing { 3 * DAY } else { 40 * DAY }) };
+        let at = if m == 0 {
+            first
+        } else {
+            first + rng.gen_range(0..if sharing { 3 * DAY } else { 40 * DAY })
+        };
         let e = b.push("license.activated", at);
         e.machine_id = Some(format!("m-{n}-{m}"));
         e.version = Some(format!("{version_major}.{version_minor}.0"));
@@ -260,16 +354,29 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
             e.machine_id = Some(format!("m-{n}-{m}"));
         }
     }
-    let stop = if sharing { spec.end.min(in_use_until + 20 * DAY) } else { in_use_until.min(spec.end) };
+    let stop = if sharing {
+        spec.end.min(in_use_until + 20 * DAY)
+    } else {
+        in_use_until.min(spec.end)
+    };
     let mut t = first + rng.gen_range(HOUR..3 * DAY);
     while t < stop {
         let e = b.push("license.validated", t);
         let invalid = rng.gen_bool(0.03) || t > in_use_until;
         e.result = Some(if invalid { "invalid" } else { "valid" });
         if invalid {
-            e.code = Some(if t > in_use_until { "EXPIRED" } else { "FINGERPRINT_SCOPE_MISMATCH" });
+            e.code = Some(if t > in_use_until {
+                "EXPIRED"
+            } else {
+                "FINGERPRINT_SCOPE_MISMATCH"
+            });
         }
-        e.latency_ms = Some((18.0 + 260.0 * rng.gen::<f64>().powi(4) + if rng.gen_bool(0.01) { 900.0 } else { 0.0 }).round());
+        e.latency_ms = Some(
+            (18.0
+                + 260.0 * rng.gen::<f64>().powi(4)
+                + if rng.gen_bool(0.01) { 900.0 } else { 0.0 })
+            .round(),
+        );
         e.machine_id = Some(format!("m-{n}-0"));
         e.version = Some(format!("{version_major}.{version_minor}.0"));
         e.ip = Some(format!("198.51.100.{}", ip_base % 250 + 1));
@@ -308,7 +415,8 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
         }
     }
     if rng.gen_bool(0.05) {
-        b.push("custom.feature_used", first + rng.gen_range(0..10 * DAY)).machine_id = Some(format!("m-{n}-0"));
+        b.push("custom.feature_used", first + rng.gen_range(0..10 * DAY))
+            .machine_id = Some(format!("m-{n}-0"));
     }
     if sharing {
         share_key(&mut b, &mut rng, first, n);
@@ -318,7 +426,13 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
 
 /// A shared or leaked key: validations from many places at once, and a burst of refusals.
 fn share_key(b: &mut Builder, rng: &mut ChaCha8Rng, first: i64, n: u64) {
-    let spots = [("US", 40.7, -74.0), ("DE", 52.5, 13.4), ("JP", 35.7, 139.7), ("BR", -23.5, -46.6), ("AU", -33.9, 151.2)];
+    let spots = [
+        ("US", 40.7, -74.0),
+        ("DE", 52.5, 13.4),
+        ("JP", 35.7, 139.7),
+        ("BR", -23.5, -46.6),
+        ("AU", -33.9, 151.2),
+    ];
     let t0 = first + rng.gen_range(HOUR..2 * DAY);
     for (i, (country, lat, lon)) in spots.iter().enumerate() {
         let e = b.push("license.validated", t0 + i as i64 * 20 * MINUTE);

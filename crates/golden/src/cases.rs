@@ -15,7 +15,11 @@ fn ev(id: &str, ty: &str, ts: &str, license: Option<&str>, extra: Value) -> Valu
 }
 
 fn q(metric: &'static str, params: &[(&'static str, &'static str)], rows: Vec<Value>) -> Query {
-    Query { metric, params: params.to_vec(), rows }
+    Query {
+        metric,
+        params: params.to_vec(),
+        rows,
+    }
 }
 
 pub fn cases() -> Vec<Case> {
@@ -28,30 +32,147 @@ fn activation() -> Case {
     let trial = |tier: &str| json!({"product": "app", "model": "trial", "tier": tier});
     let m = |id: &str| json!({"machine_id": id});
     let events = vec![
-        ev("a7-act", "license.activated", "2026-04-01T00:00:00Z", Some("A7"), m("m7")), // after as_of
-        ev("a1-c", "license.created", "2026-01-01T00:00:00Z", Some("A1"), sub("pro")),
-        ev("a2-c", "license.created", "2026-01-02T00:00:00+02:00", Some("A2"), trial("basic")), // = Jan 1 22:00
-        ev("a1-act", "license.activated", "2026-01-01T01:00:00Z", Some("A1"), m("m1")), // 3600 s
-        ev("a1-act2", "license.activated", "2026-01-03T00:00:00Z", Some("A1"), m("m1b")),
-        ev("a2-act", "license.activated", "2026-01-02T22:00:00Z", Some("A2"), m("m2")), // 86400 s
-        ev("a3-c", "license.created", "2026-01-05T00:00:00Z", Some("A3"), sub("basic")), // never activated
-        ev("a4-c", "license.created", "2026-01-10T00:00:00Z", Some("A4"), sub("pro")),
-        ev("a4-act", "license.activated", "2026-03-01T00:00:00Z", Some("A4"), m("m4")), // 50 days
-        ev("a5-c", "license.created", "2026-01-20T00:00:00Z", Some("A5"), trial("pro")),
-        ev("a5-act", "license.activated", "2026-01-19T12:00:00Z", Some("A5"), m("m5")), // before creation: 0 s
-        ev("a6-c", "license.created", "2026-02-15T00:00:00Z", Some("A6"), sub("pro")), // outside [from, to)
-        ev("a7-c", "license.created", "2026-01-25T00:00:00Z", Some("A7"), sub("pro")),
-        ev("g-act", "license.activated", "2026-01-04T00:00:00Z", Some("GHOST"), m("mg")), // never created
-        ev("a1-act", "license.activated", "2026-01-01T01:00:00Z", Some("A1"), m("m1")), // resent
-        ev("f3", "license.activation_failed", "2026-01-02T00:00:00Z", Some("A3"), json!({"reason": "expired"})),
-        ev("f1", "license.activation_failed", "2026-01-06T00:00:00Z", Some("A3"), json!({"reason": "seat_limit"})),
-        ev("f2", "license.activation_failed", "2026-01-06T00:00:00Z", None, json!({"reason": "invalid_key"})),
+        ev(
+            "a7-act",
+            "license.activated",
+            "2026-04-01T00:00:00Z",
+            Some("A7"),
+            m("m7"),
+        ), // after as_of
+        ev(
+            "a1-c",
+            "license.created",
+            "2026-01-01T00:00:00Z",
+            Some("A1"),
+            sub("pro"),
+        ),
+        ev(
+            "a2-c",
+            "license.created",
+            "2026-01-02T00:00:00+02:00",
+            Some("A2"),
+            trial("basic"),
+        ), // = Jan 1 22:00
+        ev(
+            "a1-act",
+            "license.activated",
+            "2026-01-01T01:00:00Z",
+            Some("A1"),
+            m("m1"),
+        ), // 3600 s
+        ev(
+            "a1-act2",
+            "license.activated",
+            "2026-01-03T00:00:00Z",
+            Some("A1"),
+            m("m1b"),
+        ),
+        ev(
+            "a2-act",
+            "license.activated",
+            "2026-01-02T22:00:00Z",
+            Some("A2"),
+            m("m2"),
+        ), // 86400 s
+        ev(
+            "a3-c",
+            "license.created",
+            "2026-01-05T00:00:00Z",
+            Some("A3"),
+            sub("basic"),
+        ), // never activated
+        ev(
+            "a4-c",
+            "license.created",
+            "2026-01-10T00:00:00Z",
+            Some("A4"),
+            sub("pro"),
+        ),
+        ev(
+            "a4-act",
+            "license.activated",
+            "2026-03-01T00:00:00Z",
+            Some("A4"),
+            m("m4"),
+        ), // 50 days
+        ev(
+            "a5-c",
+            "license.created",
+            "2026-01-20T00:00:00Z",
+            Some("A5"),
+            trial("pro"),
+        ),
+        ev(
+            "a5-act",
+            "license.activated",
+            "2026-01-19T12:00:00Z",
+            Some("A5"),
+            m("m5"),
+        ), // before creation: 0 s
+        ev(
+            "a6-c",
+            "license.created",
+            "2026-02-15T00:00:00Z",
+            Some("A6"),
+            sub("pro"),
+        ), // outside [from, to)
+        ev(
+            "a7-c",
+            "license.created",
+            "2026-01-25T00:00:00Z",
+            Some("A7"),
+            sub("pro"),
+        ),
+        ev(
+            "g-act",
+            "license.activated",
+            "2026-01-04T00:00:00Z",
+            Some("GHOST"),
+            m("mg"),
+        ), // never created
+        ev(
+            "a1-act",
+            "license.activated",
+            "2026-01-01T01:00:00Z",
+            Some("A1"),
+            m("m1"),
+        ), // resent
+        ev(
+            "f3",
+            "license.activation_failed",
+            "2026-01-02T00:00:00Z",
+            Some("A3"),
+            json!({"reason": "expired"}),
+        ),
+        ev(
+            "f1",
+            "license.activation_failed",
+            "2026-01-06T00:00:00Z",
+            Some("A3"),
+            json!({"reason": "seat_limit"}),
+        ),
+        ev(
+            "f2",
+            "license.activation_failed",
+            "2026-01-06T00:00:00Z",
+            None,
+            json!({"reason": "invalid_key"}),
+        ),
     ];
-    let jan = [("from", "2026-01-01"), ("to", "2026-02-01"), ("as_of", "2026-03-15")];
+    let jan = [
+        ("from", "2026-01-01"),
+        ("to", "2026-02-01"),
+        ("as_of", "2026-03-15"),
+    ];
     let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
         jan.iter().chain(extra).copied().collect()
     };
-    let weeks = [("from", "2026-01-01"), ("to", "2026-01-12"), ("as_of", "2026-03-15"), ("bucket", "week")];
+    let weeks = [
+        ("from", "2026-01-01"),
+        ("to", "2026-01-12"),
+        ("as_of", "2026-03-15"),
+        ("bucket", "week"),
+    ];
     Case {
         name: "activation",
         now: "2026-06-01T00:00:00Z",
@@ -61,48 +182,96 @@ fn activation() -> Case {
             // Cohort created in January: A1, A2 (Jan 1 22:00Z), A3, A4, A5, A7 = 6; A6 is in
             // February, GHOST has no creation. Activated by as_of (Mar 15): A1, A2, A4 (Mar 1),
             // A5 (before creation) = 4; A7's activation is after as_of. Wilson(4, 6).
-            q("activation_rate", &jan, vec![json!({"numerator": 4, "denominator": 6, "rate": 4.0 / 6.0,
-                "ci_low": 0.29999331299474324, "ci_high": 0.9032285897864654})]),
+            q(
+                "activation_rate",
+                &jan,
+                vec![json!({"numerator": 4, "denominator": 6, "rate": 4.0 / 6.0,
+                "ci_low": 0.29999331299474324, "ci_high": 0.9032285897864654})],
+            ),
             // By tier at creation: basic = A2 (yes), A3 (no): 1/2; pro = A1, A4, A5 yes, A7 no: 3/4.
-            q("activation_rate", &with(&[("by", "tier")]), vec![
-                json!({"tier": "basic", "numerator": 1, "denominator": 2, "ci_low": 0.09453120463920085, "ci_high": 0.9054687953607992}),
-                json!({"tier": "pro", "numerator": 3, "denominator": 4, "rate": 0.75, "ci_low": 0.30064184009690814, "ci_high": 0.954412739704631}),
-            ]),
+            q(
+                "activation_rate",
+                &with(&[("by", "tier")]),
+                vec![
+                    json!({"tier": "basic", "numerator": 1, "denominator": 2, "ci_low": 0.09453120463920085, "ci_high": 0.9054687953607992}),
+                    json!({"tier": "pro", "numerator": 3, "denominator": 4, "rate": 0.75, "ci_low": 0.30064184009690814, "ci_high": 0.954412739704631}),
+                ],
+            ),
             // Window P30D: every cohort member is 30 days old by Mar 15; within 30 days of
             // creation: A1, A2, A5 (A4 took 50 days) = 3/6.
-            q("activation_rate", &with(&[("window", "P30D")]), vec![json!({"numerator": 3, "denominator": 6, "rate": 0.5,
-                "ci_low": 0.1876163049804081, "ci_high": 0.8123836950195918})]),
+            q(
+                "activation_rate",
+                &with(&[("window", "P30D")]),
+                vec![json!({"numerator": 3, "denominator": 6, "rate": 0.5,
+                "ci_low": 0.1876163049804081, "ci_high": 0.8123836950195918})],
+            ),
             // An empty group: a rate over nothing is null, not 0.
-            q("activation_rate", &with(&[("where", "tier=enterprise")]), vec![json!({"numerator": 0, "denominator": 0,
-                "rate": null, "ci_low": null, "ci_high": null})]),
-            q("activation_rate", &with(&[("where", "tier=enterprise"), ("by", "tier")]), vec![]),
+            q(
+                "activation_rate",
+                &with(&[("where", "tier=enterprise")]),
+                vec![json!({"numerator": 0, "denominator": 0,
+                "rate": null, "ci_low": null, "ci_high": null})],
+            ),
+            q(
+                "activation_rate",
+                &with(&[("where", "tier=enterprise"), ("by", "tier")]),
+                vec![],
+            ),
             // Seconds to first activation: [0 (A5 clamped), 3600, 86400, 4320000]. Mean 1102500;
             // type 7: p50 at rank 1.5 = 3600 + .5 * 82800 = 45000; p90 at rank 2.7 =
             // 86400 + .7 * 4233600 = 3049920.
-            q("time_to_activate", &jan, vec![json!({"count": 4, "mean_s": 1102500.0, "p50_s": 45000.0, "p90_s": 3049920.0})]),
+            q(
+                "time_to_activate",
+                &jan,
+                vec![
+                    json!({"count": 4, "mean_s": 1102500.0, "p50_s": 45000.0, "p90_s": 3049920.0}),
+                ],
+            ),
             // With the window only A1, A2, A5: [0, 3600, 86400]: mean 30000, p50 3600, p90 at
             // rank 1.8 = 3600 + .8 * 82800 = 69840.
-            q("time_to_activate", &with(&[("window", "P30D")]), vec![json!({"count": 3, "mean_s": 30000.0, "p50_s": 3600.0, "p90_s": 69840.0})]),
+            q(
+                "time_to_activate",
+                &with(&[("window", "P30D")]),
+                vec![json!({"count": 3, "mean_s": 30000.0, "p50_s": 3600.0, "p90_s": 69840.0})],
+            ),
             // ISO weeks from Mon Dec 29: activations in [Jan 1, Jan 12): A1 x2, A2, GHOST = 4; first
             // activations of created licenses: A1, A2. The resent event counts once.
-            q("activations", &weeks, vec![
-                json!({"bucket": "2025-12-29T00:00:00Z", "first_activations": 2, "machine_activations": 4}),
-                json!({"bucket": "2026-01-05T00:00:00Z", "first_activations": 0, "machine_activations": 0}),
-            ]),
+            q(
+                "activations",
+                &weeks,
+                vec![
+                    json!({"bucket": "2025-12-29T00:00:00Z", "first_activations": 2, "machine_activations": 4}),
+                    json!({"bucket": "2026-01-05T00:00:00Z", "first_activations": 0, "machine_activations": 0}),
+                ],
+            ),
             // Failures: week 1 = f3 against 4 activations: 1/5; week 2 = f1, f2 against none: 1.
-            q("activation_failures", &weeks, vec![
-                json!({"bucket": "2025-12-29T00:00:00Z", "failed": 1, "rate": 0.2}),
-                json!({"bucket": "2026-01-05T00:00:00Z", "failed": 2, "rate": 1.0}),
-            ]),
+            q(
+                "activation_failures",
+                &weeks,
+                vec![
+                    json!({"bucket": "2025-12-29T00:00:00Z", "failed": 1, "rate": 0.2}),
+                    json!({"bucket": "2026-01-05T00:00:00Z", "failed": 2, "rate": 1.0}),
+                ],
+            ),
             // By reason, each reason's failures against all activations of the bucket.
-            q("activation_failures", &[("from", "2026-01-01"), ("to", "2026-01-12"), ("as_of", "2026-03-15"), ("bucket", "week"), ("by", "reason")], vec![
-                json!({"reason": "expired", "bucket": "2025-12-29T00:00:00Z", "failed": 1, "rate": 0.2}),
-                json!({"reason": "expired", "bucket": "2026-01-05T00:00:00Z", "failed": 0, "rate": null}),
-                json!({"reason": "invalid_key", "bucket": "2025-12-29T00:00:00Z", "failed": 0, "rate": 0.0}),
-                json!({"reason": "invalid_key", "bucket": "2026-01-05T00:00:00Z", "failed": 1, "rate": 1.0}),
-                json!({"reason": "seat_limit", "bucket": "2025-12-29T00:00:00Z", "failed": 0, "rate": 0.0}),
-                json!({"reason": "seat_limit", "bucket": "2026-01-05T00:00:00Z", "failed": 1, "rate": 1.0}),
-            ]),
+            q(
+                "activation_failures",
+                &[
+                    ("from", "2026-01-01"),
+                    ("to", "2026-01-12"),
+                    ("as_of", "2026-03-15"),
+                    ("bucket", "week"),
+                    ("by", "reason"),
+                ],
+                vec![
+                    json!({"reason": "expired", "bucket": "2025-12-29T00:00:00Z", "failed": 1, "rate": 0.2}),
+                    json!({"reason": "expired", "bucket": "2026-01-05T00:00:00Z", "failed": 0, "rate": null}),
+                    json!({"reason": "invalid_key", "bucket": "2025-12-29T00:00:00Z", "failed": 0, "rate": 0.0}),
+                    json!({"reason": "invalid_key", "bucket": "2026-01-05T00:00:00Z", "failed": 1, "rate": 1.0}),
+                    json!({"reason": "seat_limit", "bucket": "2025-12-29T00:00:00Z", "failed": 0, "rate": 0.0}),
+                    json!({"reason": "seat_limit", "bucket": "2026-01-05T00:00:00Z", "failed": 1, "rate": 1.0}),
+                ],
+            ),
         ],
     }
 }
@@ -120,42 +289,162 @@ fn lifecycle() -> Case {
         // R1 (EU, pro): ends Feb 1; renewed early (Jan 25, P1M -> Mar 1); renewed Mar 20 inside
         // grace (Mar 1 + 30 d = Mar 31), Mar 1 already past so Mar 20 + P1M = Apr 20; never again:
         // churns Apr 20. Upgraded to tier team on Feb 10.
-        ev("r1-c", "license.created", "2026-01-01T00:00:00Z", Some("R1"),
-           with(lic("subscription", "pro", "EU"), json!({"expires_at": "2026-02-01T00:00:00Z", "amount": 10, "currency": "EUR"}))),
-        ev("r1-r1", "license.renewed", "2026-01-25T00:00:00Z", Some("R1"), json!({"term": "P1M", "amount": 10, "currency": "EUR"})),
-        ev("r1-up", "license.upgraded", "2026-02-10T00:00:00Z", Some("R1"), json!({"tier": "team", "amount": 3, "currency": "EUR"})),
-        ev("r1-r2", "license.renewed", "2026-03-20T00:00:00Z", Some("R1"), json!({"term": "P1M", "amount": 12, "currency": "EUR"})),
+        ev(
+            "r1-c",
+            "license.created",
+            "2026-01-01T00:00:00Z",
+            Some("R1"),
+            with(
+                lic("subscription", "pro", "EU"),
+                json!({"expires_at": "2026-02-01T00:00:00Z", "amount": 10, "currency": "EUR"}),
+            ),
+        ),
+        ev(
+            "r1-r1",
+            "license.renewed",
+            "2026-01-25T00:00:00Z",
+            Some("R1"),
+            json!({"term": "P1M", "amount": 10, "currency": "EUR"}),
+        ),
+        ev(
+            "r1-up",
+            "license.upgraded",
+            "2026-02-10T00:00:00Z",
+            Some("R1"),
+            json!({"tier": "team", "amount": 3, "currency": "EUR"}),
+        ),
+        ev(
+            "r1-r2",
+            "license.renewed",
+            "2026-03-20T00:00:00Z",
+            Some("R1"),
+            json!({"term": "P1M", "amount": 12, "currency": "EUR"}),
+        ),
         // R2 (NA, basic): term P1M -> Feb 10, not renewed in grace (Mar 12); renewed Apr 15 to
         // May 15: churn Feb 10, reactivated Apr 15; May 15 + 30 d is after as_of (undecided).
-        ev("r2-c", "license.created", "2026-01-10T00:00:00Z", Some("R2"),
-           with(lic("subscription", "basic", "NA"), json!({"term": "P1M", "amount": 5}))),
-        ev("r2-x", "license.expired", "2026-02-10T00:00:00Z", Some("R2"), json!({})),
-        ev("r2-r", "license.renewed", "2026-04-15T00:00:00Z", Some("R2"), json!({"expires_at": "2026-05-15T00:00:00Z", "amount": 5, "currency": "USD"})),
+        ev(
+            "r2-c",
+            "license.created",
+            "2026-01-10T00:00:00Z",
+            Some("R2"),
+            with(
+                lic("subscription", "basic", "NA"),
+                json!({"term": "P1M", "amount": 5}),
+            ),
+        ),
+        ev(
+            "r2-x",
+            "license.expired",
+            "2026-02-10T00:00:00Z",
+            Some("R2"),
+            json!({}),
+        ),
+        ev(
+            "r2-r",
+            "license.renewed",
+            "2026-04-15T00:00:00Z",
+            Some("R2"),
+            json!({"expires_at": "2026-05-15T00:00:00Z", "amount": 5, "currency": "USD"}),
+        ),
         // R3 (NA, pro): revoked Feb 20 mid-term (end Mar 15): involuntary churn, the term is no
         // opportunity, and the renewal after the revocation is ignored.
-        ev("r3-c", "license.created", "2026-01-15T00:00:00Z", Some("R3"),
-           with(lic("subscription", "pro", "NA"), json!({"expires_at": "2026-03-15T00:00:00Z", "amount": 30}))),
-        ev("r3-v", "license.revoked", "2026-02-20T00:00:00Z", Some("R3"), json!({"reason": "chargeback"})),
-        ev("r3-r", "license.renewed", "2026-03-01T00:00:00Z", Some("R3"), json!({"term": "P1Y"})),
+        ev(
+            "r3-c",
+            "license.created",
+            "2026-01-15T00:00:00Z",
+            Some("R3"),
+            with(
+                lic("subscription", "pro", "NA"),
+                json!({"expires_at": "2026-03-15T00:00:00Z", "amount": 30}),
+            ),
+        ),
+        ev(
+            "r3-v",
+            "license.revoked",
+            "2026-02-20T00:00:00Z",
+            Some("R3"),
+            json!({"reason": "chargeback"}),
+        ),
+        ev(
+            "r3-r",
+            "license.renewed",
+            "2026-03-01T00:00:00Z",
+            Some("R3"),
+            json!({"term": "P1Y"}),
+        ),
         // R4 (EU, pro, perpetual): revoked Apr 1: involuntary churn.
-        ev("r4-c", "license.created", "2026-02-01T00:00:00Z", Some("R4"),
-           with(lic("perpetual", "pro", "EU"), json!({"amount": 300, "currency": "EUR"}))),
-        ev("r4-v", "license.revoked", "2026-04-01T00:00:00Z", Some("R4"), json!({})),
+        ev(
+            "r4-c",
+            "license.created",
+            "2026-02-01T00:00:00Z",
+            Some("R4"),
+            with(
+                lic("perpetual", "pro", "EU"),
+                json!({"amount": 300, "currency": "EUR"}),
+            ),
+        ),
+        ev(
+            "r4-v",
+            "license.revoked",
+            "2026-04-01T00:00:00Z",
+            Some("R4"),
+            json!({}),
+        ),
         // R5 (EU, pro): ends Mar 1; a renewal that moves nothing (same end) is ignored: churn Mar 1.
-        ev("r5-c", "license.created", "2026-02-01T00:00:00Z", Some("R5"),
-           with(lic("subscription", "pro", "EU"), json!({"expires_at": "2026-03-01T00:00:00Z"}))),
-        ev("r5-r", "license.renewed", "2026-02-15T00:00:00Z", Some("R5"), json!({"expires_at": "2026-03-01T00:00:00Z"})),
+        ev(
+            "r5-c",
+            "license.created",
+            "2026-02-01T00:00:00Z",
+            Some("R5"),
+            with(
+                lic("subscription", "pro", "EU"),
+                json!({"expires_at": "2026-03-01T00:00:00Z"}),
+            ),
+        ),
+        ev(
+            "r5-r",
+            "license.renewed",
+            "2026-02-15T00:00:00Z",
+            Some("R5"),
+            json!({"expires_at": "2026-03-01T00:00:00Z"}),
+        ),
         // R6 (NA, basic): ends May 10; grace runs to Jun 9, after as_of: in grace, no opportunity.
-        ev("r6-c", "license.created", "2026-03-01T00:00:00Z", Some("R6"),
-           with(lic("subscription", "basic", "NA"), json!({"expires_at": "2026-05-10T00:00:00Z"}))),
+        ev(
+            "r6-c",
+            "license.created",
+            "2026-03-01T00:00:00Z",
+            Some("R6"),
+            with(
+                lic("subscription", "basic", "NA"),
+                json!({"expires_at": "2026-05-10T00:00:00Z"}),
+            ),
+        ),
         // R8 (NA, basic), written with a -05:00 offset: created Jan 1 05:00Z, ends Jan 31 05:00Z;
         // renewed exactly at end + grace (Mar 2 05:00Z): in time; the end was past, so the new end
         // is Mar 2 + P1M = Apr 2 05:00Z, not renewed: churn Apr 2 05:00Z.
-        ev("r8-c", "license.created", "2026-01-01T00:00:00-05:00", Some("R8"),
-           with(lic("subscription", "basic", "NA"), json!({"expires_at": "2026-01-31T00:00:00-05:00"}))),
-        ev("r8-r", "license.renewed", "2026-03-02T00:00:00-05:00", Some("R8"), json!({"term": "P1M", "amount": 20})),
+        ev(
+            "r8-c",
+            "license.created",
+            "2026-01-01T00:00:00-05:00",
+            Some("R8"),
+            with(
+                lic("subscription", "basic", "NA"),
+                json!({"expires_at": "2026-01-31T00:00:00-05:00"}),
+            ),
+        ),
+        ev(
+            "r8-r",
+            "license.renewed",
+            "2026-03-02T00:00:00-05:00",
+            Some("R8"),
+            json!({"term": "P1M", "amount": 20}),
+        ),
     ];
-    let all = [("from", "2026-01-01"), ("to", "2026-06-01"), ("as_of", "2026-06-01")];
+    let all = [
+        ("from", "2026-01-01"),
+        ("to", "2026-06-01"),
+        ("as_of", "2026-06-01"),
+    ];
     let with_p = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
         all.iter().chain(extra).copied().collect()
     };
@@ -169,79 +458,129 @@ fn lifecycle() -> Case {
             // Opportunities (end + 30 d <= Jun 1): R1 Feb 1 (yes), Mar 1 (yes), Apr 20 (no);
             // R2 Feb 10 (no); R5 Mar 1 (no); R8 Jan 31 (yes), Apr 2 (no). R3's end was cut by the
             // revocation, R6 is still in grace. 3 of 7; Wilson(3, 7).
-            q("renewal_rate", &all, vec![json!({"numerator": 3, "denominator": 7, "ci_low": 0.15821985399244537, "ci_high": 0.7495416372469643})]),
+            q(
+                "renewal_rate",
+                &all,
+                vec![
+                    json!({"numerator": 3, "denominator": 7, "ci_low": 0.15821985399244537, "ci_high": 0.7495416372469643}),
+                ],
+            ),
             // By region at creation: EU = R1 (2 of 3) + R5 (0 of 1); NA = R2 (0 of 1) + R8 (1 of 2).
-            q("renewal_rate", &with_p(&[("by", "region")]), vec![
-                json!({"region": "EU", "numerator": 2, "denominator": 4, "ci_low": 0.15003898774401983, "ci_high": 0.8499610122559802}),
-                json!({"region": "NA", "numerator": 1, "denominator": 3, "ci_low": 0.061491944020930805, "ci_high": 0.7923404011921757}),
-            ]),
+            q(
+                "renewal_rate",
+                &with_p(&[("by", "region")]),
+                vec![
+                    json!({"region": "EU", "numerator": 2, "denominator": 4, "ci_low": 0.15003898774401983, "ci_high": 0.8499610122559802}),
+                    json!({"region": "NA", "numerator": 1, "denominator": 3, "ci_low": 0.061491944020930805, "ci_high": 0.7923404011921757}),
+                ],
+            ),
             // Tier at creation, not after R1's upgrade: basic = R2, R8 (R6 undecided): 1 of 3.
-            q("renewal_rate", &with_p(&[("where", "tier=basic")]), vec![json!({"numerator": 1, "denominator": 3})]),
+            q(
+                "renewal_rate",
+                &with_p(&[("where", "tier=basic")]),
+                vec![json!({"numerator": 1, "denominator": 3})],
+            ),
             // A shorter grace (P20D): R8's renewal 30 days after its end is now late (0 of 2:
             // churn Jan 31, reactivation Mar 2); R1 (Mar 20 vs Mar 1 + 20 d) still in time.
             // Opportunities now also need end + 20 d <= Jun 1: R6 (May 10) joins as a lapse.
-            q("renewal_rate", &with_p(&[("grace", "P20D")]), vec![json!({"numerator": 2, "denominator": 8})]),
+            q(
+                "renewal_rate",
+                &with_p(&[("grace", "P20D")]),
+                vec![json!({"numerator": 2, "denominator": 8})],
+            ),
             // Churns: R2 Feb 10 (vol, back Apr 15), R3 Feb 20 (invol), R5 Mar 1 (vol), R4 Apr 1
             // (invol), R8 Apr 2 (vol), R1 Apr 20 (vol). Active at start: Jan 1 = R1 only (R8 is
             // created at 05:00); Feb 1 = R1 R2 R3 R4 R5 R8 = 6; Mar 1 = 7 created - R2 R3 R5 = 4;
             // Apr 1 = 7 - R2 R3 R5 R4 = 3; May 1 = 7 - R3 R5 R4 R8 R1 = 2 (R2 reactivated, R6).
-            q("churn", &with_p(&[("bucket", "month")]), vec![
-                json!({"bucket": month(1), "churned": 0, "voluntary": 0, "involuntary": 0, "active_at_start": 1, "churn_rate": 0.0, "per_day": 0.0, "change": null}),
-                json!({"bucket": month(2), "churned": 2, "voluntary": 1, "involuntary": 1, "active_at_start": 6, "churn_rate": 2.0 / 6.0, "per_day": 2.0 / 28.0, "change": 2}),
-                json!({"bucket": month(3), "churned": 1, "voluntary": 1, "involuntary": 0, "active_at_start": 4, "churn_rate": 0.25, "per_day": 1.0 / 31.0, "change": -1}),
-                json!({"bucket": month(4), "churned": 3, "voluntary": 2, "involuntary": 1, "active_at_start": 3, "churn_rate": 1.0, "per_day": 0.1, "change": 2}),
-                json!({"bucket": month(5), "churned": 0, "voluntary": 0, "involuntary": 0, "active_at_start": 2, "churn_rate": 0.0, "per_day": 0.0, "change": -3}),
-            ]),
+            q(
+                "churn",
+                &with_p(&[("bucket", "month")]),
+                vec![
+                    json!({"bucket": month(1), "churned": 0, "voluntary": 0, "involuntary": 0, "active_at_start": 1, "churn_rate": 0.0, "per_day": 0.0, "change": null}),
+                    json!({"bucket": month(2), "churned": 2, "voluntary": 1, "involuntary": 1, "active_at_start": 6, "churn_rate": 2.0 / 6.0, "per_day": 2.0 / 28.0, "change": 2}),
+                    json!({"bucket": month(3), "churned": 1, "voluntary": 1, "involuntary": 0, "active_at_start": 4, "churn_rate": 0.25, "per_day": 1.0 / 31.0, "change": -1}),
+                    json!({"bucket": month(4), "churned": 3, "voluntary": 2, "involuntary": 1, "active_at_start": 3, "churn_rate": 1.0, "per_day": 0.1, "change": 2}),
+                    json!({"bucket": month(5), "churned": 0, "voluntary": 0, "involuntary": 0, "active_at_start": 2, "churn_rate": 0.0, "per_day": 0.0, "change": -3}),
+                ],
+            ),
             // As of Apr 10 only churns recognised by then count: R2 (Feb 10 + 30 d = Mar 12), R3,
             // R5 (Mar 31), R4. R2's renewal is after as_of, so it is still churned on Apr 1:
             // active Apr 1 = 7 created - R2 R3 R5 R4 = 3.
-            q("churn", &[("from", "2026-02-01"), ("to", "2026-05-01"), ("as_of", "2026-04-10"), ("bucket", "month")], vec![
-                json!({"bucket": month(2), "churned": 2, "active_at_start": 6}),
-                json!({"bucket": month(3), "churned": 1, "active_at_start": 4}),
-                json!({"bucket": month(4), "churned": 1, "involuntary": 1, "active_at_start": 3}),
-            ]),
+            q(
+                "churn",
+                &[
+                    ("from", "2026-02-01"),
+                    ("to", "2026-05-01"),
+                    ("as_of", "2026-04-10"),
+                    ("bucket", "month"),
+                ],
+                vec![
+                    json!({"bucket": month(2), "churned": 2, "active_at_start": 6}),
+                    json!({"bucket": month(3), "churned": 1, "active_at_start": 4}),
+                    json!({"bucket": month(4), "churned": 1, "involuntary": 1, "active_at_start": 3}),
+                ],
+            ),
             // Renewal events per currency: EUR Jan (10) and Mar (12); USD Mar (R8 20, default
             // currency) and Apr (R2 5); no amount (currency null): R5 Feb, R3 Mar.
-            q("renewals", &with_p(&[("bucket", "month")]), vec![
-                json!({"currency": null, "bucket": month(1), "count": 0}),
-                json!({"currency": null, "bucket": month(2), "count": 1, "amount": 0.0}),
-                json!({"currency": null, "bucket": month(3), "count": 1, "amount": 0.0}),
-                json!({"currency": null, "bucket": month(4), "count": 0}),
-                json!({"currency": null, "bucket": month(5), "count": 0}),
-                json!({"currency": "EUR", "bucket": month(1), "count": 1, "amount": 10.0}),
-                json!({"currency": "EUR", "bucket": month(2), "count": 0, "amount": 0.0}),
-                json!({"currency": "EUR", "bucket": month(3), "count": 1, "amount": 12.0}),
-                json!({"currency": "EUR", "bucket": month(4), "count": 0}),
-                json!({"currency": "EUR", "bucket": month(5), "count": 0}),
-                json!({"currency": "USD", "bucket": month(1), "count": 0}),
-                json!({"currency": "USD", "bucket": month(2), "count": 0}),
-                json!({"currency": "USD", "bucket": month(3), "count": 1, "amount": 20.0}),
-                json!({"currency": "USD", "bucket": month(4), "count": 1, "amount": 5.0}),
-                json!({"currency": "USD", "bucket": month(5), "count": 0}),
-            ]),
+            q(
+                "renewals",
+                &with_p(&[("bucket", "month")]),
+                vec![
+                    json!({"currency": null, "bucket": month(1), "count": 0}),
+                    json!({"currency": null, "bucket": month(2), "count": 1, "amount": 0.0}),
+                    json!({"currency": null, "bucket": month(3), "count": 1, "amount": 0.0}),
+                    json!({"currency": null, "bucket": month(4), "count": 0}),
+                    json!({"currency": null, "bucket": month(5), "count": 0}),
+                    json!({"currency": "EUR", "bucket": month(1), "count": 1, "amount": 10.0}),
+                    json!({"currency": "EUR", "bucket": month(2), "count": 0, "amount": 0.0}),
+                    json!({"currency": "EUR", "bucket": month(3), "count": 1, "amount": 12.0}),
+                    json!({"currency": "EUR", "bucket": month(4), "count": 0}),
+                    json!({"currency": "EUR", "bucket": month(5), "count": 0}),
+                    json!({"currency": "USD", "bucket": month(1), "count": 0}),
+                    json!({"currency": "USD", "bucket": month(2), "count": 0}),
+                    json!({"currency": "USD", "bucket": month(3), "count": 1, "amount": 20.0}),
+                    json!({"currency": "USD", "bucket": month(4), "count": 1, "amount": 5.0}),
+                    json!({"currency": "USD", "bucket": month(5), "count": 0}),
+                ],
+            ),
             // Bookings: EUR Jan new 10 + renewal 10 (R1); Feb new 300 (R4) + upgrade 3 (R1); Mar
             // renewal 12.
             // USD Jan new 5 (R2, default USD) + 30 (R3); Mar renewal 20; Apr renewal 5.
-            q("revenue", &with_p(&[("bucket", "month"), ("to", "2026-05-01")]), vec![
-                json!({"currency": "EUR", "bucket": month(1), "new": 10.0, "renewal": 10.0, "upgrade": 0.0, "total": 20.0}),
-                json!({"currency": "EUR", "bucket": month(2), "new": 300.0, "renewal": 0.0, "upgrade": 3.0, "total": 303.0}),
-                json!({"currency": "EUR", "bucket": month(3), "new": 0.0, "renewal": 12.0, "upgrade": 0.0, "total": 12.0}),
-                json!({"currency": "EUR", "bucket": month(4), "total": 0.0}),
-                json!({"currency": "USD", "bucket": month(1), "new": 35.0, "renewal": 0.0, "total": 35.0}),
-                json!({"currency": "USD", "bucket": month(2), "total": 0.0}),
-                json!({"currency": "USD", "bucket": month(3), "renewal": 20.0, "total": 20.0}),
-                json!({"currency": "USD", "bucket": month(4), "renewal": 5.0, "total": 5.0}),
-            ]),
+            q(
+                "revenue",
+                &with_p(&[("bucket", "month"), ("to", "2026-05-01")]),
+                vec![
+                    json!({"currency": "EUR", "bucket": month(1), "new": 10.0, "renewal": 10.0, "upgrade": 0.0, "total": 20.0}),
+                    json!({"currency": "EUR", "bucket": month(2), "new": 300.0, "renewal": 0.0, "upgrade": 3.0, "total": 303.0}),
+                    json!({"currency": "EUR", "bucket": month(3), "new": 0.0, "renewal": 12.0, "upgrade": 0.0, "total": 12.0}),
+                    json!({"currency": "EUR", "bucket": month(4), "total": 0.0}),
+                    json!({"currency": "USD", "bucket": month(1), "new": 35.0, "renewal": 0.0, "total": 35.0}),
+                    json!({"currency": "USD", "bucket": month(2), "total": 0.0}),
+                    json!({"currency": "USD", "bucket": month(3), "renewal": 20.0, "total": 20.0}),
+                    json!({"currency": "USD", "bucket": month(4), "renewal": 5.0, "total": 5.0}),
+                ],
+            ),
             // Event-level tier is the tier right after the event: R1's upgrade (Feb 10) and its
             // Mar 20 renewal count as team, its creation and Jan 25 renewal as pro; R4 is pro.
-            q("revenue", &[("from", "2026-01-01"), ("to", "2026-04-01"), ("as_of", "2026-06-01"), ("bucket", "month"), ("by", "tier"), ("where", "currency=EUR")], vec![
-                json!({"tier": "pro", "currency": "EUR", "bucket": month(1), "new": 10.0, "renewal": 10.0, "total": 20.0}),
-                json!({"tier": "pro", "currency": "EUR", "bucket": month(2), "new": 300.0, "upgrade": 0.0, "total": 300.0}),
-                json!({"tier": "pro", "currency": "EUR", "bucket": month(3), "total": 0.0}),
-                json!({"tier": "team", "currency": "EUR", "bucket": month(1), "total": 0.0}),
-                json!({"tier": "team", "currency": "EUR", "bucket": month(2), "upgrade": 3.0, "total": 3.0}),
-                json!({"tier": "team", "currency": "EUR", "bucket": month(3), "renewal": 12.0, "total": 12.0}),
-            ]),
+            q(
+                "revenue",
+                &[
+                    ("from", "2026-01-01"),
+                    ("to", "2026-04-01"),
+                    ("as_of", "2026-06-01"),
+                    ("bucket", "month"),
+                    ("by", "tier"),
+                    ("where", "currency=EUR"),
+                ],
+                vec![
+                    json!({"tier": "pro", "currency": "EUR", "bucket": month(1), "new": 10.0, "renewal": 10.0, "total": 20.0}),
+                    json!({"tier": "pro", "currency": "EUR", "bucket": month(2), "new": 300.0, "upgrade": 0.0, "total": 300.0}),
+                    json!({"tier": "pro", "currency": "EUR", "bucket": month(3), "total": 0.0}),
+                    json!({"tier": "team", "currency": "EUR", "bucket": month(1), "total": 0.0}),
+                    json!({"tier": "team", "currency": "EUR", "bucket": month(2), "upgrade": 3.0, "total": 3.0}),
+                    json!({"tier": "team", "currency": "EUR", "bucket": month(3), "renewal": 12.0, "total": 12.0}),
+                ],
+            ),
         ],
     }
 }
@@ -249,16 +588,40 @@ fn lifecycle() -> Case {
 /// Validation calls, latency percentiles, tier as it stood after each event.
 fn validations() -> Case {
     let v = |id: &str, lic: &str, ts: &str, result: &str, lat: Option<f64>| {
-        let mut e = ev(id, "license.validated", ts, Some(lic), json!({"result": result}));
+        let mut e = ev(
+            id,
+            "license.validated",
+            ts,
+            Some(lic),
+            json!({"result": result}),
+        );
         if let Some(l) = lat {
             e["latency_ms"] = json!(l);
         }
         e
     };
     let events = vec![
-        ev("c1", "license.created", "2026-01-01T00:00:00Z", Some("C1"), json!({"product": "app", "model": "subscription", "tier": "pro"})),
-        ev("c2", "license.created", "2026-01-01T00:00:00Z", Some("C2"), json!({"product": "app", "model": "subscription", "tier": "basic"})),
-        ev("c2-up", "license.upgraded", "2026-01-02T12:00:00Z", Some("C2"), json!({"tier": "pro"})),
+        ev(
+            "c1",
+            "license.created",
+            "2026-01-01T00:00:00Z",
+            Some("C1"),
+            json!({"product": "app", "model": "subscription", "tier": "pro"}),
+        ),
+        ev(
+            "c2",
+            "license.created",
+            "2026-01-01T00:00:00Z",
+            Some("C2"),
+            json!({"product": "app", "model": "subscription", "tier": "basic"}),
+        ),
+        ev(
+            "c2-up",
+            "license.upgraded",
+            "2026-01-02T12:00:00Z",
+            Some("C2"),
+            json!({"tier": "pro"}),
+        ),
         v("v0", "C2", "2026-01-02T06:00:00Z", "valid", Some(5.0)),
         v("v1", "C1", "2026-01-02T01:00:00Z", "valid", Some(10.0)),
         v("v2", "C1", "2026-01-02T02:00:00Z", "valid", Some(20.0)),
@@ -266,7 +629,11 @@ fn validations() -> Case {
         v("v4", "C2", "2026-01-03T00:00:00Z", "valid", None),
         v("v5", "C1", "2026-01-06T00:00:00Z", "valid", Some(100.0)),
     ];
-    let days = [("from", "2026-01-02"), ("to", "2026-01-04"), ("as_of", "2026-02-01")];
+    let days = [
+        ("from", "2026-01-02"),
+        ("to", "2026-01-04"),
+        ("as_of", "2026-02-01"),
+    ];
     Case {
         name: "validations",
         now: "2026-06-01T00:00:00Z",
@@ -275,18 +642,26 @@ fn validations() -> Case {
         queries: vec![
             // Jan 2: 4 calls, 1 invalid; latencies [5, 10, 20, 30]: p50 at rank 1.5 = 15, p95 at
             // 2.85 = 28.5, p99 at 2.97 = 29.7. Jan 3: one call without latency.
-            q("validations", &days, vec![
-                json!({"bucket": "2026-01-02T00:00:00Z", "calls": 4, "invalid": 1, "invalid_rate": 0.25, "p50_ms": 15.0, "p95_ms": 28.5, "p99_ms": 29.7}),
-                json!({"bucket": "2026-01-03T00:00:00Z", "calls": 1, "invalid": 0, "invalid_rate": 0.0, "p50_ms": null, "p95_ms": null, "p99_ms": null}),
-            ]),
+            q(
+                "validations",
+                &days,
+                vec![
+                    json!({"bucket": "2026-01-02T00:00:00Z", "calls": 4, "invalid": 1, "invalid_rate": 0.25, "p50_ms": 15.0, "p95_ms": 28.5, "p99_ms": 29.7}),
+                    json!({"bucket": "2026-01-03T00:00:00Z", "calls": 1, "invalid": 0, "invalid_rate": 0.0, "p50_ms": null, "p95_ms": null, "p99_ms": null}),
+                ],
+            ),
             // C2 is basic until its upgrade at Jan 2 12:00: v0 is basic, v3 and v4 are pro.
             // pro on Jan 2: [10, 20, 30]: p50 20, p95 at rank 1.9 = 29, p99 at 1.98 = 29.8.
-            q("validations", &[days[0], days[1], days[2], ("by", "tier")], vec![
-                json!({"tier": "basic", "bucket": "2026-01-02T00:00:00Z", "calls": 1, "invalid": 0, "p50_ms": 5.0, "p95_ms": 5.0, "p99_ms": 5.0}),
-                json!({"tier": "basic", "bucket": "2026-01-03T00:00:00Z", "calls": 0, "invalid_rate": null, "p50_ms": null}),
-                json!({"tier": "pro", "bucket": "2026-01-02T00:00:00Z", "calls": 3, "invalid": 1, "invalid_rate": 1.0 / 3.0, "p50_ms": 20.0, "p95_ms": 29.0, "p99_ms": 29.8}),
-                json!({"tier": "pro", "bucket": "2026-01-03T00:00:00Z", "calls": 1, "invalid": 0, "p50_ms": null}),
-            ]),
+            q(
+                "validations",
+                &[days[0], days[1], days[2], ("by", "tier")],
+                vec![
+                    json!({"tier": "basic", "bucket": "2026-01-02T00:00:00Z", "calls": 1, "invalid": 0, "p50_ms": 5.0, "p95_ms": 5.0, "p99_ms": 5.0}),
+                    json!({"tier": "basic", "bucket": "2026-01-03T00:00:00Z", "calls": 0, "invalid_rate": null, "p50_ms": null}),
+                    json!({"tier": "pro", "bucket": "2026-01-02T00:00:00Z", "calls": 3, "invalid": 1, "invalid_rate": 1.0 / 3.0, "p50_ms": 20.0, "p95_ms": 29.0, "p99_ms": 29.8}),
+                    json!({"tier": "pro", "bucket": "2026-01-03T00:00:00Z", "calls": 1, "invalid": 0, "p50_ms": null}),
+                ],
+            ),
         ],
     }
 }

@@ -33,7 +33,11 @@ pub fn check(engine: &dyn Engine, case: &Case) -> Vec<String> {
     let now = keylens_event::time::parse_rfc3339(case.now).expect("valid now");
     let mut problems = Vec::new();
     for q in &case.queries {
-        let pairs: Vec<(String, String)> = q.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let pairs: Vec<(String, String)> = q
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let label = format!("{} / {} {:?}", case.name, q.metric, q.params);
         let answer = match keylens_query::run(engine, q.metric, &pairs, now) {
             Ok(a) => a,
@@ -55,7 +59,10 @@ pub fn check(engine: &dyn Engine, case: &Case) -> Vec<String> {
             for (k, w) in want.as_object().expect("expected rows are objects") {
                 let g = got.get(k).unwrap_or(&Value::Null);
                 if !same(g, w) {
-                    problems.push(format!("{label}: row {i} field {k}: got {g}, expected {w}\n  row: {}", Value::Object(got.clone())));
+                    problems.push(format!(
+                        "{label}: row {i} field {k}: got {g}, expected {w}\n  row: {}",
+                        Value::Object(got.clone())
+                    ));
                 }
             }
         }

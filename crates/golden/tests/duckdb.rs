@@ -8,7 +8,11 @@ use keylens_store::Store;
 fn load(case: &Case, dir: &std::path::Path) -> Store {
     let now = parse_rfc3339(case.now).unwrap();
     let mut store = Store::open(dir).unwrap();
-    let events: Vec<_> = case.events.iter().map(|v| validate(v, now).unwrap_or_else(|e| panic!("{}: {e}: {v}", case.name))).collect();
+    let events: Vec<_> = case
+        .events
+        .iter()
+        .map(|v| validate(v, now).unwrap_or_else(|e| panic!("{}: {e}: {v}", case.name)))
+        .collect();
     let per = events.len().div_ceil(case.batches);
     for chunk in events.chunks(per) {
         store.append(chunk).unwrap();
@@ -26,7 +30,12 @@ fn golden_cases_on_duckdb() {
         let store = load(&case, dir.path());
         problems.extend(check(&store, &case));
     }
-    assert!(problems.is_empty(), "{} mismatches:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} mismatches:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 #[test]

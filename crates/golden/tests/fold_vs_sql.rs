@@ -33,15 +33,35 @@ fn arb_ev() -> impl Strategy<Value = Ev> {
         1 => Just(Kind::Revoked),
         1 => Just(Kind::Activated),
     ];
-    (0u8..4, kind, 0i64..300, proptest::option::of(1i64..400), prop_oneof![Just("P30D"), Just("P1M"), Just("P3M")], any::<bool>())
+    (
+        0u8..4,
+        kind,
+        0i64..300,
+        proptest::option::of(1i64..400),
+        prop_oneof![Just("P30D"), Just("P1M"), Just("P3M")],
+        any::<bool>(),
+    )
         .prop_map(|(license, kind, day, end_day, term, use_term)| {
             let (end_day, term) = match kind {
-                Kind::Created => (end_day, if end_day.is_none() && use_term { Some(term) } else { None }),
+                Kind::Created => (
+                    end_day,
+                    if end_day.is_none() && use_term {
+                        Some(term)
+                    } else {
+                        None
+                    },
+                ),
                 Kind::Renewed if use_term || end_day.is_none() => (None, Some(term)),
                 Kind::Renewed => (end_day, None),
                 _ => (None, None),
             };
-            Ev { license, kind, day, end_day, term }
+            Ev {
+                license,
+                kind,
+                day,
+                end_day,
+                term,
+            }
         })
 }
 
@@ -64,7 +84,11 @@ fn to_json(i: usize, e: &Ev) -> Value {
     if e.kind == Kind::Created {
         v["product"] = json!("app");
         v["model"] = json!("subscription");
-        v["region"] = json!(if e.license % 2 == 0 { "EU" } else { "NA" });
+        v["region"] = json!(if e.license.is_multiple_of(2) {
+            "EU"
+        } else {
+            "NA"
+        });
     }
     if e.kind == Kind::Activated {
         v["machine_id"] = json!("m");
@@ -83,13 +107,30 @@ fn lifecycle(i: usize, e: &Ev) -> LifecycleEvent {
     let term = e.term.map(|t| IsoDuration::parse(t).unwrap());
     let expires_at = e.end_day.map(|d| base() + d * DAY).or_else(|| {
         // Creation with a term: the contract derives expires_at on the way in.
-        (e.kind == Kind::Created).then_some(()).and(term).map(|t| t.add_to(ts))
+        (e.kind == Kind::Created)
+            .then_some(())
+            .and(term)
+            .map(|t| t.add_to(ts))
     });
-    LifecycleEvent { id: format!("e{i}"), kind: Some(e.kind), ts, expires_at, term, ..Default::default() }
+    LifecycleEvent {
+        id: format!("e{i}"),
+        kind: Some(e.kind),
+        ts,
+        expires_at,
+        term,
+        ..Default::default()
+    }
 }
 
-fn query(store: &Store, metric: &str, params: &[(&str, String)]) -> Vec<serde_json::Map<String, Value>> {
-    let pairs: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+fn query(
+    store: &Store,
+    metric: &str,
+    params: &[(&str, String)],
+) -> Vec<serde_json::Map<String, Value>> {
+    let pairs: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     keylens_query::run(store, metric, &pairs, 0).unwrap().rows
 }
 

@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "keylens", version, about = "License lifecycle analytics: ingest events, derive licenses, query metrics.")]
+#[command(
+    name = "keylens",
+    version,
+    about = "License lifecycle analytics: ingest events, derive licenses, query metrics."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

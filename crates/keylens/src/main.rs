@@ -22,10 +22,16 @@ pub struct Exit {
 
 impl Exit {
     pub fn failed(message: impl Into<String>) -> anyhow::Error {
-        anyhow::Error::new(Exit { code: EXIT_FAILED, message: message.into() })
+        anyhow::Error::new(Exit {
+            code: EXIT_FAILED,
+            message: message.into(),
+        })
     }
     pub fn usage(message: impl Into<String>) -> anyhow::Error {
-        anyhow::Error::new(Exit { code: EXIT_USAGE, message: message.into() })
+        anyhow::Error::new(Exit {
+            code: EXIT_USAGE,
+            message: message.into(),
+        })
     }
 }
 

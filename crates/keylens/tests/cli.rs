@@ -6,7 +6,10 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn keylens(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keylens")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_keylens"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn keylens_stdin(args: &[&str], input: &[u8]) -> Output {
@@ -22,7 +25,8 @@ fn keylens_stdin(args: &[&str], input: &[u8]) -> Output {
 }
 
 fn json_out(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
 }
 
 fn data(dir: &Path) -> String {
@@ -43,21 +47,52 @@ fn import_keeps_good_events_and_reports_each_bad_one() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("events.ndjson");
     std::fs::write(&file, GOOD_AND_BAD).unwrap();
-    let out = keylens(&["import", "--data", &data(dir.path()), file.to_str().unwrap()]);
+    let out = keylens(&[
+        "import",
+        "--data",
+        &data(dir.path()),
+        file.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1), "rejections exit 1");
     let answer = json_out(&out);
     assert_eq!(answer["accepted"], 3);
     assert_eq!(answer["duplicates"], 0);
     let rejected = answer["rejected"].as_array().unwrap();
     assert_eq!(rejected.len(), 3);
-    assert_eq!((rejected[0]["index"].as_u64(), rejected[0]["id"].as_str(), rejected[0]["field"].as_str()), (Some(2), Some("bad-ts"), Some("timestamp")));
-    assert_eq!((rejected[1]["index"].as_u64(), &rejected[1]["id"]), (Some(3), &Value::Null));
-    assert!(rejected[1]["error"].as_str().unwrap().contains("not valid JSON"));
+    assert_eq!(
+        (
+            rejected[0]["index"].as_u64(),
+            rejected[0]["id"].as_str(),
+            rejected[0]["field"].as_str()
+        ),
+        (Some(2), Some("bad-ts"), Some("timestamp"))
+    );
+    assert_eq!(
+        (rejected[1]["index"].as_u64(), &rejected[1]["id"]),
+        (Some(3), &Value::Null)
+    );
+    assert!(rejected[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("not valid JSON"));
     assert_eq!(rejected[2]["field"], "colour");
     assert!(String::from_utf8_lossy(&out.stderr).contains("rejected"));
 
     // The good events are there: two created licenses in January, one activated.
-    let q = keylens(&["query", "activation_rate", "--data", &data(dir.path()), "--from", "2026-01-01", "--to", "2026-02-01", "--as-of", "2026-03-01", "--format", "json"]);
+    let q = keylens(&[
+        "query",
+        "activation_rate",
+        "--data",
+        &data(dir.path()),
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-02-01",
+        "--as-of",
+        "2026-03-01",
+        "--format",
+        "json",
+    ]);
     assert!(q.status.success(), "{}", String::from_utf8_lossy(&q.stderr));
     let a = json_out(&q);
     assert_eq!(a["metric"], "activation_rate");
@@ -66,11 +101,21 @@ fn import_keeps_good_events_and_reports_each_bad_one() {
     assert_eq!(a["rows"][0]["numerator"], 1);
 
     // A resend is all duplicates, never an error.
-    let good: String = GOOD_AND_BAD.lines().filter(|l| l.contains("\"c1\"") || l.contains("\"a1\"")).collect::<Vec<_>>().join("\n");
-    let again = keylens_stdin(&["import", "--data", &data(dir.path()), "-"], good.as_bytes());
+    let good: String = GOOD_AND_BAD
+        .lines()
+        .filter(|l| l.contains("\"c1\"") || l.contains("\"a1\""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let again = keylens_stdin(
+        &["import", "--data", &data(dir.path()), "-"],
+        good.as_bytes(),
+    );
     assert_eq!(again.status.code(), Some(0));
     let answer = json_out(&again);
-    assert_eq!((answer["accepted"].as_u64(), answer["duplicates"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["duplicates"].as_u64()),
+        (Some(0), Some(2))
+    );
 }
 
 #[test]
@@ -81,8 +126,19 @@ fn json_array_and_single_pretty_object_files() {
                             {"id":"x2","type":"custom.audit","timestamp":"2026-01-01T00:00:00Z"}]"#).unwrap();
     let one = dir.path().join("b.json");
     std::fs::write(&one, "{\n  \"id\": \"x3\",\n  \"type\": \"custom.audit\",\n  \"timestamp\": \"2026-01-01T00:00:00Z\"\n}\n").unwrap();
-    let out = keylens(&["import", "--data", &data(dir.path()), arr.to_str().unwrap(), one.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = keylens(&[
+        "import",
+        "--data",
+        &data(dir.path()),
+        arr.to_str().unwrap(),
+        one.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(json_out(&out)["accepted"], 3);
 }
 
@@ -91,14 +147,31 @@ fn query_formats_and_errors() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("e.ndjson");
     std::fs::write(&file, GOOD_AND_BAD).unwrap();
-    keylens(&["import", "--data", &data(dir.path()), file.to_str().unwrap()]);
+    keylens(&[
+        "import",
+        "--data",
+        &data(dir.path()),
+        file.to_str().unwrap(),
+    ]);
     let d = data(dir.path());
-    let base = ["--data", d.as_str(), "--from", "2026-01-01", "--to", "2026-01-04", "--as-of", "2026-03-01"];
+    let base = [
+        "--data",
+        d.as_str(),
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-04",
+        "--as-of",
+        "2026-03-01",
+    ];
 
     let csv = keylens(&[&["query", "activations", "--format", "csv"][..], &base].concat());
     let text = String::from_utf8(csv.stdout).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("bucket,first_activations,machine_activations"));
+    assert_eq!(
+        lines.next(),
+        Some("bucket,first_activations,machine_activations")
+    );
     assert_eq!(lines.next(), Some("2026-01-01T00:00:00Z,1,1"));
     assert_eq!(lines.count(), 2);
 
@@ -110,7 +183,10 @@ fn query_formats_and_errors() {
     let unknown = keylens(&[&["query", "happiness"][..], &base].concat());
     assert_eq!(unknown.status.code(), Some(1));
     let err = String::from_utf8_lossy(&unknown.stderr);
-    assert!(err.contains("unknown metric 'happiness'") && err.contains("activation_rate"), "{err}");
+    assert!(
+        err.contains("unknown metric 'happiness'") && err.contains("activation_rate"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "one line: {err}");
 
     let bad = keylens(&[&["query", "churn", "--bucket", "fortnight"][..], &base].concat());
@@ -124,7 +200,12 @@ fn query_formats_and_errors() {
     let usage = keylens(&["query"]);
     assert_eq!(usage.status.code(), Some(2));
 
-    let missing = keylens(&["query", "churn", "--data", dir.path().join("nowhere").to_str().unwrap()]);
+    let missing = keylens(&[
+        "query",
+        "churn",
+        "--data",
+        dir.path().join("nowhere").to_str().unwrap(),
+    ]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("import events first"));
 }
@@ -134,9 +215,25 @@ fn license_shows_state_and_timeline() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("e.ndjson");
     std::fs::write(&file, GOOD_AND_BAD).unwrap();
-    keylens(&["import", "--data", &data(dir.path()), file.to_str().unwrap()]);
-    let out = keylens(&["license", "L1", "--data", &data(dir.path()), "--as-of", "2026-04-01"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    keylens(&[
+        "import",
+        "--data",
+        &data(dir.path()),
+        file.to_str().unwrap(),
+    ]);
+    let out = keylens(&[
+        "license",
+        "L1",
+        "--data",
+        &data(dir.path()),
+        "--as-of",
+        "2026-04-01",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json_out(&out);
     // Term P1M from Jan 1: ends Feb 1; not renewed, grace over on Mar 3: churned at Feb 1.
     assert_eq!(v["state"]["status"], "churned");
@@ -145,8 +242,18 @@ fn license_shows_state_and_timeline() {
     assert_eq!(v["state"]["attributes"]["tier"], "pro");
     let timeline = v["timeline"].as_array().unwrap();
     assert_eq!(timeline.len(), 2);
-    assert_eq!(timeline[1]["timestamp"], "2026-01-01T04:00:00Z", "offsets are normalised to UTC");
-    let in_grace = json_out(&keylens(&["license", "L1", "--data", &data(dir.path()), "--as-of", "2026-02-15"]));
+    assert_eq!(
+        timeline[1]["timestamp"], "2026-01-01T04:00:00Z",
+        "offsets are normalised to UTC"
+    );
+    let in_grace = json_out(&keylens(&[
+        "license",
+        "L1",
+        "--data",
+        &data(dir.path()),
+        "--as-of",
+        "2026-02-15",
+    ]));
     assert_eq!(in_grace["state"]["status"], "in_grace");
     let none = keylens(&["license", "NOPE", "--data", &data(dir.path())]);
     assert_eq!(none.status.code(), Some(1));
@@ -154,49 +261,122 @@ fn license_shows_state_and_timeline() {
 
 #[test]
 fn generate_is_deterministic_and_imports_cleanly() {
-    let args = ["generate", "--licenses", "300", "--seed", "42", "--end", "2026-06-01"];
+    let args = [
+        "generate",
+        "--licenses",
+        "300",
+        "--seed",
+        "42",
+        "--end",
+        "2026-06-01",
+    ];
     let a = keylens(&args);
     let b = keylens(&args);
     assert!(a.status.success());
     assert_eq!(a.stdout, b.stdout, "same seed, same stream");
-    let c = keylens(&["generate", "--licenses", "300", "--seed", "43", "--end", "2026-06-01"]);
+    let c = keylens(&[
+        "generate",
+        "--licenses",
+        "300",
+        "--seed",
+        "43",
+        "--end",
+        "2026-06-01",
+    ]);
     assert_ne!(a.stdout, c.stdout);
     let text = String::from_utf8(a.stdout.clone()).unwrap();
-    for ty in ["license.created", "license.assigned", "license.activated", "license.activation_failed", "license.validated",
-               "license.renewed", "license.expired", "license.upgraded", "license.usage", "license.deactivated"] {
-        assert!(text.contains(&format!("\"type\":\"{ty}\"")), "no {ty} in the stream");
+    for ty in [
+        "license.created",
+        "license.assigned",
+        "license.activated",
+        "license.activation_failed",
+        "license.validated",
+        "license.renewed",
+        "license.expired",
+        "license.upgraded",
+        "license.usage",
+        "license.deactivated",
+    ] {
+        assert!(
+            text.contains(&format!("\"type\":\"{ty}\"")),
+            "no {ty} in the stream"
+        );
     }
-    for model in ["perpetual", "subscription", "trial", "floating", "node_locked", "metered"] {
-        assert!(text.contains(&format!("\"model\":\"{model}\"")), "no {model}");
+    for model in [
+        "perpetual",
+        "subscription",
+        "trial",
+        "floating",
+        "node_locked",
+        "metered",
+    ] {
+        assert!(
+            text.contains(&format!("\"model\":\"{model}\"")),
+            "no {model}"
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let out = keylens_stdin(&["import", "--data", &data(dir.path()), "-"], &a.stdout);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(json_out(&out)["accepted"].as_u64(), Some(text.lines().count() as u64));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        json_out(&out)["accepted"].as_u64(),
+        Some(text.lines().count() as u64)
+    );
 }
 
 #[test]
 fn demo_prints_the_headline_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let out = keylens(&["demo", "--licenses", "400", "--data", &data(dir.path())]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    for title in ["Activation rate by model", "Renewal rate by region", "Churn per month", "Bookings per month"] {
+    for title in [
+        "Activation rate by model",
+        "Renewal rate by region",
+        "Churn per month",
+        "Bookings per month",
+    ] {
         assert!(text.contains(title), "{text}");
     }
     let again = keylens(&["demo", "--licenses", "10", "--data", &data(dir.path())]);
-    assert_eq!(again.status.code(), Some(2), "a demo never overwrites a store");
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "a demo never overwrites a store"
+    );
 }
 
 #[test]
 fn import_killed_midway_completes_on_rerun_without_doubles() {
     let dir = tempfile::tempdir().unwrap();
-    let gen = keylens(&["generate", "--licenses", "3000", "--seed", "5", "--end", "2026-06-01"]);
+    let gen = keylens(&[
+        "generate",
+        "--licenses",
+        "3000",
+        "--seed",
+        "5",
+        "--end",
+        "2026-06-01",
+    ]);
     let file = dir.path().join("big.ndjson");
     std::fs::write(&file, &gen.stdout).unwrap();
     let lines = gen.stdout.iter().filter(|b| **b == b'\n').count() as u64;
     let mut child = Command::new(env!("CARGO_BIN_EXE_keylens"))
-        .args(["import", "--data", &data(dir.path()), file.to_str().unwrap()])
+        .args([
+            "import",
+            "--data",
+            &data(dir.path()),
+            file.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -204,11 +384,32 @@ fn import_killed_midway_completes_on_rerun_without_doubles() {
     std::thread::sleep(std::time::Duration::from_millis(700));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let out = keylens(&["import", "--data", &data(dir.path()), file.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = keylens(&[
+        "import",
+        "--data",
+        &data(dir.path()),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let a = json_out(&out);
-    assert_eq!(a["accepted"].as_u64().unwrap() + a["duplicates"].as_u64().unwrap(), lines);
+    assert_eq!(
+        a["accepted"].as_u64().unwrap() + a["duplicates"].as_u64().unwrap(),
+        lines
+    );
     // Exactly once: a third import is all duplicates.
-    let again = json_out(&keylens(&["import", "--data", &data(dir.path()), file.to_str().unwrap()]));
-    assert_eq!((again["accepted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(lines)));
+    let again = json_out(&keylens(&[
+        "import",
+        "--data",
+        &data(dir.path()),
+        file.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(lines))
+    );
 }

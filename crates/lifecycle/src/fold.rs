@@ -122,7 +122,11 @@ pub fn fold(events: &[LifecycleEvent]) -> History {
     let mut seen = std::collections::HashSet::new();
     evs.retain(|e| seen.insert(e.id.as_str()));
 
-    let first_activation_at = evs.iter().filter(|e| e.kind == Some(Kind::Activated)).map(|e| e.ts).min();
+    let first_activation_at = evs
+        .iter()
+        .filter(|e| e.kind == Some(Kind::Activated))
+        .map(|e| e.ts)
+        .min();
     let created_ev = evs.iter().find(|e| e.kind == Some(Kind::Created)).copied();
     let segments = segments(&evs, created_ev);
     let mut h = History {
@@ -216,10 +220,12 @@ pub fn fold(events: &[LifecycleEvent]) -> History {
                 });
                 cur_end = Some(new_end);
             }
-            Kind::Upgraded => {
-                if h.first_model_change_at.is_none() && e.model.is_some() && e.model != created.model {
-                    h.first_model_change_at = Some(e.ts);
-                }
+            Kind::Upgraded
+                if h.first_model_change_at.is_none()
+                    && e.model.is_some()
+                    && e.model != created.model =>
+            {
+                h.first_model_change_at = Some(e.ts);
             }
             _ => {}
         }
@@ -229,10 +235,16 @@ pub fn fold(events: &[LifecycleEvent]) -> History {
 }
 
 fn segments(evs: &[&LifecycleEvent], created: Option<&LifecycleEvent>) -> Vec<Segment> {
-    let mut out = vec![Segment { from: i64::MIN, tier: None, model: None }];
+    let mut out = vec![Segment {
+        from: i64::MIN,
+        tier: None,
+        model: None,
+    }];
     for e in evs {
         let is_created = created.is_some_and(|c| std::ptr::eq(*e, c));
-        if !(is_created || e.kind == Some(Kind::Upgraded)) || (e.tier.is_none() && e.model.is_none()) {
+        if !(is_created || e.kind == Some(Kind::Upgraded))
+            || (e.tier.is_none() && e.model.is_none())
+        {
             continue;
         }
         let last = out.last().expect("never empty").clone();

@@ -73,7 +73,11 @@ impl History {
             terms.push(v);
         }
         if let Some(r) = revoke_churn {
-            churns.push(Churn { at: r, kind: ChurnKind::Involuntary, until: None });
+            churns.push(Churn {
+                at: r,
+                kind: ChurnKind::Involuntary,
+                until: None,
+            });
         }
         Some(View {
             as_of,
@@ -87,7 +91,12 @@ impl History {
     }
 }
 
-fn term_view(t: &Term, as_of: i64, revoke_churn: Option<i64>, grace: &dyn Fn(i64) -> i64) -> TermView {
+fn term_view(
+    t: &Term,
+    as_of: i64,
+    revoke_churn: Option<i64>,
+    grace: &dyn Fn(i64) -> i64,
+) -> TermView {
     let start = match t.prev_end {
         None => t.base_start,
         Some(p) if t.set_at <= grace(p) => p,
@@ -112,7 +121,10 @@ impl View {
     /// Active at `t` (for `t <= as_of`): created by `t` and not inside a recognised churn.
     pub fn active_at(&self, t: i64) -> bool {
         self.created_at <= t
-            && !self.churns.iter().any(|c| c.at <= t && c.until.is_none_or(|u| t < u))
+            && !self
+                .churns
+                .iter()
+                .any(|c| c.at <= t && c.until.is_none_or(|u| t < u))
     }
 
     /// Whether the license counts as churned at `as_of`.

@@ -16,7 +16,12 @@ pub fn grace30(x: i64) -> i64 {
 }
 
 pub fn ev(id: &str, kind: Kind, ts: i64) -> LifecycleEvent {
-    LifecycleEvent { id: id.into(), kind: Some(kind), ts, ..Default::default() }
+    LifecycleEvent {
+        id: id.into(),
+        kind: Some(kind),
+        ts,
+        ..Default::default()
+    }
 }
 
 pub fn created(ts: i64, expires: Option<i64>) -> LifecycleEvent {
@@ -30,9 +35,15 @@ pub fn created(ts: i64, expires: Option<i64>) -> LifecycleEvent {
 }
 
 pub fn renewed_to(id: &str, ts: i64, end: i64) -> LifecycleEvent {
-    LifecycleEvent { expires_at: Some(end), ..ev(id, Kind::Renewed, ts) }
+    LifecycleEvent {
+        expires_at: Some(end),
+        ..ev(id, Kind::Renewed, ts)
+    }
 }
 
 pub fn renewed_by(id: &str, ts: i64, term: &str) -> LifecycleEvent {
-    LifecycleEvent { term: Some(IsoDuration::parse(term).unwrap()), ..ev(id, Kind::Renewed, ts) }
+    LifecycleEvent {
+        term: Some(IsoDuration::parse(term).unwrap()),
+        ..ev(id, Kind::Renewed, ts)
+    }
 }

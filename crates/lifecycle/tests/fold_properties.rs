@@ -17,7 +17,14 @@ fn arb_event() -> impl Strategy<Value = LifecycleEvent> {
         Just(Kind::Upgraded),
         Just(Kind::Activated),
     ];
-    (kinds, 0i64..400, proptest::option::of(1i64..500), prop_oneof![Just("P30D"), Just("P1M"), Just("P1Y")], any::<bool>(), 0u32..3)
+    (
+        kinds,
+        0i64..400,
+        proptest::option::of(1i64..500),
+        prop_oneof![Just("P30D"), Just("P1M"), Just("P1Y")],
+        any::<bool>(),
+        0u32..3,
+    )
         .prop_map(|(kind, day, end_day, term, use_term, model)| {
             let ts = t("2026-01-01") + day * DAY;
             let expires_at = end_day.map(|d| t("2026-01-01") + d * DAY);
@@ -25,8 +32,13 @@ fn arb_event() -> impl Strategy<Value = LifecycleEvent> {
                 id: String::new(),
                 kind: Some(kind),
                 ts,
-                expires_at: if use_term && kind == Kind::Renewed { None } else { expires_at },
-                term: (use_term || expires_at.is_none()).then(|| keylens_event::IsoDuration::parse(term).unwrap()),
+                expires_at: if use_term && kind == Kind::Renewed {
+                    None
+                } else {
+                    expires_at
+                },
+                term: (use_term || expires_at.is_none())
+                    .then(|| keylens_event::IsoDuration::parse(term).unwrap()),
                 model: Some(["trial", "subscription", "perpetual"][model as usize].into()),
                 tier: Some(["basic", "pro", "team"][model as usize].into()),
                 ..Default::default()

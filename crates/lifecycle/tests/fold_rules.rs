@@ -6,7 +6,11 @@ use keylens_lifecycle::{fold, ChurnKind, Kind, LifecycleEvent};
 
 #[test]
 fn earliest_creation_gives_the_cohort_attributes() {
-    let later = LifecycleEvent { tier: Some("basic".into()), id: "c2".into(), ..created(t("2026-02-01"), None) };
+    let later = LifecycleEvent {
+        tier: Some("basic".into()),
+        id: "c2".into(),
+        ..created(t("2026-02-01"), None)
+    };
     let h = fold(&[later, created(t("2026-01-01"), None)]);
     let c = h.created.unwrap();
     assert_eq!(c.at, t("2026-01-01"));
@@ -29,7 +33,10 @@ fn first_activation_is_the_earliest_and_respects_as_of() {
         ev("a1", Kind::Activated, t("2026-01-05")),
     ]);
     assert_eq!(h.first_activation_at, Some(t("2026-01-05")));
-    assert_eq!(h.at(t("2026-01-04"), &grace30).unwrap().first_activation_at, None);
+    assert_eq!(
+        h.at(t("2026-01-04"), &grace30).unwrap().first_activation_at,
+        None
+    );
 }
 
 #[test]
@@ -48,19 +55,28 @@ fn perpetual_license_never_lapses() {
 
 #[test]
 fn renewal_inside_grace_is_in_time() {
-    let h = fold(&[created(t("2026-01-01"), Some(t("2026-02-01"))), renewed_to("r", t("2026-02-20"), t("2026-03-01"))]);
+    let h = fold(&[
+        created(t("2026-01-01"), Some(t("2026-02-01"))),
+        renewed_to("r", t("2026-02-20"), t("2026-03-01")),
+    ]);
     let v = h.at(t("2026-06-01"), &grace30).unwrap();
     assert!(v.terms[0].opportunity && v.terms[0].renewed_in_time);
     // The next term starts at the previous end, not at the renewal.
     assert_eq!(v.terms[1].start, t("2026-02-01"));
     // Its own end (Mar 1) was not renewed: a voluntary churn at Mar 1, none at Feb 1.
     assert_eq!(v.churns.len(), 1);
-    assert_eq!((v.churns[0].at, v.churns[0].kind), (t("2026-03-01"), ChurnKind::Voluntary));
+    assert_eq!(
+        (v.churns[0].at, v.churns[0].kind),
+        (t("2026-03-01"), ChurnKind::Voluntary)
+    );
 }
 
 #[test]
 fn renewal_exactly_at_end_plus_grace_is_in_time() {
-    let h = fold(&[created(t("2026-01-01"), Some(t("2026-02-01"))), renewed_to("r", t("2026-03-03"), t("2027-01-01"))]);
+    let h = fold(&[
+        created(t("2026-01-01"), Some(t("2026-02-01"))),
+        renewed_to("r", t("2026-03-03"), t("2027-01-01")),
+    ]);
     let v = h.at(t("2026-06-01"), &grace30).unwrap();
     assert!(v.terms[0].renewed_in_time);
     assert!(v.churns.is_empty());
@@ -68,12 +84,22 @@ fn renewal_exactly_at_end_plus_grace_is_in_time() {
 
 #[test]
 fn renewal_after_grace_is_churn_then_reactivation() {
-    let h = fold(&[created(t("2026-01-01"), Some(t("2026-02-01"))), renewed_to("r", t("2026-04-01"), t("2027-04-01"))]);
+    let h = fold(&[
+        created(t("2026-01-01"), Some(t("2026-02-01"))),
+        renewed_to("r", t("2026-04-01"), t("2027-04-01")),
+    ]);
     let v = h.at(t("2026-06-01"), &grace30).unwrap();
     assert!(v.terms[0].opportunity && !v.terms[0].renewed_in_time);
     assert_eq!(v.churns.len(), 1);
-    assert_eq!((v.churns[0].at, v.churns[0].until), (t("2026-02-01"), Some(t("2026-04-01"))));
-    assert_eq!(v.terms[1].start, t("2026-04-01"), "a reactivation starts a term at the renewal");
+    assert_eq!(
+        (v.churns[0].at, v.churns[0].until),
+        (t("2026-02-01"), Some(t("2026-04-01")))
+    );
+    assert_eq!(
+        v.terms[1].start,
+        t("2026-04-01"),
+        "a reactivation starts a term at the renewal"
+    );
     assert!(!v.active_at(t("2026-03-15")));
     assert!(v.active_at(t("2026-04-01")));
 }
@@ -100,7 +126,10 @@ fn renewal_term_extends_from_old_end_or_from_renewal_when_past() {
     ]);
     let ends: Vec<i64> = h.terms.iter().map(|x| x.end_at).collect();
     // Feb 28 + P1M = Mar 28 (from the old end); then May 1 is past Mar 28, so May 1 + P1M.
-    assert_eq!(ends, vec![t("2026-02-28"), t("2026-03-28"), t("2026-06-01")]);
+    assert_eq!(
+        ends,
+        vec![t("2026-02-28"), t("2026-03-28"), t("2026-06-01")]
+    );
 }
 
 #[test]
@@ -118,9 +147,15 @@ fn renewal_that_moves_nothing_is_ignored() {
 
 #[test]
 fn expired_event_ends_a_license_without_end() {
-    let h = fold(&[created(t("2026-01-01"), None), ev("x", Kind::Expired, t("2026-05-01"))]);
+    let h = fold(&[
+        created(t("2026-01-01"), None),
+        ev("x", Kind::Expired, t("2026-05-01")),
+    ]);
     assert_eq!(h.terms[0].end_at, t("2026-05-01"));
-    assert!(h.at(t("2026-04-01"), &grace30).unwrap().terms.is_empty(), "unknown before it happens");
+    assert!(
+        h.at(t("2026-04-01"), &grace30).unwrap().terms.is_empty(),
+        "unknown before it happens"
+    );
     let v = h.at(t("2026-07-01"), &grace30).unwrap();
     assert_eq!(v.churns[0].at, t("2026-05-01"));
     assert!(v.terms[0].opportunity);
@@ -128,7 +163,10 @@ fn expired_event_ends_a_license_without_end() {
 
 #[test]
 fn expired_event_is_ignored_when_the_license_has_an_end() {
-    let h = fold(&[created(t("2026-01-01"), Some(t("2026-06-01"))), ev("x", Kind::Expired, t("2026-05-01"))]);
+    let h = fold(&[
+        created(t("2026-01-01"), Some(t("2026-06-01"))),
+        ev("x", Kind::Expired, t("2026-05-01")),
+    ]);
     assert_eq!(h.terms.len(), 1);
     assert_eq!(h.terms[0].end_at, t("2026-06-01"));
 }
@@ -143,20 +181,33 @@ fn revocation_mid_term_is_involuntary_and_cuts_the_term() {
     assert_eq!(h.terms.len(), 1, "renewals after revocation are ignored");
     let v = h.at(t("2026-12-01"), &grace30).unwrap();
     assert_eq!(v.churns.len(), 1);
-    assert_eq!((v.churns[0].at, v.churns[0].kind), (t("2026-02-01"), ChurnKind::Involuntary));
-    assert!(!v.terms[0].opportunity, "a term cut short is no opportunity");
+    assert_eq!(
+        (v.churns[0].at, v.churns[0].kind),
+        (t("2026-02-01"), ChurnKind::Involuntary)
+    );
+    assert!(
+        !v.terms[0].opportunity,
+        "a term cut short is no opportunity"
+    );
 }
 
 #[test]
 fn renewal_at_the_revocation_instant_is_ignored() {
     let v_at = t("2026-02-01");
-    let h = fold(&[created(t("2026-01-01"), Some(t("2026-03-01"))), renewed_to("r", v_at, t("2027-01-01")), ev("v", Kind::Revoked, v_at)]);
+    let h = fold(&[
+        created(t("2026-01-01"), Some(t("2026-03-01"))),
+        renewed_to("r", v_at, t("2027-01-01")),
+        ev("v", Kind::Revoked, v_at),
+    ]);
     assert_eq!(h.terms.len(), 1);
 }
 
 #[test]
 fn revoking_a_churned_license_adds_no_churn() {
-    let h = fold(&[created(t("2026-01-01"), Some(t("2026-02-01"))), ev("v", Kind::Revoked, t("2026-05-01"))]);
+    let h = fold(&[
+        created(t("2026-01-01"), Some(t("2026-02-01"))),
+        ev("v", Kind::Revoked, t("2026-05-01")),
+    ]);
     let v = h.at(t("2026-06-01"), &grace30).unwrap();
     assert_eq!(v.churns.len(), 1);
     assert_eq!(v.churns[0].kind, ChurnKind::Voluntary);
@@ -164,9 +215,19 @@ fn revoking_a_churned_license_adds_no_churn() {
 
 #[test]
 fn revoking_a_perpetual_license_churns_it() {
-    let h = fold(&[created(t("2026-01-01"), None), ev("v", Kind::Revoked, t("2026-05-01"))]);
+    let h = fold(&[
+        created(t("2026-01-01"), None),
+        ev("v", Kind::Revoked, t("2026-05-01")),
+    ]);
     let v = h.at(t("2026-06-01"), &grace30).unwrap();
-    assert_eq!(v.churns, vec![keylens_lifecycle::Churn { at: t("2026-05-01"), kind: ChurnKind::Involuntary, until: None }]);
+    assert_eq!(
+        v.churns,
+        vec![keylens_lifecycle::Churn {
+            at: t("2026-05-01"),
+            kind: ChurnKind::Involuntary,
+            until: None
+        }]
+    );
     assert!(h.at(t("2026-04-01"), &grace30).unwrap().churns.is_empty());
 }
 
@@ -179,26 +240,41 @@ fn revocation_of_a_reactivated_license() {
     ]);
     let v = h.at(t("2026-12-01"), &grace30).unwrap();
     let kinds: Vec<_> = v.churns.iter().map(|c| (c.at, c.kind)).collect();
-    assert_eq!(kinds, vec![(t("2026-02-01"), ChurnKind::Voluntary), (t("2026-05-01"), ChurnKind::Involuntary)]);
+    assert_eq!(
+        kinds,
+        vec![
+            (t("2026-02-01"), ChurnKind::Voluntary),
+            (t("2026-05-01"), ChurnKind::Involuntary)
+        ]
+    );
 }
 
 #[test]
 fn suspension_changes_nothing() {
     let base = vec![created(t("2026-01-01"), Some(t("2026-02-01")))];
     let mut with_suspend = base.clone();
-    with_suspend.push(LifecycleEvent { kind: None, ..ev("s", Kind::Revoked, t("2026-01-15")) });
+    with_suspend.push(LifecycleEvent {
+        kind: None,
+        ..ev("s", Kind::Revoked, t("2026-01-15"))
+    });
     assert_eq!(fold(&base), fold(&with_suspend));
 }
 
 #[test]
 fn events_before_creation_do_not_move_terms() {
-    let h = fold(&[renewed_to("r", t("2025-12-01"), t("2027-01-01")), created(t("2026-01-01"), Some(t("2026-02-01")))]);
+    let h = fold(&[
+        renewed_to("r", t("2025-12-01"), t("2027-01-01")),
+        created(t("2026-01-01"), Some(t("2026-02-01"))),
+    ]);
     assert_eq!(h.terms.len(), 1);
 }
 
 #[test]
 fn grace_is_a_parameter() {
-    let h = fold(&[created(t("2026-01-01"), Some(t("2026-02-01"))), renewed_to("r", t("2026-02-20"), t("2027-01-01"))]);
+    let h = fold(&[
+        created(t("2026-01-01"), Some(t("2026-02-01"))),
+        renewed_to("r", t("2026-02-20"), t("2027-01-01")),
+    ]);
     let short = |x: i64| x + 7 * DAY;
     let v = h.at(t("2026-06-01"), &short).unwrap();
     assert!(!v.terms[0].renewed_in_time);
@@ -207,9 +283,18 @@ fn grace_is_a_parameter() {
 
 #[test]
 fn model_change_and_first_renewal_for_trial_conversion() {
-    let trial = LifecycleEvent { model: Some("trial".into()), ..created(t("2026-01-01"), Some(t("2026-01-15"))) };
-    let same = LifecycleEvent { model: Some("trial".into()), ..ev("u1", Kind::Upgraded, t("2026-01-05")) };
-    let other = LifecycleEvent { model: Some("subscription".into()), ..ev("u2", Kind::Upgraded, t("2026-01-10")) };
+    let trial = LifecycleEvent {
+        model: Some("trial".into()),
+        ..created(t("2026-01-01"), Some(t("2026-01-15")))
+    };
+    let same = LifecycleEvent {
+        model: Some("trial".into()),
+        ..ev("u1", Kind::Upgraded, t("2026-01-05"))
+    };
+    let other = LifecycleEvent {
+        model: Some("subscription".into()),
+        ..ev("u2", Kind::Upgraded, t("2026-01-10"))
+    };
     let h = fold(&[trial, same, other]);
     assert_eq!(h.first_model_change_at, Some(t("2026-01-10")));
     assert_eq!(h.first_renewal_at, None);
@@ -217,14 +302,29 @@ fn model_change_and_first_renewal_for_trial_conversion() {
 
 #[test]
 fn segments_follow_upgrades() {
-    let up = LifecycleEvent { tier: Some("enterprise".into()), ..ev("u", Kind::Upgraded, t("2026-03-01")) };
+    let up = LifecycleEvent {
+        tier: Some("enterprise".into()),
+        ..ev("u", Kind::Upgraded, t("2026-03-01"))
+    };
     let h = fold(&[created(t("2026-01-01"), None), up]);
-    let tiers: Vec<_> = h.segments.iter().map(|s| (s.from, s.tier.clone())).collect();
+    let tiers: Vec<_> = h
+        .segments
+        .iter()
+        .map(|s| (s.from, s.tier.clone()))
+        .collect();
     assert_eq!(
         tiers,
-        vec![(i64::MIN, None), (t("2026-01-01"), Some("pro".into())), (t("2026-03-01"), Some("enterprise".into()))]
+        vec![
+            (i64::MIN, None),
+            (t("2026-01-01"), Some("pro".into())),
+            (t("2026-03-01"), Some("enterprise".into()))
+        ]
     );
-    assert_eq!(h.segments[2].model.as_deref(), Some("subscription"), "unchanged fields carry over");
+    assert_eq!(
+        h.segments[2].model.as_deref(),
+        Some("subscription"),
+        "unchanged fields carry over"
+    );
 }
 
 #[test]

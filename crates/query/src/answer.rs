@@ -16,7 +16,10 @@ impl Answer {
         let mut m = Map::new();
         m.insert("metric".into(), Value::String(self.metric.clone()));
         m.insert("params".into(), self.params.clone());
-        m.insert("rows".into(), Value::Array(self.rows.iter().cloned().map(Value::Object).collect()));
+        m.insert(
+            "rows".into(),
+            Value::Array(self.rows.iter().cloned().map(Value::Object).collect()),
+        );
         if let Some(s) = &self.summary {
             m.insert("summary".into(), s.clone());
         }
@@ -38,10 +41,17 @@ impl Answer {
 
     pub fn to_csv(&self) -> String {
         let cols = self.columns();
-        let mut out = cols.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",");
+        let mut out = cols
+            .iter()
+            .map(|c| csv_field(c))
+            .collect::<Vec<_>>()
+            .join(",");
         out.push('\n');
         for r in &self.rows {
-            let line: Vec<String> = cols.iter().map(|c| csv_field(&cell_text(r.get(c)))).collect();
+            let line: Vec<String> = cols
+                .iter()
+                .map(|c| csv_field(&cell_text(r.get(c))))
+                .collect();
             out.push_str(&line.join(","));
             out.push('\n');
         }
@@ -53,12 +63,22 @@ impl Answer {
         if cols.is_empty() {
             return format!("{}: no rows\n", self.metric);
         }
-        let cells: Vec<Vec<String>> =
-            self.rows.iter().map(|r| cols.iter().map(|c| cell_text(r.get(c))).collect()).collect();
+        let cells: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| cols.iter().map(|c| cell_text(r.get(c))).collect())
+            .collect();
         let widths: Vec<usize> = cols
             .iter()
             .enumerate()
-            .map(|(i, c)| cells.iter().map(|r| r[i].chars().count()).max().unwrap_or(0).max(c.len()))
+            .map(|(i, c)| {
+                cells
+                    .iter()
+                    .map(|r| r[i].chars().count())
+                    .max()
+                    .unwrap_or(0)
+                    .max(c.len())
+            })
             .collect();
         let line = |vals: &[String]| {
             vals.iter()
@@ -71,7 +91,9 @@ impl Answer {
         };
         let mut out = line(&cols);
         out.push('\n');
-        out.push_str(&line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>()));
+        out.push_str(&line(
+            &widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>(),
+        ));
         out.push('\n');
         for r in &cells {
             out.push_str(&line(r));

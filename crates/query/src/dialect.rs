@@ -27,7 +27,11 @@ pub trait Dialect {
     fn null_i64(&self) -> String;
 
     fn add_duration(&self, t: &str, d: &IsoDuration) -> String {
-        let base = if d.months > 0 { self.add_months(t, d.months) } else { t.to_string() };
+        let base = if d.months > 0 {
+            self.add_months(t, d.months)
+        } else {
+            t.to_string()
+        };
         let fixed = d.days as i64 * MICROS_PER_DAY + d.seconds as i64 * 1_000_000;
         if fixed == 0 {
             base
@@ -100,6 +104,9 @@ mod tests {
     #[test]
     fn string_literals_escape_quotes() {
         assert_eq!(DuckDbDialect.string("it's"), "'it''s'");
-        assert_eq!(DuckDbDialect.string("'; DROP TABLE events; --"), "'''; DROP TABLE events; --'");
+        assert_eq!(
+            DuckDbDialect.string("'; DROP TABLE events; --"),
+            "'''; DROP TABLE events; --'"
+        );
     }
 }

@@ -38,7 +38,14 @@ impl Dim {
     ];
 
     /// The dimensions of a license (its attributes at creation).
-    pub const LICENSE: [Dim; 6] = [Dim::Product, Dim::Model, Dim::Tier, Dim::Region, Dim::Channel, Dim::AccountId];
+    pub const LICENSE: [Dim; 6] = [
+        Dim::Product,
+        Dim::Model,
+        Dim::Tier,
+        Dim::Region,
+        Dim::Channel,
+        Dim::AccountId,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {

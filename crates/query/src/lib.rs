@@ -35,5 +35,8 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub(crate) fn bad(param: &str, message: impl Into<String>) -> Error {
-    Error::BadParam { param: param.to_string(), message: message.into() }
+    Error::BadParam {
+        param: param.to_string(),
+        message: message.into(),
+    }
 }

@@ -3,9 +3,9 @@
 
 use crate::dims::Dim;
 use crate::{bad, Result};
+use chrono::{Datelike, Months, NaiveDate};
 use keylens_event::time::{format_rfc3339, parse_instant, to_datetime, MICROS_PER_DAY};
 use keylens_event::IsoDuration;
-use chrono::{Datelike, Months, NaiveDate};
 use serde_json::{json, Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,11 @@ impl Bucket {
             Bucket::Month => {
                 let d = to_datetime(t).date_naive();
                 let first = NaiveDate::from_ymd_opt(d.year(), d.month(), 1).expect("day 1 exists");
-                first.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros()
+                first
+                    .and_hms_opt(0, 0, 0)
+                    .expect("midnight")
+                    .and_utc()
+                    .timestamp_micros()
             }
         }
     }
@@ -76,7 +80,9 @@ pub struct Params {
 }
 
 /// Parameters every metric takes.
-pub const COMMON: [&str; 8] = ["from", "to", "as_of", "by", "where", "bucket", "grace", "window"];
+pub const COMMON: [&str; 8] = [
+    "from", "to", "as_of", "by", "where", "bucket", "grace", "window",
+];
 
 impl Params {
     /// Parses `(name, value)` pairs; `where` may repeat. `now` is the default `as_of`.
@@ -114,7 +120,12 @@ impl Params {
                         "day" => Bucket::Day,
                         "week" => Bucket::Week,
                         "month" => Bucket::Month,
-                        _ => return Err(bad("bucket", format!("'{v}' is not one of day, week, month"))),
+                        _ => {
+                            return Err(bad(
+                                "bucket",
+                                format!("'{v}' is not one of day, week, month"),
+                            ))
+                        }
                     }
                 }
                 "grace" => p.grace = IsoDuration::parse(v).map_err(|m| bad("grace", m))?,
@@ -122,34 +133,58 @@ impl Params {
                     let w = IsoDuration::parse(v).map_err(|m| bad("window", m))?;
                     p.window = Some(w);
                 }
-                other if extra_names.contains(&other) => p.extra.push((other.to_string(), v.clone())),
+                other if extra_names.contains(&other) => {
+                    p.extra.push((other.to_string(), v.clone()))
+                }
                 other => {
                     let mut known: Vec<&str> = COMMON.to_vec();
                     known.extend_from_slice(extra_names);
-                    return Err(bad(other, format!("unknown parameter; this metric takes {}", known.join(", "))));
+                    return Err(bad(
+                        other,
+                        format!("unknown parameter; this metric takes {}", known.join(", ")),
+                    ));
                 }
             }
         }
         p.to = to.unwrap_or(p.as_of);
         p.from = from.unwrap_or(p.to - 90 * MICROS_PER_DAY);
         if p.from >= p.to {
-            return Err(bad("from", "must be before 'to' (the interval is [from, to))"));
+            return Err(bad(
+                "from",
+                "must be before 'to' (the interval is [from, to))",
+            ));
         }
         Ok(p)
     }
 
     pub fn extra(&self, name: &str) -> Option<&str> {
-        self.extra.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.extra
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Checks that grouping and filtering use only `allowed` dimensions.
     pub fn allow_dims(&self, allowed: &[Dim], what: &str) -> Result<()> {
-        let names = || allowed.iter().map(|d| d.name()).collect::<Vec<_>>().join(", ");
+        let names = || {
+            allowed
+                .iter()
+                .map(|d| d.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         if let Some(d) = self.by.iter().find(|d| !allowed.contains(d)) {
-            return Err(bad("by", format!("{what} cannot be grouped by {d}; use {}", names())));
+            return Err(bad(
+                "by",
+                format!("{what} cannot be grouped by {d}; use {}", names()),
+            ));
         }
         if let Some((d, _)) = self.filters.iter().find(|(d, _)| !allowed.contains(d)) {
-            return Err(bad("where", format!("{what} cannot be filtered by {d}; use {}", names())));
+            return Err(bad(
+                "where",
+                format!("{what} cannot be filtered by {d}; use {}", names()),
+            ));
         }
         Ok(())
     }
@@ -178,7 +213,10 @@ impl Params {
         m.insert("from".into(), json!(format_rfc3339(self.from)));
         m.insert("to".into(), json!(format_rfc3339(self.to)));
         m.insert("as_of".into(), json!(format_rfc3339(self.as_of)));
-        m.insert("by".into(), json!(self.by.iter().map(|d| d.name()).collect::<Vec<_>>()));
+        m.insert(
+            "by".into(),
+            json!(self.by.iter().map(|d| d.name()).collect::<Vec<_>>()),
+        );
         m.insert("where".into(), Value::Object(filters));
         m.insert("bucket".into(), json!(self.bucket.name()));
         m.insert("grace".into(), json!(self.grace.to_string()));
@@ -193,7 +231,10 @@ impl Params {
 fn parse_dim(param: &str, name: &str) -> Result<Dim> {
     Dim::parse(name).ok_or_else(|| {
         let all: Vec<&str> = Dim::ALL.iter().map(|d| d.name()).collect();
-        bad(param, format!("unknown dimension '{name}'; use one of {}", all.join(", ")))
+        bad(
+            param,
+            format!("unknown dimension '{name}'; use one of {}", all.join(", ")),
+        )
     })
 }
 
@@ -203,9 +244,16 @@ pub fn parse_filter(s: &str) -> Result<(Dim, Vec<String>)> {
         .find(['=', ':'])
         .ok_or_else(|| bad("where", format!("'{s}' must look like dim=value1,value2")))?;
     let d = parse_dim("where", s[..i].trim())?;
-    let vals: Vec<String> = s[i + 1..].split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
+    let vals: Vec<String> = s[i + 1..]
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect();
     if vals.is_empty() {
-        return Err(bad("where", format!("'{s}' names no value after the dimension")));
+        return Err(bad(
+            "where",
+            format!("'{s}' names no value after the dimension"),
+        ));
     }
     Ok((d, vals))
 }
@@ -216,7 +264,9 @@ mod tests {
     use keylens_event::time::parse_rfc3339;
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -230,9 +280,16 @@ mod tests {
 
     #[test]
     fn filters_accept_both_separators() {
-        let p = Params::parse(&pairs(&[("where", "tier=pro,basic"), ("where", "model:trial")]), 0, &[]);
+        let p = Params::parse(
+            &pairs(&[("where", "tier=pro,basic"), ("where", "model:trial")]),
+            0,
+            &[],
+        );
         let p = p.unwrap();
-        assert_eq!(p.filters[0], (Dim::Tier, vec!["pro".into(), "basic".into()]));
+        assert_eq!(
+            p.filters[0],
+            (Dim::Tier, vec!["pro".into(), "basic".into()])
+        );
         assert_eq!(p.filters[1], (Dim::Model, vec!["trial".into()]));
     }
 
@@ -254,9 +311,18 @@ mod tests {
     fn buckets_align_to_iso_weeks_and_months() {
         let t = |s| parse_rfc3339(s).unwrap();
         // 2026-03-04 is a Wednesday; its ISO week starts Monday 2026-03-02.
-        assert_eq!(Bucket::Week.start(t("2026-03-04T15:00:00Z")), t("2026-03-02T00:00:00Z"));
-        assert_eq!(Bucket::Month.start(t("2026-03-31T23:59:59Z")), t("2026-03-01T00:00:00Z"));
-        assert_eq!(Bucket::Month.next(t("2026-02-01T00:00:00Z")), t("2026-03-01T00:00:00Z"));
+        assert_eq!(
+            Bucket::Week.start(t("2026-03-04T15:00:00Z")),
+            t("2026-03-02T00:00:00Z")
+        );
+        assert_eq!(
+            Bucket::Month.start(t("2026-03-31T23:59:59Z")),
+            t("2026-03-01T00:00:00Z")
+        );
+        assert_eq!(
+            Bucket::Month.next(t("2026-02-01T00:00:00Z")),
+            t("2026-03-01T00:00:00Z")
+        );
         assert_eq!(Bucket::Month.days(t("2026-02-01T00:00:00Z")), 28.0);
     }
 }

@@ -13,7 +13,10 @@ pub fn wilson(k: u64, n: u64) -> Option<(f64, f64)> {
     let denom = 1.0 + z * z / n;
     let centre = p + z * z / (2.0 * n);
     let margin = z * ((p * (1.0 - p) + z * z / (4.0 * n)) / n).sqrt();
-    Some((((centre - margin) / denom).max(0.0), ((centre + margin) / denom).min(1.0)))
+    Some((
+        ((centre - margin) / denom).max(0.0),
+        ((centre + margin) / denom).min(1.0),
+    ))
 }
 
 /// `k / n`, or `None` over an empty denominator.

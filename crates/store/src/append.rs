@@ -116,7 +116,10 @@ impl Store {
         let mut out = HashSet::new();
         for chunk in candidates.chunks(2000) {
             let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
-            let sql = format!("SELECT id FROM events WHERE id_hash IN ({})", list.join(","));
+            let sql = format!(
+                "SELECT id FROM events WHERE id_hash IN ({})",
+                list.join(",")
+            );
             let mut stmt = self.conn.prepare(&sql)?;
             for id in stmt.query_map([], |r| r.get::<_, String>(0))? {
                 out.insert(id?);

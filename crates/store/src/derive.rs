@@ -8,17 +8,23 @@ use keylens_lifecycle::{fold, History, Kind, LifecycleEvent};
 /// Licenses re-folded per transaction: bounds the memory of a large refresh.
 const CHUNK_LICENSES: i64 = 50_000;
 
-pub(crate) const LIFECYCLE_COLUMNS: &str = "e.license_id, e.id, e.type, e.ts, e.expires_at, e.term, e.product, e.model, \
+pub(crate) const LIFECYCLE_COLUMNS: &str =
+    "e.license_id, e.id, e.type, e.ts, e.expires_at, e.term, e.product, e.model, \
      e.tier, e.region, e.channel, e.account_id, e.seats, e.amount, e.currency";
 
-pub(crate) const LIFECYCLE_TYPES: &str = "('license.created', 'license.activated', 'license.upgraded', \
+pub(crate) const LIFECYCLE_TYPES: &str =
+    "('license.created', 'license.activated', 'license.upgraded', \
      'license.renewed', 'license.expired', 'license.revoked')";
 
 impl Store {
     /// Re-folds every license marked dirty by earlier appends. Returns how many were re-folded.
     /// `progress` is called with (done, total) after each chunk.
     pub fn refresh_with(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
-        let total: i64 = self.conn.query_row("SELECT count(DISTINCT license_id) FROM dirty", [], |r| r.get(0))?;
+        let total: i64 =
+            self.conn
+                .query_row("SELECT count(DISTINCT license_id) FROM dirty", [], |r| {
+                    r.get(0)
+                })?;
         if total == 0 {
             return Ok(0);
         }
@@ -78,7 +84,8 @@ impl Store {
             }
         }
         for table in ["licenses", "terms", "segments", "dirty"] {
-            self.conn.execute_batch(&format!("DELETE FROM {table} WHERE license_id IN {ids}"))?;
+            self.conn
+                .execute_batch(&format!("DELETE FROM {table} WHERE license_id IN {ids}"))?;
         }
         self.write_histories(&histories)?;
         Ok(histories.len() as u64)

@@ -45,7 +45,9 @@ fn cell(v: ValueRef<'_>) -> Cell {
         ValueRef::Double(f) => Cell::Float(f),
         ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
         other => match other.to_owned() {
-            duckdb::types::Value::Decimal(d) => Cell::Float(d.to_string().parse().unwrap_or(f64::NAN)),
+            duckdb::types::Value::Decimal(d) => {
+                Cell::Float(d.to_string().parse().unwrap_or(f64::NAN))
+            }
             v => Cell::Text(format!("{v:?}")),
         },
     }

@@ -24,11 +24,21 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot use data directory {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot open the store {path}: {source}")]
-    Open { path: PathBuf, source: duckdb::Error },
+    Open {
+        path: PathBuf,
+        source: duckdb::Error,
+    },
     #[error("the store {path} has schema version {found}, newer than this keylens understands ({known}); upgrade keylens")]
-    TooNew { path: PathBuf, found: i64, known: i64 },
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("store error: {0}")]
     Db(#[from] duckdb::Error),
 }
@@ -50,11 +60,21 @@ impl Store {
     /// Opens (creating if needed) the store in `dir`, migrates its schema, and finishes any
     /// derivation an earlier process left undone.
     pub fn open(dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::DataDir { path: dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::DataDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let path = dir.join(DB_FILE);
-        let conn = duckdb::Connection::open(&path).map_err(|source| Error::Open { path: path.clone(), source })?;
+        let conn = duckdb::Connection::open(&path).map_err(|source| Error::Open {
+            path: path.clone(),
+            source,
+        })?;
         schema::migrate(&conn, &path)?;
-        let mut store = Store { conn, path, id_hashes: HashSet::new() };
+        let mut store = Store {
+            conn,
+            path,
+            id_hashes: HashSet::new(),
+        };
         store.load_id_hashes()?;
         store.refresh()?;
         Ok(store)
@@ -66,7 +86,10 @@ impl Store {
 
     /// Number of stored events.
     pub fn event_count(&self) -> Result<u64> {
-        Ok(self.conn.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))? as u64)
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))?
+            as u64)
     }
 
     fn load_id_hashes(&mut self) -> Result<()> {

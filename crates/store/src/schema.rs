@@ -83,10 +83,18 @@ const MIGRATIONS: &[&str] = &[
 
 pub(crate) fn migrate(conn: &duckdb::Connection, path: &Path) -> Result<()> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")?;
-    let current: i64 = conn.query_row("SELECT coalesce(max(version), 0) FROM schema_version", [], |r| r.get(0))?;
+    let current: i64 = conn.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_version",
+        [],
+        |r| r.get(0),
+    )?;
     let known = MIGRATIONS.len() as i64;
     if current > known {
-        return Err(Error::TooNew { path: path.to_path_buf(), found: current, known });
+        return Err(Error::TooNew {
+            path: path.to_path_buf(),
+            found: current,
+            known,
+        });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = i as i64 + 1;

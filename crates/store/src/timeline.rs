@@ -9,10 +9,37 @@ use serde_json::{Map, Value};
 pub type StoredEvent = Map<String, Value>;
 
 const COLUMNS: [&str; 31] = [
-    "id", "type", "ts", "license_id", "user_id", "account_id", "product", "tier", "model", "region",
-    "channel", "machine_id", "version", "from_version", "ip", "country", "lat", "lon", "amount",
-    "currency", "seats", "term", "expires_at", "reason", "code", "result", "latency_ms", "quantity",
-    "meter", "properties", "source",
+    "id",
+    "type",
+    "ts",
+    "license_id",
+    "user_id",
+    "account_id",
+    "product",
+    "tier",
+    "model",
+    "region",
+    "channel",
+    "machine_id",
+    "version",
+    "from_version",
+    "ip",
+    "country",
+    "lat",
+    "lon",
+    "amount",
+    "currency",
+    "seats",
+    "term",
+    "expires_at",
+    "reason",
+    "code",
+    "result",
+    "latency_ms",
+    "quantity",
+    "meter",
+    "properties",
+    "source",
 ];
 
 impl Store {
@@ -30,7 +57,9 @@ impl Store {
             for (i, name) in COLUMNS.iter().enumerate() {
                 let v: Value = match r.get_ref(i)? {
                     duckdb::types::ValueRef::Null => continue,
-                    duckdb::types::ValueRef::BigInt(x) if *name == "ts" || *name == "expires_at" => {
+                    duckdb::types::ValueRef::BigInt(x)
+                        if *name == "ts" || *name == "expires_at" =>
+                    {
                         Value::String(keylens_event::time::format_rfc3339(x))
                     }
                     duckdb::types::ValueRef::BigInt(x) => Value::from(x),
@@ -38,7 +67,9 @@ impl Store {
                     duckdb::types::ValueRef::Text(t) if *name == "properties" => {
                         serde_json::from_slice(t).unwrap_or(Value::Null)
                     }
-                    duckdb::types::ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+                    duckdb::types::ValueRef::Text(t) => {
+                        Value::String(String::from_utf8_lossy(t).into_owned())
+                    }
                     other => Value::String(format!("{other:?}")),
                 };
                 let key = if *name == "ts" { "timestamp" } else { name };

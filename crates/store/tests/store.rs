@@ -33,7 +33,9 @@ fn resent_ids_are_duplicates_within_and_across_batches() {
     let b = event("b", "license.activated", "L1", 2);
     let out = s.append(&[a.clone(), b.clone(), a.clone()]).unwrap();
     assert_eq!((out.accepted, out.duplicates), (2, 1));
-    let out = s.append(&[b.clone(), event("c", "license.activated", "L1", 3)]).unwrap();
+    let out = s
+        .append(&[b.clone(), event("c", "license.activated", "L1", 3)])
+        .unwrap();
     assert_eq!((out.accepted, out.duplicates), (1, 1));
     assert_eq!(s.event_count().unwrap(), 3);
 }
@@ -56,7 +58,11 @@ fn derivation_left_undone_is_finished_on_open() {
     let dir = tempfile::tempdir().unwrap();
     {
         let mut s = Store::open(dir.path()).unwrap();
-        s.append(&[event("a", "license.created", "L1", 1), event("b", "license.activated", "L1", 5)]).unwrap();
+        s.append(&[
+            event("a", "license.created", "L1", 1),
+            event("b", "license.activated", "L1", 5),
+        ])
+        .unwrap();
         // No refresh: as if the process died right after the append was acknowledged.
         assert_eq!(count(&s, "SELECT count(*) FROM licenses"), 0);
         assert_eq!(count(&s, "SELECT count(*) FROM dirty"), 1);
@@ -71,13 +77,24 @@ fn derivation_left_undone_is_finished_on_open() {
 fn late_events_rederive_only_the_licenses_they_touch() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path()).unwrap();
-    s.append(&[event("a", "license.created", "L1", 1), event("x", "license.created", "L2", 1)]).unwrap();
+    s.append(&[
+        event("a", "license.created", "L1", 1),
+        event("x", "license.created", "L2", 1),
+    ])
+    .unwrap();
     s.refresh().unwrap();
     // A renewal for L1 arrives late; only L1 is marked and re-folded.
-    s.append(&[event("r", "license.renewed", "L1", 20)]).unwrap();
+    s.append(&[event("r", "license.renewed", "L1", 20)])
+        .unwrap();
     assert_eq!(s.refresh().unwrap(), 1);
-    assert_eq!(count(&s, "SELECT count(*) FROM terms WHERE license_id = 'L1'"), 2);
-    assert_eq!(count(&s, "SELECT count(*) FROM terms WHERE license_id = 'L2'"), 1);
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM terms WHERE license_id = 'L1'"),
+        2
+    );
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM terms WHERE license_id = 'L2'"),
+        1
+    );
 }
 
 #[test]
@@ -99,5 +116,9 @@ fn schema_is_versioned() {
     drop(Store::open(dir.path()).unwrap());
     let s = Store::open(dir.path()).unwrap();
     assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 1);
-    assert_eq!(count(&s, "SELECT count(*) FROM schema_version"), 1, "a reopen applies nothing again");
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM schema_version"),
+        1,
+        "a reopen applies nothing again"
+    );
 }

@@ -12,7 +12,12 @@ pub fn spec(a: &GenerateArgs) -> Result<Spec> {
         // The start of the current hour: repeated runs within the hour give the same stream.
         None => now_micros() / (3600 * MICROS_PER_SECOND) * 3600 * MICROS_PER_SECOND,
     };
-    Ok(Spec { licenses: a.licenses, seed: a.seed, days: a.days, end })
+    Ok(Spec {
+        licenses: a.licenses,
+        seed: a.seed,
+        days: a.days,
+        end,
+    })
 }
 
 pub fn run(a: &GenerateArgs) -> Result<u8> {

@@ -33,7 +33,13 @@ pub fn run(data: &Path, files: &[PathBuf]) -> Result<u8> {
 
 /// Imports every file in order into `store` and brings the derived licenses up to date.
 pub fn import_files(store: &mut Store, files: &[PathBuf]) -> Result<BatchAnswer> {
-    let mut sink = Sink { store, pending: Vec::with_capacity(BATCH), answer: BatchAnswer::default(), index: 0, now: now_micros() };
+    let mut sink = Sink {
+        store,
+        pending: Vec::with_capacity(BATCH),
+        answer: BatchAnswer::default(),
+        index: 0,
+        now: now_micros(),
+    };
     for f in files {
         let (reader, len): (Box<dyn Read>, u64) = if f.as_os_str() == "-" {
             (Box::new(io::stdin().lock()), 0)
@@ -62,11 +68,17 @@ fn progress_bar(len: u64, what: &str) -> ProgressBar {
     // indicatif draws only when stderr is a terminal, so pipes and CI logs stay clean.
     let bar = ProgressBar::new(len);
     let style = if len > 0 {
-        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})")
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+        )
     } else {
         ProgressStyle::with_template("{msg} {pos}/{len} {spinner}")
     };
-    bar.set_style(style.unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+    bar.set_style(
+        style
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
     bar.set_message(what.to_string());
     bar
 }
@@ -128,9 +140,14 @@ fn read_events(mut reader: impl BufRead, sink: &mut Sink) -> Result<()> {
     };
     if first == b'[' {
         let mut text = String::new();
-        reader.read_to_string(&mut text).context("the input is not valid UTF-8")?;
-        let values: Vec<Value> = serde_json::from_str(&text)
-            .map_err(|e| Exit::failed(format!("the input starts a JSON array but is not valid JSON: {e}")))?;
+        reader
+            .read_to_string(&mut text)
+            .context("the input is not valid UTF-8")?;
+        let values: Vec<Value> = serde_json::from_str(&text).map_err(|e| {
+            Exit::failed(format!(
+                "the input starts a JSON array but is not valid JSON: {e}"
+            ))
+        })?;
         for v in &values {
             let j = judge(v, sink.index, sink.now);
             sink.take(j)?;

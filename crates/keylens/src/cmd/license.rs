@@ -21,7 +21,9 @@ pub fn run(data: &Path, id: &str, as_of: Option<String>, grace: &str, limit: usi
     let history = store.history(id)?;
     let add_grace = |t: i64| grace.add_to(t);
     let state = match history.at(as_of, &add_grace) {
-        None => json!({"status": "not_created", "note": "no license.created by as_of: counted by event-level metrics only"}),
+        None => {
+            json!({"status": "not_created", "note": "no license.created by as_of: counted by event-level metrics only"})
+        }
         Some(v) => {
             let status = if v.is_churned() {
                 "churned"

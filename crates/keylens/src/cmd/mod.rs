@@ -16,7 +16,13 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Import { data, files } => import::run(&data.data, &files),
         Command::Query(args) => query::run(args),
-        Command::License { id, data, as_of, grace, limit } => license::run(&data.data, &id, as_of, &grace, limit),
+        Command::License {
+            id,
+            data,
+            as_of,
+            grace,
+            limit,
+        } => license::run(&data.data, &id, as_of, &grace, limit),
         Command::Generate(args) => generate::run(&args),
         Command::Demo { gen, data } => demo::run(&gen, data),
     }

@@ -23,11 +23,16 @@ pub fn run(a: QueryArgs) -> Result<u8> {
         pairs.push(("where".into(), f.clone()));
     }
     let store = super::open_existing(&a.data.data)?;
-    let answer = keylens_query::run(&store, &a.metric, &pairs, now_micros()).map_err(|e| match &e {
-        keylens_query::Error::BadParam { param, .. } if param == "metric" => Exit::failed(e.to_string()),
-        keylens_query::Error::BadParam { param, message } => Exit::usage(format!("--{}: {message}", param.replace('_', "-"))),
-        keylens_query::Error::Engine(_) => Exit::failed(e.to_string()),
-    })?;
+    let answer =
+        keylens_query::run(&store, &a.metric, &pairs, now_micros()).map_err(|e| match &e {
+            keylens_query::Error::BadParam { param, .. } if param == "metric" => {
+                Exit::failed(e.to_string())
+            }
+            keylens_query::Error::BadParam { param, message } => {
+                Exit::usage(format!("--{}: {message}", param.replace('_', "-")))
+            }
+            keylens_query::Error::Engine(_) => Exit::failed(e.to_string()),
+        })?;
     match a.format {
         Format::Json => println!("{}", serde_json::to_string(&answer.to_json())?),
         Format::Table => print!("{}", answer.to_table()),

@@ -13,7 +13,11 @@ impl Ctx<'_> {
             p.from, p.to, p.as_of
         );
         if let Some(w) = &p.window {
-            s.push_str(&format!(" AND {} <= {}", self.d.add_duration("l.created_at", w), p.as_of));
+            s.push_str(&format!(
+                " AND {} <= {}",
+                self.d.add_duration("l.created_at", w),
+                p.as_of
+            ));
         }
         s.push_str(&self.license_filters());
         s
@@ -21,9 +25,15 @@ impl Ctx<'_> {
 
     /// First activation by `as_of` (with W: within W of creation).
     fn activated(&self) -> String {
-        let mut s = format!("l.first_activation_at IS NOT NULL AND l.first_activation_at <= {}", self.as_of());
+        let mut s = format!(
+            "l.first_activation_at IS NOT NULL AND l.first_activation_at <= {}",
+            self.as_of()
+        );
         if let Some(w) = &self.p.window {
-            s.push_str(&format!(" AND l.first_activation_at <= {}", self.d.add_duration("l.created_at", w)));
+            s.push_str(&format!(
+                " AND l.first_activation_at <= {}",
+                self.d.add_duration("l.created_at", w)
+            ));
         }
         s
     }
@@ -45,7 +55,10 @@ pub fn activation_rate(c: &Ctx) -> Result<Answer> {
 /// Rows shaped `[key.., denominator, numerator]` into rate rows, sorted by key.
 pub(super) fn rate_rows(c: &Ctx, rows: Vec<Vec<Cell>>) -> Result<Answer> {
     let names = dim_names(&c.p.by);
-    let mut keyed: Vec<(Key, Vec<Cell>)> = rows.into_iter().map(|r| split_key(r, names.len())).collect();
+    let mut keyed: Vec<(Key, Vec<Cell>)> = rows
+        .into_iter()
+        .map(|r| split_key(r, names.len()))
+        .collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     let out = keyed
         .iter()
@@ -62,7 +75,8 @@ pub fn time_to_activate(c: &Ctx) -> Result<Answer> {
     c.p.allow_dims(&Dim::LICENSE, "time_to_activate")?;
     let dims = c.license_dims();
     let inner_dims: Vec<String> = (0..dims.len()).map(|i| format!("g{i}")).collect();
-    let secs = c.d.to_double("greatest(l.first_activation_at - l.created_at, 0)");
+    let secs =
+        c.d.to_double("greatest(l.first_activation_at - l.created_at, 0)");
     let sql = format!(
         "SELECT {}count(*), avg(x), {}, {} FROM (SELECT {}{secs} / 1000000 AS x FROM licenses l WHERE {} AND {}) q{}",
         inner_dims.iter().map(|g| format!("{g}, ")).collect::<String>(),
@@ -74,7 +88,11 @@ pub fn time_to_activate(c: &Ctx) -> Result<Answer> {
         group_by(&inner_dims, &[])
     );
     let names = dim_names(&c.p.by);
-    let mut keyed: Vec<(Key, Vec<Cell>)> = c.rows(&sql)?.into_iter().map(|r| split_key(r, names.len())).collect();
+    let mut keyed: Vec<(Key, Vec<Cell>)> = c
+        .rows(&sql)?
+        .into_iter()
+        .map(|r| split_key(r, names.len()))
+        .collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     let rows = keyed
         .iter()
@@ -106,7 +124,7 @@ pub fn activations(c: &Ctx) -> Result<Answer> {
         select_dims(&dims),
         c.in_range("e.ts"),
         c.event_filters(&[]),
-        group_by(&dims, &[b.clone()])
+        group_by(&dims, std::slice::from_ref(&b))
     );
     let mut s = Series::new(c.p.buckets()?);
     s.add(c.rows(&sql)?, dims.len());
@@ -140,7 +158,7 @@ pub fn activation_failures(c: &Ctx) -> Result<Answer> {
         c.event_source(&[]),
         c.in_range("e.ts"),
         c.event_filters(&[]),
-        group_by(&dims, &[b.clone()])
+        group_by(&dims, std::slice::from_ref(&b))
     );
     let skip = [Dim::Reason];
     let act_dims = c.event_dims(&skip);
@@ -150,7 +168,7 @@ pub fn activation_failures(c: &Ctx) -> Result<Answer> {
         c.event_source(&skip),
         c.in_range("e.ts"),
         c.event_filters(&skip),
-        group_by(&act_dims, &[b.clone()])
+        group_by(&act_dims, std::slice::from_ref(&b))
     );
     let reason_pos = c.p.by.iter().position(|d| *d == Dim::Reason);
     let mut failed = Series::new(c.p.buckets()?);

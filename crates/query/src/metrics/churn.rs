@@ -15,7 +15,7 @@ pub fn churn(c: &Ctx) -> Result<Answer> {
         g.iter().map(|x| format!("{x}, ")).collect::<String>(),
         c.p.from,
         c.p.to,
-        group_by(&g, &[b.clone()])
+        group_by(&g, std::slice::from_ref(&b))
     );
     let buckets = c.p.buckets()?;
     let starts = c.d.instants_table(&buckets);

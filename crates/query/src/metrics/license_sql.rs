@@ -16,7 +16,10 @@ impl Ctx<'_> {
 
     /// The renewal that set the next end came by `end + grace`.
     pub fn renewed_in_time(&self) -> String {
-        format!("(t.next_set_at IS NOT NULL AND t.next_set_at <= {})", self.grace("t.end_at"))
+        format!(
+            "(t.next_set_at IS NOT NULL AND t.next_set_at <= {})",
+            self.grace("t.end_at")
+        )
     }
 
     /// A revocation of the active license, known by `as_of`, cut this term short.
@@ -30,12 +33,20 @@ impl Ctx<'_> {
     /// The term is known and its renewal is settled (`end + grace <= as_of`).
     pub fn term_decided(&self) -> String {
         let a = self.as_of();
-        format!("l.created_at <= {a} AND t.set_at <= {a} AND {} <= {a}", self.grace("t.end_at"))
+        format!(
+            "l.created_at <= {a} AND t.set_at <= {a} AND {} <= {a}",
+            self.grace("t.end_at")
+        )
     }
 
     /// A renewal opportunity: settled, not cut short, and the license active just before its end.
     pub fn opportunity(&self) -> String {
-        format!("{} AND NOT {} AND {} < t.end_at", self.term_decided(), self.cut_by_revocation(), self.term_start())
+        format!(
+            "{} AND NOT {} AND {} < t.end_at",
+            self.term_decided(),
+            self.cut_by_revocation(),
+            self.term_start()
+        )
     }
 
     /// Every recognised churn as a derived table `(g0.., at, voluntary, until)` where `until` is

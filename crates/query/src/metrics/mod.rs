@@ -39,13 +39,26 @@ pub fn names() -> Vec<&'static str> {
 }
 
 /// Answers `metric` with parameters given as `(name, value)` pairs; `now` is the default `as_of`.
-pub fn run(engine: &dyn Engine, metric: &str, pairs: &[(String, String)], now: i64) -> Result<Answer> {
+pub fn run(
+    engine: &dyn Engine,
+    metric: &str,
+    pairs: &[(String, String)],
+    now: i64,
+) -> Result<Answer> {
     let Some((name, runner, extra)) = METRICS.iter().find(|(n, _, _)| *n == metric) else {
         let names: Vec<&str> = METRICS.iter().map(|(n, _, _)| *n).collect();
-        return Err(bad("metric", format!("unknown metric '{metric}'; available: {}", names.join(", "))));
+        return Err(bad(
+            "metric",
+            format!("unknown metric '{metric}'; available: {}", names.join(", ")),
+        ));
     };
     let params = Params::parse(pairs, now, extra)?;
-    let ctx = Ctx { name, p: &params, d: engine.dialect(), engine };
+    let ctx = Ctx {
+        name,
+        p: &params,
+        d: engine.dialect(),
+        engine,
+    };
     runner(&ctx)
 }
 
@@ -62,7 +75,12 @@ impl Ctx<'_> {
     }
 
     pub fn answer(&self, rows: Vec<Map<String, Value>>, summary: Option<Value>) -> Answer {
-        Answer { metric: self.name.to_string(), params: self.p.to_json(), rows, summary }
+        Answer {
+            metric: self.name.to_string(),
+            params: self.p.to_json(),
+            rows,
+            summary,
+        }
     }
 
     pub fn as_of(&self) -> i64 {
@@ -85,12 +103,21 @@ impl Ctx<'_> {
 
     /// ` AND ...` for the filters over `licenses l`.
     pub fn license_filters(&self) -> String {
-        self.p.filters.iter().map(|(d, v)| format!(" AND {}", self.in_list(&d.license_column(), v))).collect()
+        self.p
+            .filters
+            .iter()
+            .map(|(d, v)| format!(" AND {}", self.in_list(&d.license_column(), v)))
+            .collect()
     }
 
     /// `events e` joined with what the grouping and filtering need.
     pub fn event_source(&self, skip: &[Dim]) -> String {
-        let dims = self.p.by.iter().chain(self.p.filters.iter().map(|(d, _)| d)).filter(|d| !skip.contains(d));
+        let dims = self
+            .p
+            .by
+            .iter()
+            .chain(self.p.filters.iter().map(|(d, _)| d))
+            .filter(|d| !skip.contains(d));
         let (mut license, mut segments) = (false, false);
         for d in dims {
             license |= d.is_license_attribute() && !d.needs_segments();
@@ -98,7 +125,10 @@ impl Ctx<'_> {
         }
         let mut s = "events e".to_string();
         if license {
-            s.push_str(&format!(" LEFT JOIN licenses l ON l.license_id = e.license_id AND l.created_at <= {}", self.as_of()));
+            s.push_str(&format!(
+                " LEFT JOIN licenses l ON l.license_id = e.license_id AND l.created_at <= {}",
+                self.as_of()
+            ));
         }
         if segments {
             s.push(' ');
@@ -108,7 +138,12 @@ impl Ctx<'_> {
     }
 
     pub fn event_dims(&self, skip: &[Dim]) -> Vec<String> {
-        self.p.by.iter().filter(|d| !skip.contains(d)).map(|d| d.event_expr()).collect()
+        self.p
+            .by
+            .iter()
+            .filter(|d| !skip.contains(d))
+            .map(|d| d.event_expr())
+            .collect()
     }
 
     pub fn event_filters(&self, skip: &[Dim]) -> String {
@@ -122,7 +157,12 @@ impl Ctx<'_> {
 
     /// ` AND e.ts >= from AND e.ts < to AND e.ts <= as_of` for a time column.
     pub fn in_range(&self, col: &str) -> String {
-        format!(" AND {col} >= {} AND {col} < {} AND {col} <= {}", self.p.from, self.p.to, self.as_of())
+        format!(
+            " AND {col} >= {} AND {col} < {} AND {col} <= {}",
+            self.p.from,
+            self.p.to,
+            self.as_of()
+        )
     }
 
     pub fn bucket(&self, col: &str) -> String {
@@ -132,7 +172,10 @@ impl Ctx<'_> {
 
 /// `expr AS g0, ...` for the SELECT list (empty when not grouped).
 pub(crate) fn select_dims(dims: &[String]) -> String {
-    dims.iter().enumerate().map(|(i, d)| format!("{d} AS g{i}, ")).collect()
+    dims.iter()
+        .enumerate()
+        .map(|(i, d)| format!("{d} AS g{i}, "))
+        .collect()
 }
 
 /// ` GROUP BY ...` over the dimension expressions plus `extra` expressions.
@@ -141,7 +184,13 @@ pub(crate) fn group_by(dims: &[String], extra: &[String]) -> String {
     if all.is_empty() {
         String::new()
     } else {
-        format!(" GROUP BY {}", all.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+        format!(
+            " GROUP BY {}",
+            all.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 }
 
@@ -176,7 +225,10 @@ pub(crate) struct Series {
 
 impl Series {
     pub fn new(buckets: Vec<i64>) -> Series {
-        Series { buckets, groups: BTreeMap::new() }
+        Series {
+            buckets,
+            groups: BTreeMap::new(),
+        }
     }
 
     /// Adds rows shaped `[key.., bucket, values..]`.
@@ -185,7 +237,10 @@ impl Series {
             let (key, rest) = split_key(row, key_len);
             let mut rest = rest.into_iter();
             let b = rest.next().and_then(|c| c.as_i64()).unwrap_or_default();
-            self.groups.entry(key).or_default().insert(b, rest.collect());
+            self.groups
+                .entry(key)
+                .or_default()
+                .insert(b, rest.collect());
         }
     }
 
@@ -210,7 +265,10 @@ pub(crate) fn bucket_json(b: i64) -> Value {
 }
 
 pub(crate) fn int_at(cells: Option<&Vec<Cell>>, i: usize) -> i64 {
-    cells.and_then(|c| c.get(i)).and_then(Cell::as_i64).unwrap_or(0)
+    cells
+        .and_then(|c| c.get(i))
+        .and_then(Cell::as_i64)
+        .unwrap_or(0)
 }
 
 pub(crate) fn float_at(cells: Option<&Vec<Cell>>, i: usize) -> Option<f64> {

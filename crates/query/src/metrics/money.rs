@@ -22,7 +22,7 @@ pub fn renewals(c: &Ctx) -> Result<Answer> {
         c.event_source(&[]),
         c.in_range("e.ts"),
         c.event_filters(&[]),
-        group_by(&dims, &[b.clone()])
+        group_by(&dims, std::slice::from_ref(&b))
     );
     let mut s = Series::new(c.p.buckets()?);
     s.add(c.rows(&sql)?, dims.len());
@@ -54,7 +54,7 @@ pub fn revenue(c: &Ctx) -> Result<Answer> {
         c.event_source(&[]),
         c.in_range("e.ts"),
         c.event_filters(&[]),
-        group_by(&dims, &[b.clone()])
+        group_by(&dims, std::slice::from_ref(&b))
     );
     let mut s = Series::new(c.p.buckets()?);
     s.add(c.rows(&sql)?, dims.len());
@@ -62,8 +62,11 @@ pub fn revenue(c: &Ctx) -> Result<Answer> {
         .filled()
         .into_iter()
         .map(|(k, b, v)| {
-            let (new, renewal, upgrade) =
-                (float_at(v, 0).unwrap_or(0.0), float_at(v, 1).unwrap_or(0.0), float_at(v, 2).unwrap_or(0.0));
+            let (new, renewal, upgrade) = (
+                float_at(v, 0).unwrap_or(0.0),
+                float_at(v, 1).unwrap_or(0.0),
+                float_at(v, 2).unwrap_or(0.0),
+            );
             let mut m = keyed_row(&names, k);
             m.insert("bucket".into(), bucket_json(b));
             m.insert("new".into(), json!(new));

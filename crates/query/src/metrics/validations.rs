@@ -16,7 +16,7 @@ pub fn validations(c: &Ctx) -> Result<Answer> {
         c.event_source(&[]),
         c.in_range("e.ts"),
         c.event_filters(&[]),
-        group_by(&dims, &[b.clone()])
+        group_by(&dims, std::slice::from_ref(&b))
     );
     let mut s = Series::new(c.p.buckets()?);
     s.add(c.rows(&sql)?, dims.len());
@@ -33,7 +33,10 @@ pub fn validations(c: &Ctx) -> Result<Answer> {
             m.insert("bucket".into(), bucket_json(b));
             m.insert("calls".into(), json!(calls));
             m.insert("invalid".into(), json!(invalid));
-            m.insert("invalid_rate".into(), num(rate(invalid as f64, calls as f64)));
+            m.insert(
+                "invalid_rate".into(),
+                num(rate(invalid as f64, calls as f64)),
+            );
             m.insert("p50_ms".into(), num(float_at(v, 2)));
             m.insert("p95_ms".into(), num(float_at(v, 3)));
             m.insert("p99_ms".into(), num(float_at(v, 4)));
