@@ -383,7 +383,7 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
         e.country = Some(country);
         e.lat = Some(lat);
         e.lon = Some(lon);
-        t += rng.gen_range(2 * DAY..16 * DAY);
+        t += rng.gen_range(DAY..7 * DAY);
     }
     // Version upgrades, tier upgrades, metered usage, custom events.
     if rng.gen_bool(0.3) && stop > first + 2 * DAY {

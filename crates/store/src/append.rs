@@ -20,6 +20,7 @@ impl Store {
     /// When this returns `Ok`, the accepted events are durable (committed, WAL synced) and the
     /// licenses they touch are marked for [`Store::refresh`] in the same transaction.
     pub fn append(&mut self, events: &[Event]) -> Result<AppendOutcome> {
+        self.id_hashes()?;
         let existing = self.stored_ids_among(events)?;
         let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
         let fresh: Vec<&Event> = events
@@ -47,8 +48,9 @@ impl Store {
                 return Err(e);
             }
         }
+        let hashes = self.id_hashes()?;
         for e in &fresh {
-            self.id_hashes.insert(id_hash(&e.id));
+            hashes.insert(id_hash(&e.id));
         }
         Ok(outcome)
     }
@@ -105,10 +107,11 @@ impl Store {
 
     /// The ids among `events` that are already stored. Only ids whose hash is known are looked up.
     fn stored_ids_among(&self, events: &[Event]) -> Result<HashSet<String>> {
+        let known = self.id_hashes.as_ref().expect("loaded by append");
         let candidates: Vec<i64> = events
             .iter()
             .map(|e| id_hash(&e.id))
-            .filter(|h| self.id_hashes.contains(h))
+            .filter(|h| known.contains(h))
             .map(|h| h as i64)
             .collect::<BTreeSet<_>>()
             .into_iter()

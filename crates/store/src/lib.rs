@@ -53,7 +53,8 @@ pub struct Store {
     path: PathBuf,
     /// 64-bit hashes of every stored id: most new ids are told apart from stored ones without
     /// touching the table; a hit is confirmed against the stored ids (hashes can collide).
-    id_hashes: HashSet<u64>,
+    /// Loaded on the first append, so processes that only query never pay for it.
+    id_hashes: Option<HashSet<u64>>,
 }
 
 impl Store {
@@ -73,9 +74,8 @@ impl Store {
         let mut store = Store {
             conn,
             path,
-            id_hashes: HashSet::new(),
+            id_hashes: None,
         };
-        store.load_id_hashes()?;
         store.refresh()?;
         Ok(store)
     }
@@ -92,13 +92,17 @@ impl Store {
             as u64)
     }
 
-    fn load_id_hashes(&mut self) -> Result<()> {
-        let mut stmt = self.conn.prepare("SELECT id_hash FROM events")?;
-        let hashes = stmt.query_map([], |r| r.get::<_, i64>(0))?;
-        for h in hashes {
-            self.id_hashes.insert(h? as u64);
+    /// The set of stored id hashes, loaded on first use.
+    pub(crate) fn id_hashes(&mut self) -> Result<&mut HashSet<u64>> {
+        if self.id_hashes.is_none() {
+            let mut set = HashSet::new();
+            let mut stmt = self.conn.prepare("SELECT id_hash FROM events")?;
+            for h in stmt.query_map([], |r| r.get::<_, i64>(0))? {
+                set.insert(h? as u64);
+            }
+            self.id_hashes = Some(set);
         }
-        Ok(())
+        Ok(self.id_hashes.as_mut().expect("just loaded"))
     }
 }
 
