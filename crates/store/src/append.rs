@@ -1,10 +1,14 @@
 //! Durable, deduplicated appends.
 
 use crate::{id_hash, Result, Store};
+use duckdb::arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+use duckdb::arrow::datatypes::{Field, Schema};
+use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::params;
 use keylens_event::time::now_micros;
 use keylens_event::Event;
 use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AppendOutcome {
@@ -56,45 +60,10 @@ impl Store {
     }
 
     fn write(&self, fresh: &[&Event], dirty: &BTreeSet<&str>) -> Result<()> {
-        let received = now_micros();
         let mut app = self.conn.appender("events")?;
-        for e in fresh {
-            app.append_row(params![
-                e.id,
-                id_hash(&e.id) as i64,
-                e.kind().as_str(),
-                e.timestamp,
-                e.license_id,
-                e.user_id,
-                e.account_id,
-                e.product,
-                e.tier,
-                e.model,
-                e.region,
-                e.channel,
-                e.machine_id,
-                e.version,
-                e.from_version,
-                e.ip,
-                e.country,
-                e.lat,
-                e.lon,
-                e.amount,
-                e.currency,
-                e.seats,
-                e.term,
-                e.expires_at,
-                e.reason,
-                e.code,
-                e.result,
-                e.latency_ms,
-                e.quantity,
-                e.meter,
-                e.properties,
-                e.source,
-                received,
-            ])?;
-        }
+        // One Arrow batch per call: DuckDB takes whole column vectors instead of one value per
+        // FFI call, which is what makes appends cheap.
+        app.append_record_batch(events_batch(fresh, now_micros())?)?;
         app.flush()?;
         drop(app);
         let mut app = self.conn.appender("dirty")?;
@@ -130,4 +99,61 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// The events as an Arrow batch with the columns of the `events` table, in its order.
+fn events_batch(events: &[&Event], received_at: i64) -> Result<RecordBatch> {
+    let text = |f: fn(&Event) -> Option<&str>| -> ArrayRef {
+        Arc::new(StringArray::from_iter(events.iter().map(|e| f(e))))
+    };
+    let int = |f: fn(&Event) -> Option<i64>| -> ArrayRef {
+        Arc::new(Int64Array::from_iter(events.iter().map(|e| f(e))))
+    };
+    let float = |f: fn(&Event) -> Option<f64>| -> ArrayRef {
+        Arc::new(Float64Array::from_iter(events.iter().map(|e| f(e))))
+    };
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("id", text(|e| Some(&e.id))),
+        ("id_hash", int(|e| Some(id_hash(&e.id) as i64))),
+        ("type", text(|e| Some(e.kind().as_str()))),
+        ("ts", int(|e| Some(e.timestamp))),
+        ("license_id", text(|e| e.license_id.as_deref())),
+        ("user_id", text(|e| e.user_id.as_deref())),
+        ("account_id", text(|e| e.account_id.as_deref())),
+        ("product", text(|e| e.product.as_deref())),
+        ("tier", text(|e| e.tier.as_deref())),
+        ("model", text(|e| e.model.as_deref())),
+        ("region", text(|e| e.region.as_deref())),
+        ("channel", text(|e| e.channel.as_deref())),
+        ("machine_id", text(|e| e.machine_id.as_deref())),
+        ("version", text(|e| e.version.as_deref())),
+        ("from_version", text(|e| e.from_version.as_deref())),
+        ("ip", text(|e| e.ip.as_deref())),
+        ("country", text(|e| e.country.as_deref())),
+        ("lat", float(|e| e.lat)),
+        ("lon", float(|e| e.lon)),
+        ("amount", float(|e| e.amount)),
+        ("currency", text(|e| e.currency.as_deref())),
+        ("seats", int(|e| e.seats)),
+        ("term", text(|e| e.term.as_deref())),
+        ("expires_at", int(|e| e.expires_at)),
+        ("reason", text(|e| e.reason.as_deref())),
+        ("code", text(|e| e.code.as_deref())),
+        ("result", text(|e| e.result.as_deref())),
+        ("latency_ms", float(|e| e.latency_ms)),
+        ("quantity", float(|e| e.quantity)),
+        ("meter", text(|e| e.meter.as_deref())),
+        ("properties", text(|e| e.properties.as_deref())),
+        ("source", text(|e| e.source.as_deref())),
+        (
+            "received_at",
+            Arc::new(Int64Array::from(vec![received_at; events.len()])) as ArrayRef,
+        ),
+    ];
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+        .collect();
+    let arrays: Vec<ArrayRef> = columns.into_iter().map(|(_, a)| a).collect();
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }

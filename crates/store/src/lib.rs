@@ -41,6 +41,8 @@ pub enum Error {
     },
     #[error("store error: {0}")]
     Db(#[from] duckdb::Error),
+    #[error("store error: {0}")]
+    Arrow(#[from] duckdb::arrow::error::ArrowError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

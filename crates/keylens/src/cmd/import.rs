@@ -39,6 +39,7 @@ pub fn import_files(store: &mut Store, files: &[PathBuf]) -> Result<BatchAnswer>
         answer: BatchAnswer::default(),
         index: 0,
         now: now_micros(),
+        append_time: std::time::Duration::ZERO,
     };
     for f in files {
         let (reader, len): (Box<dyn Read>, u64) = if f.as_os_str() == "-" {
@@ -55,12 +56,23 @@ pub fn import_files(store: &mut Store, files: &[PathBuf]) -> Result<BatchAnswer>
     }
     sink.flush()?;
     let answer = std::mem::take(&mut sink.answer);
+    tracing::info!(
+        append_s = sink.append_time.as_secs_f64(),
+        accepted = answer.accepted,
+        "events stored"
+    );
+    let started = std::time::Instant::now();
     let bar = progress_bar(0, "deriving licenses");
-    store.refresh_with(&mut |done, total| {
+    let derived = store.refresh_with(&mut |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })?;
     bar.finish_and_clear();
+    tracing::info!(
+        derive_s = started.elapsed().as_secs_f64(),
+        licenses = derived,
+        "licenses derived"
+    );
     Ok(answer)
 }
 
@@ -90,6 +102,8 @@ struct Sink<'a> {
     /// Position of the next event across all inputs.
     index: usize,
     now: i64,
+    /// Time spent in the store's appends (the rest of an import is reading and validating).
+    append_time: std::time::Duration,
 }
 
 impl Sink<'_> {
@@ -111,7 +125,9 @@ impl Sink<'_> {
         if self.pending.is_empty() {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         let out = self.store.append(&self.pending)?;
+        self.append_time += started.elapsed();
         self.answer.accepted += out.accepted;
         self.answer.duplicates += out.duplicates;
         self.pending.clear();
