@@ -13,4 +13,4 @@ pub mod validate;
 pub use batch::{parse_body, BatchAnswer, Rejection};
 pub use duration::IsoDuration;
 pub use event::{Event, EventType};
-pub use validate::{validate, FieldError};
+pub use validate::{validate, FieldError, FIELDS};

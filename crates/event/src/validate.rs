@@ -21,7 +21,8 @@ fn err(field: &str, message: impl Into<String>) -> FieldError {
     }
 }
 
-const KNOWN_FIELDS: [&str; 31] = [
+/// Every field an event may carry, in the contract's order.
+pub const FIELDS: [&str; 31] = [
     "id",
     "type",
     "timestamp",
@@ -74,7 +75,7 @@ pub fn validate(value: &Value, now: i64) -> Result<Event, FieldError> {
     let obj = value
         .as_object()
         .ok_or_else(|| err("", "an event must be a JSON object"))?;
-    if let Some(unknown) = obj.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str())) {
+    if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(err(
             unknown,
             format!("unknown field '{unknown}'; put free-form data under 'properties'"),

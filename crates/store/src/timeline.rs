@@ -2,63 +2,43 @@
 
 use crate::derive::{lifecycle_event, LIFECYCLE_COLUMNS, LIFECYCLE_TYPES};
 use crate::{Result, Store};
+use keylens_event::FIELDS;
 use keylens_lifecycle::{fold, History};
 use serde_json::{Map, Value};
 
 /// A stored event as its contract fields (nulls left out).
 pub type StoredEvent = Map<String, Value>;
 
-const COLUMNS: [&str; 31] = [
-    "id",
-    "type",
-    "ts",
-    "license_id",
-    "user_id",
-    "account_id",
-    "product",
-    "tier",
-    "model",
-    "region",
-    "channel",
-    "machine_id",
-    "version",
-    "from_version",
-    "ip",
-    "country",
-    "lat",
-    "lon",
-    "amount",
-    "currency",
-    "seats",
-    "term",
-    "expires_at",
-    "reason",
-    "code",
-    "result",
-    "latency_ms",
-    "quantity",
-    "meter",
-    "properties",
-    "source",
-];
+/// The stored column of a contract field (the instant is `ts` in the table).
+fn column(field: &str) -> &str {
+    if field == "timestamp" {
+        "ts"
+    } else {
+        field
+    }
+}
 
 impl Store {
     /// The license's events, oldest first (ties by type, then id), at most `limit`.
     pub fn license_events(&self, license_id: &str, limit: usize) -> Result<Vec<StoredEvent>> {
         let sql = format!(
             "SELECT {} FROM events WHERE license_id = ? ORDER BY ts, type, id LIMIT {limit}",
-            COLUMNS.join(", ")
+            FIELDS
+                .iter()
+                .map(|f| column(f))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query([license_id])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let mut m = Map::new();
-            for (i, name) in COLUMNS.iter().enumerate() {
+            for (i, name) in FIELDS.iter().enumerate() {
                 let v: Value = match r.get_ref(i)? {
                     duckdb::types::ValueRef::Null => continue,
                     duckdb::types::ValueRef::BigInt(x)
-                        if *name == "ts" || *name == "expires_at" =>
+                        if *name == "timestamp" || *name == "expires_at" =>
                     {
                         Value::String(keylens_event::time::format_rfc3339(x))
                     }
@@ -72,8 +52,7 @@ impl Store {
                     }
                     other => Value::String(format!("{other:?}")),
                 };
-                let key = if *name == "ts" { "timestamp" } else { name };
-                m.insert(key.to_string(), v);
+                m.insert(name.to_string(), v);
             }
             out.push(m);
         }

@@ -110,27 +110,11 @@ pub fn time_to_activate(c: &Ctx) -> Result<Answer> {
 
 pub fn activations(c: &Ctx) -> Result<Answer> {
     let dims = c.event_dims(&[]);
-    let b = c.bucket("e.ts");
-    let mut source = c.event_source(&[]);
-    if !source.contains("JOIN licenses l") {
-        source.push_str(&format!(
-            " LEFT JOIN licenses l ON l.license_id = e.license_id AND l.created_at <= {}",
-            c.as_of()
-        ));
-    }
-    let sql = format!(
-        "SELECT {}{b}, count(DISTINCT CASE WHEN e.ts = l.first_activation_at THEN e.license_id END), count(*) \
-         FROM {source} WHERE e.type = 'license.activated'{}{}{}",
-        select_dims(&dims),
-        c.in_range("e.ts"),
-        c.event_filters(&[]),
-        group_by(&dims, std::slice::from_ref(&b))
-    );
-    let mut s = Series::new(c.p.buckets()?);
-    s.add(c.rows(&sql)?, dims.len());
-    if dims.is_empty() {
-        s.touch(vec![]);
-    }
+    let aggregates = [
+        "count(DISTINCT CASE WHEN e.ts = l.first_activation_at THEN e.license_id END)".to_string(),
+        "count(*)".to_string(),
+    ];
+    let s = c.event_series(&dims, "e.type = 'license.activated'", &aggregates, &[])?;
     let names = dim_names(&c.p.by);
     let rows = s
         .filled()
@@ -150,39 +134,18 @@ pub fn activations(c: &Ctx) -> Result<Answer> {
 /// activations of the same group and bucket. `reason` only exists on failures, so grouping or
 /// filtering by it leaves the activations side whole.
 pub fn activation_failures(c: &Ctx) -> Result<Answer> {
-    let b = c.bucket("e.ts");
+    let count = ["count(*)".to_string()];
     let dims = c.event_dims(&[]);
-    let failed_sql = format!(
-        "SELECT {}{b}, count(*) FROM {} WHERE e.type = 'license.activation_failed'{}{}{}",
-        select_dims(&dims),
-        c.event_source(&[]),
-        c.in_range("e.ts"),
-        c.event_filters(&[]),
-        group_by(&dims, std::slice::from_ref(&b))
-    );
+    let mut failed = c.event_series(&dims, "e.type = 'license.activation_failed'", &count, &[])?;
     let skip = [Dim::Reason];
     let act_dims = c.event_dims(&skip);
-    let act_sql = format!(
-        "SELECT {}{b}, count(*) FROM {} WHERE e.type = 'license.activated'{}{}{}",
-        select_dims(&act_dims),
-        c.event_source(&skip),
-        c.in_range("e.ts"),
-        c.event_filters(&skip),
-        group_by(&act_dims, std::slice::from_ref(&b))
-    );
+    let activated = c.event_series(&act_dims, "e.type = 'license.activated'", &count, &skip)?;
     let reason_pos = c.p.by.iter().position(|d| *d == Dim::Reason);
-    let mut failed = Series::new(c.p.buckets()?);
-    failed.add(c.rows(&failed_sql)?, dims.len());
-    let mut activated = Series::new(c.p.buckets()?);
-    activated.add(c.rows(&act_sql)?, act_dims.len());
     if reason_pos.is_none() {
         // Groups with activations but no failures still get rows (failed 0, rate 0).
         for k in activated.groups.keys().cloned().collect::<Vec<_>>() {
             failed.touch(k);
         }
-    }
-    if dims.is_empty() {
-        failed.touch(vec![]);
     }
     let names = dim_names(&c.p.by);
     let rows = failed

@@ -110,15 +110,16 @@ impl Ctx<'_> {
             .collect()
     }
 
-    /// `events e` joined with what the grouping and filtering need.
-    pub fn event_source(&self, skip: &[Dim]) -> String {
+    /// `events e` joined with what the grouping and filtering need (and `licenses l` always
+    /// when `with_license`).
+    pub fn event_source(&self, skip: &[Dim], with_license: bool) -> String {
         let dims = self
             .p
             .by
             .iter()
             .chain(self.p.filters.iter().map(|(d, _)| d))
             .filter(|d| !skip.contains(d));
-        let (mut license, mut segments) = (false, false);
+        let (mut license, mut segments) = (with_license, false);
         for d in dims {
             license |= d.is_license_attribute() && !d.needs_segments();
             segments |= d.needs_segments();
@@ -135,6 +136,33 @@ impl Ctx<'_> {
             s.push_str(&self.d.segment_join());
         }
         s
+    }
+
+    /// An event-level series: `aggregates` per group (`dims`) and bucket of `e.ts`, over the
+    /// events matching `condition` inside `[from, to)`, with the filters except `skip`.
+    pub fn event_series(
+        &self,
+        dims: &[String],
+        condition: &str,
+        aggregates: &[String],
+        skip: &[Dim],
+    ) -> Result<Series> {
+        let b = self.bucket("e.ts");
+        let sql = format!(
+            "SELECT {}{b}, {} FROM {} WHERE {condition}{}{}{}",
+            select_dims(dims),
+            aggregates.join(", "),
+            self.event_source(skip, aggregates.iter().any(|a| a.contains("l."))),
+            self.in_range("e.ts"),
+            self.event_filters(skip),
+            group_by(dims, std::slice::from_ref(&b))
+        );
+        let mut s = Series::new(self.p.buckets()?);
+        s.add(self.rows(&sql)?, dims.len());
+        if dims.is_empty() {
+            s.touch(vec![]);
+        }
+        Ok(s)
     }
 
     pub fn event_dims(&self, skip: &[Dim]) -> Vec<String> {

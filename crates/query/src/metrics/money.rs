@@ -15,17 +15,8 @@ fn money_dims(c: &Ctx) -> (Vec<String>, Vec<&'static str>) {
 
 pub fn renewals(c: &Ctx) -> Result<Answer> {
     let (dims, names) = money_dims(c);
-    let b = c.bucket("e.ts");
-    let sql = format!(
-        "SELECT {}{b}, count(*), sum(e.amount) FROM {} WHERE e.type = 'license.renewed'{}{}{}",
-        select_dims(&dims),
-        c.event_source(&[]),
-        c.in_range("e.ts"),
-        c.event_filters(&[]),
-        group_by(&dims, std::slice::from_ref(&b))
-    );
-    let mut s = Series::new(c.p.buckets()?);
-    s.add(c.rows(&sql)?, dims.len());
+    let aggregates = ["count(*)".to_string(), "sum(e.amount)".to_string()];
+    let s = c.event_series(&dims, "e.type = 'license.renewed'", &aggregates, &[])?;
     let rows = s
         .filled()
         .into_iter()
@@ -42,22 +33,14 @@ pub fn renewals(c: &Ctx) -> Result<Answer> {
 
 pub fn revenue(c: &Ctx) -> Result<Answer> {
     let (dims, names) = money_dims(c);
-    let b = c.bucket("e.ts");
     let sum_of = |t: &str| format!("sum(CASE WHEN e.type = '{t}' THEN e.amount ELSE 0 END)");
-    let sql = format!(
-        "SELECT {}{b}, {}, {}, {} FROM {} \
-         WHERE e.type IN ('license.created', 'license.renewed', 'license.upgraded') AND e.amount IS NOT NULL{}{}{}",
-        select_dims(&dims),
+    let aggregates = [
         sum_of("license.created"),
         sum_of("license.renewed"),
         sum_of("license.upgraded"),
-        c.event_source(&[]),
-        c.in_range("e.ts"),
-        c.event_filters(&[]),
-        group_by(&dims, std::slice::from_ref(&b))
-    );
-    let mut s = Series::new(c.p.buckets()?);
-    s.add(c.rows(&sql)?, dims.len());
+    ];
+    let condition = "e.type IN ('license.created', 'license.renewed', 'license.upgraded') AND e.amount IS NOT NULL";
+    let s = c.event_series(&dims, condition, &aggregates, &[])?;
     let rows = s
         .filled()
         .into_iter()

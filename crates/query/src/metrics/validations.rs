@@ -5,24 +5,14 @@ use crate::stats::rate;
 
 pub fn validations(c: &Ctx) -> Result<Answer> {
     let dims = c.event_dims(&[]);
-    let b = c.bucket("e.ts");
-    let sql = format!(
-        "SELECT {}{b}, count(*), sum(CASE WHEN e.result = 'invalid' THEN 1 ELSE 0 END), {}, {}, {} \
-         FROM {} WHERE e.type = 'license.validated'{}{}{}",
-        select_dims(&dims),
+    let aggregates = [
+        "count(*)".to_string(),
+        "sum(CASE WHEN e.result = 'invalid' THEN 1 ELSE 0 END)".to_string(),
         c.d.percentile("e.latency_ms", 0.5),
         c.d.percentile("e.latency_ms", 0.95),
         c.d.percentile("e.latency_ms", 0.99),
-        c.event_source(&[]),
-        c.in_range("e.ts"),
-        c.event_filters(&[]),
-        group_by(&dims, std::slice::from_ref(&b))
-    );
-    let mut s = Series::new(c.p.buckets()?);
-    s.add(c.rows(&sql)?, dims.len());
-    if dims.is_empty() {
-        s.touch(vec![]);
-    }
+    ];
+    let s = c.event_series(&dims, "e.type = 'license.validated'", &aggregates, &[])?;
     let names = dim_names(&c.p.by);
     let rows = s
         .filled()
