@@ -4,10 +4,6 @@
 # metrics). Extra arguments go to `keylens demo`, e.g. scripts/demo.sh --licenses 20000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v npm >/dev/null; then
-  echo "demo: installing npm (needed once to fetch libduckdb)" >&2
-  apt-get update -qq && apt-get install -y -qq npm >/dev/null
-fi
 source scripts/env.sh
 cargo build --release --locked --bin keylens
 exec "$CARGO_TARGET_DIR/release/keylens" demo "$@"

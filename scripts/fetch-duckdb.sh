@@ -7,7 +7,11 @@ DUCKDB_NPM_VERSION="1.5.6-r.1" # DuckDB 1.5.6, matching the duckdb crate pinned 
 cache="${KEYLENS_CACHE_DIR:-$HOME/.cache/keylens}"
 dir="$cache/libduckdb-$DUCKDB_NPM_VERSION"
 if [ ! -f "$dir/libduckdb.so" ] || [ "$(cat "$dir/VERSION" 2>/dev/null)" != "$DUCKDB_NPM_VERSION" ]; then
-  command -v npm >/dev/null || { echo "fetch-duckdb: npm is needed to fetch libduckdb (apt-get install -y npm)" >&2; exit 1; }
+  if ! command -v npm >/dev/null; then
+    echo "fetch-duckdb: installing npm (needed once to fetch libduckdb)" >&2
+    { apt-get update -qq && apt-get install -y -qq npm >/dev/null; } ||
+      { echo "fetch-duckdb: npm is needed to fetch libduckdb; install it (apt-get install -y npm)" >&2; exit 1; }
+  fi
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   echo "fetch-duckdb: fetching @duckdb/node-bindings-linux-x64@$DUCKDB_NPM_VERSION" >&2
