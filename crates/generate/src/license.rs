@@ -315,7 +315,7 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
         _ => 0.9,
     } + if tier == "enterprise" { 0.04 } else { 0.0 };
     let sharing = rng.gen_bool(0.005);
-    if rng.gen_bool(0.1) || sharing {
+    if rng.gen_bool(0.05) || sharing {
         for _ in 0..rng.gen_range(1..4) {
             let e = b.push(
                 "license.activation_failed",

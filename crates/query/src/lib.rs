@@ -10,6 +10,7 @@ pub mod answer;
 pub mod dialect;
 pub mod dims;
 pub mod engine;
+pub mod license;
 pub mod metrics;
 pub mod params;
 pub mod stats;

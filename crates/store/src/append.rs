@@ -24,31 +24,45 @@ impl Store {
     /// When this returns `Ok`, the accepted events are durable (committed, WAL synced) and the
     /// licenses they touch are marked for [`Store::refresh`] in the same transaction.
     pub fn append(&mut self, events: &[Event]) -> Result<AppendOutcome> {
+        Ok(self.append_groups(&[events])?[0])
+    }
+
+    /// Stores several batches in one transaction (a group commit) and tells each batch what
+    /// became of its events. An id repeated across batches is accepted in the first one and a
+    /// duplicate in the others. Durable when it returns `Ok`, like [`Store::append`].
+    pub fn append_groups(&mut self, groups: &[&[Event]]) -> Result<Vec<AppendOutcome>> {
         self.id_hashes()?;
-        let existing = self.stored_ids_among(events)?;
-        let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
-        let fresh: Vec<&Event> = events
-            .iter()
-            .filter(|e| !existing.contains(e.id.as_str()) && seen.insert(e.id.as_str()))
-            .collect();
-        let outcome = AppendOutcome {
-            accepted: fresh.len() as u64,
-            duplicates: (events.len() - fresh.len()) as u64,
-        };
+        let existing = self.stored_ids_among(groups.iter().flat_map(|g| g.iter()))?;
+        let total: usize = groups.iter().map(|g| g.len()).sum();
+        let mut seen: HashSet<&str> = HashSet::with_capacity(total);
+        let mut fresh: Vec<&Event> = Vec::with_capacity(total);
+        let mut outcomes = Vec::with_capacity(groups.len());
+        for g in groups {
+            let before = fresh.len();
+            fresh.extend(
+                g.iter()
+                    .filter(|e| !existing.contains(e.id.as_str()) && seen.insert(e.id.as_str())),
+            );
+            let accepted = (fresh.len() - before) as u64;
+            outcomes.push(AppendOutcome {
+                accepted,
+                duplicates: g.len() as u64 - accepted,
+            });
+        }
         if fresh.is_empty() {
-            return Ok(outcome);
+            return Ok(outcomes);
         }
         let dirty: BTreeSet<&str> = fresh
             .iter()
             .filter(|e| e.kind().is_lifecycle())
             .filter_map(|e| e.license_id.as_deref())
             .collect();
-        self.conn.execute_batch("BEGIN TRANSACTION")?;
+        self.db.conn.execute_batch("BEGIN TRANSACTION")?;
         let written = self.write(&fresh, &dirty);
         match written {
-            Ok(()) => self.conn.execute_batch("COMMIT")?,
+            Ok(()) => self.db.conn.execute_batch("COMMIT")?,
             Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
+                let _ = self.db.conn.execute_batch("ROLLBACK");
                 return Err(e);
             }
         }
@@ -56,17 +70,17 @@ impl Store {
         for e in &fresh {
             hashes.insert(id_hash(&e.id));
         }
-        Ok(outcome)
+        Ok(outcomes)
     }
 
     fn write(&self, fresh: &[&Event], dirty: &BTreeSet<&str>) -> Result<()> {
-        let mut app = self.conn.appender("events")?;
+        let mut app = self.db.conn.appender("events")?;
         // One Arrow batch per call: DuckDB takes whole column vectors instead of one value per
         // FFI call, which is what makes appends cheap.
         app.append_record_batch(events_batch(fresh, now_micros())?)?;
         app.flush()?;
         drop(app);
-        let mut app = self.conn.appender("dirty")?;
+        let mut app = self.db.conn.appender("dirty")?;
         for l in dirty {
             app.append_row(params![l])?;
         }
@@ -75,10 +89,12 @@ impl Store {
     }
 
     /// The ids among `events` that are already stored. Only ids whose hash is known are looked up.
-    fn stored_ids_among(&self, events: &[Event]) -> Result<HashSet<String>> {
+    fn stored_ids_among<'a>(
+        &self,
+        events: impl Iterator<Item = &'a Event>,
+    ) -> Result<HashSet<String>> {
         let known = self.id_hashes.as_ref().expect("loaded by append");
         let candidates: Vec<i64> = events
-            .iter()
             .map(|e| id_hash(&e.id))
             .filter(|h| known.contains(h))
             .map(|h| h as i64)
@@ -92,7 +108,7 @@ impl Store {
                 "SELECT id FROM events WHERE id_hash IN ({})",
                 list.join(",")
             );
-            let mut stmt = self.conn.prepare(&sql)?;
+            let mut stmt = self.db.conn.prepare(&sql)?;
             for id in stmt.query_map([], |r| r.get::<_, String>(0))? {
                 out.insert(id?);
             }

@@ -21,7 +21,8 @@ impl Store {
     /// `progress` is called with (done, total) after each chunk.
     pub fn refresh_with(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
         let total: i64 =
-            self.conn
+            self.db
+                .conn
                 .query_row("SELECT count(DISTINCT license_id) FROM dirty", [], |r| {
                     r.get(0)
                 })?;
@@ -29,26 +30,26 @@ impl Store {
             return Ok(0);
         }
         let chunks = (total + CHUNK_LICENSES - 1) / CHUNK_LICENSES;
-        self.conn.execute_batch(&format!(
+        self.db.conn.execute_batch(&format!(
             "CREATE OR REPLACE TEMP TABLE todo AS \
              SELECT license_id, CAST(hash(license_id) % {chunks} AS BIGINT) AS chunk FROM (SELECT DISTINCT license_id FROM dirty)"
         ))?;
         let mut done = 0u64;
         for chunk in 0..chunks {
-            self.conn.execute_batch("BEGIN TRANSACTION")?;
+            self.db.conn.execute_batch("BEGIN TRANSACTION")?;
             match self.refresh_chunk(chunk) {
                 Ok(n) => {
-                    self.conn.execute_batch("COMMIT")?;
+                    self.db.conn.execute_batch("COMMIT")?;
                     done += n;
                     progress(done, total as u64);
                 }
                 Err(e) => {
-                    let _ = self.conn.execute_batch("ROLLBACK");
+                    let _ = self.db.conn.execute_batch("ROLLBACK");
                     return Err(e);
                 }
             }
         }
-        self.conn.execute_batch("DROP TABLE todo")?;
+        self.db.conn.execute_batch("DROP TABLE todo")?;
         Ok(done)
     }
 
@@ -64,7 +65,7 @@ impl Store {
         );
         let mut histories: Vec<(String, History)> = Vec::new();
         {
-            let mut stmt = self.conn.prepare(&sql)?;
+            let mut stmt = self.db.conn.prepare(&sql)?;
             let mut rows = stmt.query([])?;
             let mut current: Option<String> = None;
             let mut evs: Vec<LifecycleEvent> = Vec::new();
@@ -84,7 +85,8 @@ impl Store {
             }
         }
         for table in ["licenses", "terms", "segments", "dirty"] {
-            self.conn
+            self.db
+                .conn
                 .execute_batch(&format!("DELETE FROM {table} WHERE license_id IN {ids}"))?;
         }
         self.write_histories(&histories)?;
@@ -92,7 +94,7 @@ impl Store {
     }
 
     fn write_histories(&self, histories: &[(String, History)]) -> Result<()> {
-        let mut lic = self.conn.appender("licenses")?;
+        let mut lic = self.db.conn.appender("licenses")?;
         for (id, h) in histories {
             if let Some(c) = &h.created {
                 lic.append_row(params![
@@ -118,7 +120,7 @@ impl Store {
         }
         lic.flush()?;
         drop(lic);
-        let mut terms = self.conn.appender("terms")?;
+        let mut terms = self.db.conn.appender("terms")?;
         for (id, h) in histories {
             for (seq, t) in h.terms.iter().enumerate() {
                 terms.append_row(params![
@@ -136,7 +138,7 @@ impl Store {
         }
         terms.flush()?;
         drop(terms);
-        let mut segs = self.conn.appender("segments")?;
+        let mut segs = self.db.conn.appender("segments")?;
         for (id, h) in histories {
             for (i, s) in h.segments.iter().enumerate() {
                 if s.tier.is_none() && s.model.is_none() {

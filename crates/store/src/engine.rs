@@ -1,10 +1,10 @@
 //! The store as a query engine for the metric catalog.
 
-use crate::Store;
+use crate::{Reader, Store};
 use duckdb::types::ValueRef;
 use keylens_query::{Cell, Dialect, DuckDbDialect, Engine};
 
-impl Engine for Store {
+impl Engine for Reader {
     fn dialect(&self) -> &dyn Dialect {
         &DuckDbDialect
     }
@@ -25,6 +25,16 @@ impl Engine for Store {
             Ok(out)
         };
         run().map_err(|e| format!("{e} (in: {sql})"))
+    }
+}
+
+impl Engine for Store {
+    fn dialect(&self) -> &dyn Dialect {
+        self.read().dialect()
+    }
+
+    fn rows(&self, sql: &str) -> Result<Vec<Vec<Cell>>, String> {
+        self.read().rows(sql)
     }
 }
 

@@ -50,8 +50,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "keylens.duckdb";
 
-pub struct Store {
+/// A connection for reading: metric queries and license timelines. Readers see committed data
+/// only (DuckDB's snapshot isolation), so they never block or wait for appends.
+pub struct Reader {
     conn: duckdb::Connection,
+}
+
+/// The writer: appends, derivation. One per data directory and process.
+pub struct Store {
+    db: Reader,
     path: PathBuf,
     /// 64-bit hashes of every stored id: most new ids are told apart from stored ones without
     /// touching the table; a hit is confirmed against the stored ids (hashes can collide).
@@ -74,12 +81,24 @@ impl Store {
         })?;
         schema::migrate(&conn, &path)?;
         let mut store = Store {
-            conn,
+            db: Reader { conn },
             path,
             id_hashes: None,
         };
         store.refresh()?;
         Ok(store)
+    }
+
+    /// A new connection to the same database for reading from another thread.
+    pub fn reader(&self) -> Result<Reader> {
+        Ok(Reader {
+            conn: self.db.conn.try_clone()?,
+        })
+    }
+
+    /// This store's own connection, for reading on the writer's thread.
+    pub fn read(&self) -> &Reader {
+        &self.db
     }
 
     pub fn path(&self) -> &Path {
@@ -89,6 +108,7 @@ impl Store {
     /// Number of stored events.
     pub fn event_count(&self) -> Result<u64> {
         Ok(self
+            .db
             .conn
             .query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))?
             as u64)
@@ -98,7 +118,7 @@ impl Store {
     pub(crate) fn id_hashes(&mut self) -> Result<&mut HashSet<u64>> {
         if self.id_hashes.is_none() {
             let mut set = HashSet::new();
-            let mut stmt = self.conn.prepare("SELECT id_hash FROM events")?;
+            let mut stmt = self.db.conn.prepare("SELECT id_hash FROM events")?;
             for h in stmt.query_map([], |r| r.get::<_, i64>(0))? {
                 set.insert(h? as u64);
             }

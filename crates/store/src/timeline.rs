@@ -1,7 +1,7 @@
 //! One license read back: its stored events in time order and its history.
 
 use crate::derive::{lifecycle_event, LIFECYCLE_COLUMNS, LIFECYCLE_TYPES};
-use crate::{Result, Store};
+use crate::{Reader, Result};
 use keylens_event::FIELDS;
 use keylens_lifecycle::{fold, History};
 use serde_json::{Map, Value};
@@ -18,7 +18,7 @@ fn column(field: &str) -> &str {
     }
 }
 
-impl Store {
+impl Reader {
     /// The license's events, oldest first (ties by type, then id), at most `limit`.
     pub fn license_events(&self, license_id: &str, limit: usize) -> Result<Vec<StoredEvent>> {
         let sql = format!(

@@ -122,3 +122,27 @@ fn schema_is_versioned() {
         "a reopen applies nothing again"
     );
 }
+
+#[test]
+fn group_commit_tells_each_batch_its_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    s.append(&[event("old", "license.created", "L0", 1)])
+        .unwrap();
+    let a = [
+        event("a", "license.created", "L1", 1),
+        event("old", "license.created", "L0", 1),
+    ];
+    let b = [
+        event("a", "license.created", "L1", 1),
+        event("b", "license.activated", "L1", 2),
+    ];
+    let out = s.append_groups(&[&a, &b]).unwrap();
+    assert_eq!((out[0].accepted, out[0].duplicates), (1, 1));
+    assert_eq!(
+        (out[1].accepted, out[1].duplicates),
+        (1, 1),
+        "the id accepted in the first batch is a duplicate in the second"
+    );
+    assert_eq!(s.event_count().unwrap(), 3);
+}

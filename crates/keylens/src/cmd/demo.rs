@@ -60,11 +60,7 @@ pub fn run(gen: &GenerateArgs, data: Option<PathBuf>) -> Result<u8> {
             &[("by", "region")],
         ),
         ("Churn per month", "churn", &[("bucket", "month")]),
-        (
-            "Bookings per month",
-            "revenue",
-            &[("bucket", "month"), ("where", "currency=USD")],
-        ),
+        ("Bookings per month", "revenue", &[("bucket", "month")]),
         (
             "Failed activations per month",
             "activation_failures",
