@@ -23,7 +23,7 @@ fn q(metric: &'static str, params: &[(&'static str, &'static str)], rows: Vec<Va
 }
 
 pub fn cases() -> Vec<Case> {
-    vec![activation(), lifecycle(), validations()]
+    vec![activation(), lifecycle(), validations(), overview()]
 }
 
 /// Activation: cohorts, windows, clamping, ghosts, resent events, events after `as_of`.
@@ -661,6 +661,122 @@ fn validations() -> Case {
                     json!({"tier": "pro", "bucket": "2026-01-02T00:00:00Z", "calls": 3, "invalid": 1, "invalid_rate": 1.0 / 3.0, "p50_ms": 20.0, "p95_ms": 29.0, "p99_ms": 29.8}),
                     json!({"tier": "pro", "bucket": "2026-01-03T00:00:00Z", "calls": 1, "invalid": 0, "p50_ms": null}),
                 ],
+            ),
+        ],
+    }
+}
+
+/// The live header as of Mar 15, 2026 00:00Z.
+fn overview() -> Case {
+    let sub = |extra: Value| {
+        let mut v = json!({"product": "app", "model": "subscription", "tier": "pro"});
+        for (k, x) in extra.as_object().expect("object") {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let events = vec![
+        // O1 ends Feb 14: its grace runs to Mar 16, so it is active (in grace), not churned.
+        ev(
+            "o1",
+            "license.created",
+            "2026-01-01T00:00:00Z",
+            Some("O1"),
+            sub(json!({"expires_at": "2026-02-14T00:00:00Z"})),
+        ),
+        // O2 ends Feb 10, grace over Mar 12: churned Feb 10 (outside the last 30 days); the only
+        // renewal opportunity of the last 90 days, not renewed.
+        ev(
+            "o2",
+            "license.created",
+            "2026-01-01T00:00:00Z",
+            Some("O2"),
+            sub(json!({"expires_at": "2026-02-10T00:00:00Z"})),
+        ),
+        // O3 perpetual, revoked Mar 1: churned inside the last 30 days.
+        ev(
+            "o3",
+            "license.created",
+            "2026-01-01T00:00:00Z",
+            Some("O3"),
+            json!({"product": "app", "model": "perpetual"}),
+        ),
+        ev(
+            "o3-v",
+            "license.revoked",
+            "2026-03-01T00:00:00Z",
+            Some("O3"),
+            json!({}),
+        ),
+        // O4 ends Feb 15, renewed in grace on Mar 1 for 50 EUR: active; a booking.
+        ev(
+            "o4",
+            "license.created",
+            "2026-01-15T00:00:00Z",
+            Some("O4"),
+            sub(json!({"expires_at": "2026-02-15T00:00:00Z"})),
+        ),
+        ev(
+            "o4-r",
+            "license.renewed",
+            "2026-03-01T00:00:00Z",
+            Some("O4"),
+            json!({"term": "P1M", "amount": 50, "currency": "EUR"}),
+        ),
+        // O5 created yesterday for 99 USD and activated within the last 24 h.
+        ev(
+            "o5",
+            "license.created",
+            "2026-03-14T12:00:00Z",
+            Some("O5"),
+            sub(json!({"amount": 99})),
+        ),
+        ev(
+            "o5-a",
+            "license.activated",
+            "2026-03-14T13:00:00Z",
+            Some("O5"),
+            json!({"machine_id": "m"}),
+        ),
+        ev(
+            "f-new",
+            "license.activation_failed",
+            "2026-03-14T20:00:00Z",
+            None,
+            json!({"reason": "invalid_key"}),
+        ),
+        ev(
+            "f-old",
+            "license.activation_failed",
+            "2026-03-13T00:00:00Z",
+            None,
+            json!({"reason": "invalid_key"}),
+        ),
+    ];
+    Case {
+        name: "overview",
+        now: "2026-06-01T00:00:00Z",
+        events,
+        batches: 1,
+        queries: vec![
+            // Active: 5 created - O2 - O3 = 3. First activations in 24 h: O5. Failures: f-new.
+            // Churned in 30 days: O3. Renewal rate over 90 days: O2, 0 of 1.
+            q(
+                "overview",
+                &[("as_of", "2026-03-15")],
+                vec![json!({
+                    "active_licenses": 3, "first_activations_24h": 1, "failed_activations_24h": 1, "churned_30d": 1,
+                    "renewal_rate_90d": 0.0, "renewal_opportunities_90d": 1, "renewed_90d": 0,
+                    "bookings_30d": {"EUR": 50.0, "USD": 99.0},
+                })],
+            ),
+            // Filtered to the perpetual model: O3 alone, churned.
+            q(
+                "overview",
+                &[("as_of", "2026-03-15"), ("where", "model=perpetual")],
+                vec![json!({
+                    "active_licenses": 0, "churned_30d": 1, "renewal_rate_90d": null, "bookings_30d": {},
+                })],
             ),
         ],
     }

@@ -5,6 +5,7 @@ mod activation;
 mod churn;
 mod license_sql;
 mod money;
+mod overview;
 mod renewal;
 mod validations;
 
@@ -31,6 +32,7 @@ pub(crate) const METRICS: &[(&str, Runner, &[&str])] = &[
     ("renewals", money::renewals, &[]),
     ("churn", churn::churn, &[]),
     ("revenue", money::revenue, &[]),
+    ("overview", overview::overview, &[]),
 ];
 
 /// The names of every metric, in catalog order.
