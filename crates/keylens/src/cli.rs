@@ -1,6 +1,7 @@
 //! The command line, as `docs/cli.md` documents it. Every flag documents itself in `--help`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -52,14 +53,20 @@ pub enum Command {
     },
     /// Write a realistic synthetic event stream as NDJSON to stdout (deterministic per seed and end).
     Generate(GenerateArgs),
-    /// Generate a realistic data set into a fresh store and print the headline metrics.
+    /// Generate a realistic data set into a fresh store, print the headline metrics, then serve
+    /// it (API and live page) while a small feed keeps adding events.
     Demo {
         #[command(flatten)]
         gen: GenerateArgs,
         /// Where to create the demo store (must not hold a store yet); default a new temporary directory.
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Address to serve the demo on (loopback).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
     },
+    /// Run the server: ingest API, query API, live stream and page (see docs/http.md).
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -118,4 +125,17 @@ pub struct QueryArgs {
     /// Output format; json prints exactly the HTTP answer body.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Address to listen on. Listening beyond loopback requires keys.
+    #[arg(long, env = "KEYLENS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// JSON file of hashed keys: {"keys": [{"name": "...", "scopes": ["ingest"|"read"|"admin"], "sha256": "<hex>"}]}.
+    /// Keys may also come from KEYLENS_API_KEYS as scope+scope:secret items, comma separated.
+    #[arg(long, env = "KEYLENS_KEYS_FILE")]
+    pub keys_file: Option<PathBuf>,
 }

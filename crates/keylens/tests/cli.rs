@@ -330,15 +330,33 @@ fn generate_is_deterministic_and_imports_cleanly() {
 }
 
 #[test]
-fn demo_prints_the_headline_metrics() {
+fn demo_prints_the_headline_metrics_then_serves() {
+    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let out = keylens(&["demo", "--licenses", "400", "--data", &data(dir.path())]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keylens"))
+        .args([
+            "demo",
+            "--licenses",
+            "400",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            &data(dir.path()),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut text = String::new();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("demo printed its address").unwrap();
+        if let Some(a) = line.strip_prefix("keylens: listening on ") {
+            break a.to_string();
+        }
+        text.push_str(&line);
+        text.push('\n');
+    };
     for title in [
         "Activation rate by model",
         "Renewal rate by region",
@@ -347,6 +365,36 @@ fn demo_prints_the_headline_metrics() {
     ] {
         assert!(text.contains(title), "{text}");
     }
+    let health = ureq::get(&format!("{addr}/healthz"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(health.contains("ok"));
+    // The live feed adds events every second.
+    let count = || -> i64 {
+        let body = ureq::get(&format!(
+            "{addr}/v1/metrics/validations?bucket=month&from=2000-01-01"
+        ))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["calls"].as_i64().unwrap())
+            .sum()
+    };
+    let before = count();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(count() > before, "the live feed moves the numbers");
+    child.kill().unwrap();
+    child.wait().unwrap();
     let again = keylens(&["demo", "--licenses", "10", "--data", &data(dir.path())]);
     assert_eq!(
         again.status.code(),

@@ -6,12 +6,13 @@ use anyhow::{Context, Result};
 use keylens_event::time::{format_rfc3339, MICROS_PER_DAY};
 use keylens_store::Store;
 use std::io::{BufWriter, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Extra query parameters of one headline table.
 type Params = &'static [(&'static str, &'static str)];
 
-pub fn run(gen: &GenerateArgs, data: Option<PathBuf>) -> Result<u8> {
+pub fn run(gen: &GenerateArgs, data: Option<PathBuf>, listen: SocketAddr) -> Result<u8> {
     let dir = match data {
         Some(d) => d,
         None => std::env::temp_dir().join(format!("keylens-demo-{}", std::process::id())),
@@ -81,9 +82,62 @@ pub fn run(gen: &GenerateArgs, data: Option<PathBuf>) -> Result<u8> {
         let a = keylens_query::run(&store, metric, &pairs, as_of)?;
         println!("== {title} ({metric}, last 180 days)\n{}", a.to_table());
     }
+    drop(store);
     println!(
-        "Explore further: keylens query METRIC --data {} --format table",
+        "Explore further: keylens query METRIC --data {} --format table (after stopping the server)",
         dir.display()
     );
-    Ok(0)
+    let licenses = spec.licenses.max(1);
+    let seed = spec.seed;
+    super::serve::serve(
+        keylens_server::Config {
+            data: dir,
+            listen,
+            keys: keylens_server::Keys::default(),
+        },
+        move |addr| {
+            std::thread::spawn(move || live_feed(addr, seed, licenses));
+        },
+    )
+}
+
+/// Keeps the demo moving: every second a few validations, and now and then an activation, a
+/// failed activation or a renewal, for licenses of the generated set, stamped now.
+fn live_feed(addr: SocketAddr, seed: u64, licenses: u64) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ std::process::id() as u64);
+    let url = format!("http://{addr}/v1/events");
+    let run = keylens_event::time::now_micros();
+    for tick in 0u64.. {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let now = keylens_event::time::format_rfc3339(keylens_event::time::now_micros());
+        let mut lines = Vec::new();
+        for i in 0..rng.gen_range(3..12) {
+            let license = format!("L{seed}-{}", rng.gen_range(0..licenses));
+            let id = format!("live-{run}-{tick}-{i}");
+            let roll: f64 = rng.gen();
+            let event = if roll < 0.8 {
+                serde_json::json!({"id": id, "type": "license.validated", "timestamp": now, "license_id": license,
+                    "result": if rng.gen_bool(0.97) { "valid" } else { "invalid" }, "latency_ms": rng.gen_range(15..300), "source": "demo"})
+            } else if roll < 0.9 {
+                serde_json::json!({"id": id, "type": "license.activated", "timestamp": now, "license_id": license,
+                    "machine_id": format!("live-{tick}-{i}"), "source": "demo"})
+            } else if roll < 0.97 {
+                serde_json::json!({"id": id, "type": "license.activation_failed", "timestamp": now, "license_id": license,
+                    "reason": "seat_limit", "source": "demo"})
+            } else {
+                serde_json::json!({"id": id, "type": "license.renewed", "timestamp": now, "license_id": license,
+                    "term": "P1M", "amount": 39, "source": "demo"})
+            };
+            lines.push(event.to_string());
+        }
+        let body = lines.join("\n");
+        if ureq::post(&url)
+            .header("Content-Type", "application/x-ndjson")
+            .send(body.as_str())
+            .is_err()
+        {
+            return; // the server is going away
+        }
+    }
 }

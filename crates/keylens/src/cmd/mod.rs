@@ -5,6 +5,7 @@ mod generate;
 mod import;
 mod license;
 mod query;
+mod serve;
 
 use crate::cli::{Cli, Command};
 use crate::Exit;
@@ -24,7 +25,8 @@ pub fn run(cli: Cli) -> Result<u8> {
             limit,
         } => license::run(&data.data, &id, as_of, &grace, limit),
         Command::Generate(args) => generate::run(&args),
-        Command::Demo { gen, data } => demo::run(&gen, data),
+        Command::Demo { gen, data, listen } => demo::run(&gen, data, listen),
+        Command::Serve(args) => serve::run(args),
     }
 }
 

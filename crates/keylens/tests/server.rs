@@ -1,0 +1,522 @@
+//! `keylens serve`, the real binary on port 0: ingest and read back, errors, durability of a 200,
+//! keys and scopes, the live stream, limits, a bounded loopback load, OpenAPI, shutdown.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(data: &Path, env: &[(&str, &str)], extra: &[&str]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keylens"));
+        cmd.args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(extra);
+        cmd.env_remove("KEYLENS_API_KEYS");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("keylens: listening on ")
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Server { child, url }
+    }
+
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn post(url: &str, body: &[u8], headers: &[(&str, &str)]) -> (u16, String) {
+    let mut req = agent().post(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut resp = req.send(body).unwrap();
+    (
+        resp.status().as_u16(),
+        resp.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+fn get(url: &str, key: Option<&str>) -> (u16, String) {
+    let mut req = agent().get(url);
+    if let Some(k) = key {
+        req = req.header("Authorization", &format!("Bearer {k}"));
+    }
+    let mut resp = req.call().unwrap();
+    let status = resp.status().as_u16();
+    let is_stream = resp
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.to_str().unwrap_or("").contains("event-stream"));
+    // A live stream never ends: its status is the answer.
+    let body = if is_stream {
+        String::new()
+    } else {
+        resp.body_mut().read_to_string().unwrap_or_default()
+    };
+    (status, body)
+}
+
+fn json(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
+}
+
+const EVENTS: &str = r#"{"id":"c1","type":"license.created","timestamp":"2026-01-01T00:00:00Z","license_id":"L1","product":"app","model":"subscription","tier":"pro","term":"P1M"}
+{"id":"a1","type":"license.activated","timestamp":"2026-01-01T06:00:00+02:00","license_id":"L1","machine_id":"m1"}
+{"id":"bad-ts","type":"license.activated","timestamp":"2026-01-01 06:00","license_id":"L1","machine_id":"m1"}
+{broken
+{"id":"c3","type":"license.created","timestamp":"2026-01-03T00:00:00Z","license_id":"L3","product":"app","model":"trial","tier":"basic"}
+"#;
+
+const ACTIVATION: &str =
+    "/v1/metrics/activation_rate?from=2026-01-01&to=2026-02-01&as_of=2026-03-01";
+
+#[test]
+fn ingest_then_read_back_equals_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let server = Server::start(&data, &[], &[]);
+    let (status, body) = post(
+        &format!("{}/v1/events", server.url),
+        EVENTS.as_bytes(),
+        &[("Content-Type", "application/x-ndjson")],
+    );
+    assert_eq!(status, 200, "{body}");
+    let answer = json(&body);
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["duplicates"].as_u64()),
+        (Some(3), Some(0))
+    );
+    let rejected = answer["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2);
+    assert_eq!(
+        (
+            rejected[0]["index"].as_u64(),
+            rejected[0]["id"].as_str(),
+            rejected[0]["field"].as_str()
+        ),
+        (Some(2), Some("bad-ts"), Some("timestamp"))
+    );
+    assert_eq!(rejected[1]["index"].as_u64(), Some(3));
+
+    // Read right after the 200: the derived licenses already include the new events.
+    let (status, http_body) = get(&format!("{}{ACTIVATION}", server.url), None);
+    assert_eq!(status, 200);
+    let a = json(&http_body);
+    assert_eq!(
+        (
+            a["rows"][0]["numerator"].as_i64(),
+            a["rows"][0]["denominator"].as_i64()
+        ),
+        (Some(1), Some(2))
+    );
+
+    let (status, lic) = get(
+        &format!("{}/v1/licenses/L1?as_of=2026-04-01", server.url),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(json(&lic)["state"]["status"], "churned");
+    assert_eq!(
+        get(&format!("{}/v1/licenses/NOPE", server.url), None).0,
+        404
+    );
+
+    let (status, err) = get(
+        &format!("{}/v1/metrics/churn?bucket=fortnight", server.url),
+        None,
+    );
+    assert_eq!(status, 400);
+    assert_eq!(json(&err)["param"], "bucket");
+    let (status, err) = get(&format!("{}/v1/metrics/happiness", server.url), None);
+    assert_eq!(status, 400);
+    assert!(json(&err)["error"]
+        .as_str()
+        .unwrap()
+        .contains("activation_rate"));
+
+    // The CLI prints exactly the HTTP body for the same parameters.
+    server.kill9();
+    let cli = Command::new(env!("CARGO_BIN_EXE_keylens"))
+        .args([
+            "query",
+            "activation_rate",
+            "--data",
+            data.to_str().unwrap(),
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-02-01",
+            "--as-of",
+            "2026-03-01",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(cli.stdout).unwrap().trim(),
+        http_body.trim()
+    );
+}
+
+#[test]
+fn a_200_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let events: Vec<String> = (0..50)
+        .map(|i| format!(r#"{{"id":"k{i}","type":"license.validated","timestamp":"2026-01-01T00:00:00Z","license_id":"K","result":"valid"}}"#))
+        .collect();
+    let body = events.join("\n");
+    let server = Server::start(&data, &[], &[]);
+    let (status, answer) = post(&format!("{}/v1/events", server.url), body.as_bytes(), &[]);
+    assert_eq!(status, 200);
+    assert_eq!(json(&answer)["accepted"], 50);
+    server.kill9(); // SIGKILL right after the answer
+    let server = Server::start(&data, &[], &[]);
+    let (_, answer) = post(&format!("{}/v1/events", server.url), body.as_bytes(), &[]);
+    assert_eq!(
+        json(&answer)["duplicates"],
+        50,
+        "every acknowledged event was there after the crash"
+    );
+}
+
+#[test]
+fn keys_and_scopes_for_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = "ingest:ingest-secret-1,read:read-secret-1,admin:admin-secret-1";
+    let server = Server::start(
+        &dir.path().join("store"),
+        &[("KEYLENS_API_KEYS", keys)],
+        &[],
+    );
+    let u = &server.url;
+    let event = r#"{"id":"x","type":"custom.audit","timestamp":"2026-01-01T00:00:00Z"}"#;
+    // route, needed scope (None: open)
+    let routes: [(&str, Option<&str>); 8] = [
+        ("POST /v1/events", Some("ingest")),
+        ("GET /v1/metrics/overview", Some("read")),
+        ("GET /v1/licenses/x", Some("read")),
+        ("GET /v1/stream", Some("read")),
+        ("GET /", Some("read")),
+        ("GET /metrics", Some("admin")),
+        ("GET /healthz", None),
+        ("GET /openapi.json", None),
+    ];
+    let keys: [(Option<&str>, &str); 5] = [
+        (None, "none"),
+        (Some("wrong-secret-1"), "wrong"),
+        (Some("ingest-secret-1"), "ingest"),
+        (Some("read-secret-1"), "read"),
+        (Some("admin-secret-1"), "admin"),
+    ];
+    for (route, need) in routes {
+        let (method, path) = route.split_once(' ').unwrap();
+        for (key, name) in keys {
+            let status = if method == "POST" {
+                let auth = key.map(|k| format!("Bearer {k}"));
+                let headers: Vec<(&str, &str)> =
+                    auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+                post(&format!("{u}{path}"), event.as_bytes(), &headers).0
+            } else {
+                get(&format!("{u}{path}"), key).0
+            };
+            let expected = match (need, name) {
+                (None, _) => [200, 200],
+                (Some(_), "none") | (Some(_), "wrong") => [401, 401],
+                (Some(n), k) if k == n || k == "admin" => [200, 404], // a license never seen is a 404 once allowed
+                (Some(_), _) => [403, 403],
+            };
+            assert!(
+                expected.contains(&status),
+                "{route} with {name} key: {status}, expected {expected:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn live_stream_updates_after_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store"), &[], &[]);
+    let mut resp = agent()
+        .get(&format!("{}/v1/stream", server.url))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut lines = BufReader::new(resp.body_mut().as_reader()).lines();
+    let mut next_overview = || -> Value {
+        loop {
+            let line = lines.next().expect("the stream stays open").unwrap();
+            if let Some(data) = line.strip_prefix("data: ") {
+                return json(data);
+            }
+        }
+    };
+    let first = next_overview();
+    assert_eq!(first["rows"][0]["active_licenses"], 0);
+    let now = chrono_now();
+    let created = format!(
+        r#"{{"id":"live-1","type":"license.created","timestamp":"{now}","license_id":"LIVE","product":"app","model":"perpetual"}}"#
+    );
+    let sent = Instant::now();
+    assert_eq!(
+        post(
+            &format!("{}/v1/events", server.url),
+            created.as_bytes(),
+            &[]
+        )
+        .0,
+        200
+    );
+    let update = next_overview();
+    assert_eq!(update["rows"][0]["active_licenses"], 1);
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "updated within {:?}",
+        sent.elapsed()
+    );
+}
+
+fn chrono_now() -> String {
+    let out = Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn limits_and_unreadable_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store"), &[], &[]);
+    let url = format!("{}/v1/events", server.url);
+    let line = r#"{"id":"x","type":"custom.audit","timestamp":"2026-01-01T00:00:00Z"}"#;
+
+    let too_many: String = (0..10_001)
+        .map(|i| line.replace("\"x\"", &format!("\"x{i}\"")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (status, body) = post(&url, too_many.as_bytes(), &[]);
+    assert_eq!(status, 413);
+    assert!(body.contains("10000"), "{body}");
+
+    let big = vec![b' '; 10 * 1024 * 1024 + 10];
+    assert_eq!(post(&url, &big, &[]).0, 413);
+
+    // A gzip bomb: 64 MiB of spaces in a few dozen KiB.
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    for _ in 0..64 {
+        enc.write_all(&vec![b' '; 1024 * 1024]).unwrap();
+    }
+    let bomb = enc.finish().unwrap();
+    assert_eq!(post(&url, &bomb, &[("Content-Encoding", "gzip")]).0, 413);
+
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(line.as_bytes()).unwrap();
+    let (status, body) = post(
+        &url,
+        &enc.finish().unwrap(),
+        &[
+            ("Content-Encoding", "gzip"),
+            ("Content-Type", "application/json"),
+        ],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(json(&body)["accepted"], 1);
+
+    assert_eq!(post(&url, &[0xff, 0xfe, 0xfd], &[]).0, 400);
+    assert_eq!(post(&url, b"[{\"id\":", &[]).0, 400);
+    assert_eq!(
+        post(&url, line.as_bytes(), &[("Content-Type", "text/html")]).0,
+        415
+    );
+    assert_eq!(
+        get(&format!("{}/healthz", server.url), None).0,
+        200,
+        "still healthy"
+    );
+}
+
+#[test]
+fn concurrent_clients_every_acknowledged_event_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store"), &[], &[]);
+    let url = format!("{}/v1/events", server.url);
+    let (clients, requests, per) = (8, 25, 40);
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut accepted = 0;
+                for r in 0..requests {
+                    // Each request also resends the first 5 ids of the previous one.
+                    let ids = (0..per).map(|i| format!("c{c}-r{r}-{i}")).chain((0..5).filter(|_| r > 0).map(|i| format!("c{c}-r{}-{i}", r - 1)));
+                    let body: Vec<String> = ids
+                        .map(|id| format!(r#"{{"id":"{id}","type":"license.validated","timestamp":"2026-01-01T00:00:00Z","license_id":"LOAD","result":"valid"}}"#))
+                        .collect();
+                    let (status, answer) = post(&url, body.join("\n").as_bytes(), &[]);
+                    assert_eq!(status, 200, "{answer}");
+                    let a = json(&answer);
+                    assert_eq!(a["accepted"].as_u64().unwrap() + a["duplicates"].as_u64().unwrap(), body.len() as u64);
+                    accepted += a["accepted"].as_u64().unwrap();
+                }
+                accepted
+            })
+        })
+        .collect();
+    let accepted: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let unique = (clients * requests * per) as u64;
+    assert_eq!(accepted, unique);
+    let (_, body) = get(
+        &format!(
+            "{}/v1/metrics/validations?from=2026-01-01&to=2026-01-02&as_of=2026-02-01",
+            server.url
+        ),
+        None,
+    );
+    assert_eq!(
+        json(&body)["rows"][0]["calls"].as_u64(),
+        Some(unique),
+        "stored exactly once"
+    );
+    let (_, metrics) = get(&format!("{}/metrics", server.url), None);
+    assert!(
+        metrics.contains(&format!("keylens_events_accepted_total {unique}")),
+        "{metrics}"
+    );
+    assert!(metrics.contains("keylens_commit_batch_events_count"));
+}
+
+#[test]
+fn openapi_describes_every_route_and_every_route_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store"), &[], &[]);
+    let (status, body) = get(&format!("{}/openapi.json", server.url), None);
+    assert_eq!(status, 200);
+    let doc = json(&body);
+    assert_eq!(doc["openapi"], "3.0.3");
+    let paths = doc["paths"].as_object().unwrap();
+    let mut names: Vec<&str> = paths.keys().map(String::as_str).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "/",
+            "/healthz",
+            "/metrics",
+            "/openapi.json",
+            "/v1/events",
+            "/v1/licenses/{id}",
+            "/v1/metrics/{metric}",
+            "/v1/stream"
+        ]
+    );
+    assert!(
+        doc["paths"]["/v1/metrics/{metric}"]["get"]["parameters"][0]["schema"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("churn"))
+    );
+    for (path, ops) in paths {
+        for method in ops.as_object().unwrap().keys() {
+            let concrete = path.replace("{metric}", "overview").replace("{id}", "none");
+            let status = if method == "post" {
+                post(&format!("{}{concrete}", server.url), b"[]", &[]).0
+            } else {
+                get(&format!("{}{concrete}", server.url), None).0
+            };
+            let declared = ops[method]["responses"].as_object().unwrap();
+            assert!(
+                declared.contains_key(&status.to_string()),
+                "{method} {path} answered {status}, not declared"
+            );
+        }
+    }
+    assert_eq!(get(&format!("{}/v2/nothing", server.url), None).0, 404);
+}
+
+#[test]
+fn refuses_to_listen_beyond_loopback_without_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_keylens"))
+        .args([
+            "serve",
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--listen",
+            "0.0.0.0:0",
+        ])
+        .env_remove("KEYLENS_API_KEYS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("KEYLENS_API_KEYS") && err.contains("--keys-file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn shutdown_does_not_hang_on_open_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("store"), &[], &[]);
+    let mut resp = agent()
+        .get(&format!("{}/v1/stream", server.url))
+        .call()
+        .unwrap();
+    let mut first = [0u8; 16];
+    resp.body_mut().as_reader().read_exact(&mut first).unwrap();
+    let pid = server.child.id().to_string();
+    let started = Instant::now();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "shut down in {:?}",
+        started.elapsed()
+    );
+}

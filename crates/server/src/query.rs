@@ -1,0 +1,88 @@
+//! `GET /v1/metrics/{metric}` and `GET /v1/licenses/{id}`.
+
+use crate::ingest::error;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use keylens_event::time::{now_micros, parse_instant};
+use keylens_event::IsoDuration;
+
+pub async fn metric(
+    State(s): State<AppState>,
+    Path(metric): Path<String>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    let now = now_micros();
+    let result = s
+        .readers
+        .with(move |r| keylens_query::run(r, &metric, &pairs, now))
+        .await;
+    match result {
+        Ok(a) => Json(a.to_json()).into_response(),
+        Err(keylens_query::Error::BadParam { param, message }) => error(
+            StatusCode::BAD_REQUEST,
+            &param,
+            format!("{param}: {message}"),
+        ),
+        Err(e @ keylens_query::Error::Engine(_)) => {
+            tracing::error!(error = %e, "query failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "", e.to_string())
+        }
+    }
+}
+
+pub async fn license(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    let (mut as_of, mut grace, mut limit) = (now_micros(), IsoDuration::days(30), 1000usize);
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "as_of" => match parse_instant(v) {
+                Ok(t) => as_of = t,
+                Err(m) => return error(StatusCode::BAD_REQUEST, "as_of", format!("as_of: {m}")),
+            },
+            "grace" => match IsoDuration::parse(v) {
+                Ok(g) => grace = g,
+                Err(m) => return error(StatusCode::BAD_REQUEST, "grace", format!("grace: {m}")),
+            },
+            "limit" => match v.parse() {
+                Ok(n) => limit = n,
+                Err(_) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "limit",
+                        "limit: must be a whole number",
+                    )
+                }
+            },
+            other => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    other,
+                    format!("{other}: unknown parameter; use as_of, grace, limit"),
+                )
+            }
+        }
+    }
+    let found = s
+        .readers
+        .with(move |r| -> Result<_, keylens_store::Error> {
+            Ok(keylens_query::license::describe(
+                &id,
+                &r.history(&id)?,
+                r.license_events(&id, limit)?,
+                as_of,
+                grace,
+            ))
+        })
+        .await;
+    match found {
+        Ok(Some(v)) => Json(v).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "id", "no events for this license"),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "", e.to_string()),
+    }
+}

@@ -1,0 +1,134 @@
+//! The writer thread: owns the store, commits waiting requests together, derives licenses.
+//!
+//! Back-pressure: the queue holds at most `QUEUE` requests. A request that cannot enter it within
+//! `ENQUEUE_WAIT` is answered 429 with `Retry-After`, so a flood never grows memory without bound.
+
+use keylens_event::Event;
+use keylens_store::{AppendOutcome, Store};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+
+const QUEUE: usize = 64;
+pub const ENQUEUE_WAIT: Duration = Duration::from_secs(10);
+/// Most events in one group commit.
+const MAX_GROUP_EVENTS: usize = 100_000;
+
+struct Job {
+    events: Vec<Event>,
+    reply: oneshot::Sender<Result<AppendOutcome, String>>,
+}
+
+#[derive(Clone)]
+pub struct Handle {
+    tx: mpsc::Sender<Job>,
+    /// Events per group commit, for the server's own metrics.
+    pub commits: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+}
+
+#[derive(Debug)]
+pub enum WriteError {
+    /// The queue stayed full: try again later.
+    Busy,
+    /// The store failed; nothing of the request was stored.
+    Store(String),
+}
+
+impl Handle {
+    /// Stores `events`; returns once they are committed.
+    pub async fn write(&self, events: Vec<Event>) -> Result<AppendOutcome, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        match tokio::time::timeout(ENQUEUE_WAIT, self.tx.send(Job { events, reply })).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(WriteError::Store("the writer has stopped".into())),
+            Err(_) => return Err(WriteError::Busy),
+        }
+        match answer.await {
+            Ok(r) => r.map_err(WriteError::Store),
+            Err(_) => Err(WriteError::Store(
+                "the writer stopped before committing".into(),
+            )),
+        }
+    }
+
+    /// Waits until the writer has finished what it accepted (called at shutdown).
+    pub async fn close(&self) {
+        let (reply, answer) = oneshot::channel();
+        if self
+            .tx
+            .send(Job {
+                events: Vec::new(),
+                reply,
+            })
+            .await
+            .is_ok()
+        {
+            let _ = answer.await;
+        }
+    }
+}
+
+pub fn spawn(store: Store, changed: watch::Sender<u64>) -> Handle {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let commits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sizes = commits.clone();
+    std::thread::Builder::new()
+        .name("keylens-writer".into())
+        .spawn(move || run(store, rx, changed, sizes))
+        .expect("the writer thread starts");
+    Handle { tx, commits }
+}
+
+fn run(
+    mut store: Store,
+    mut rx: mpsc::Receiver<Job>,
+    changed: watch::Sender<u64>,
+    sizes: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+) {
+    while let Some(first) = rx.blocking_recv() {
+        // Everything already waiting goes into the same commit.
+        let mut jobs = vec![first];
+        let mut n = jobs[0].events.len();
+        while n < MAX_GROUP_EVENTS {
+            match rx.try_recv() {
+                Ok(j) => {
+                    n += j.events.len();
+                    jobs.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        let groups: Vec<&[Event]> = jobs.iter().map(|j| j.events.as_slice()).collect();
+        let result = store.append_groups(&groups).inspect(|outcomes| {
+            // Derive before answering, so a client that reads right after its 200 sees its
+            // events in every metric. The events are already durable; if deriving fails, the
+            // licenses stay marked and the next commit (or restart) derives them.
+            if outcomes.iter().any(|o| o.accepted > 0) {
+                if let Err(e) = store.refresh() {
+                    tracing::error!(error = %e, "deriving licenses failed; they stay marked for the next attempt");
+                }
+            }
+        });
+        if n > 0 {
+            if let Ok(mut s) = sizes.lock() {
+                s.push(n);
+            }
+        }
+        match result {
+            Ok(outcomes) => {
+                let changed_data = outcomes.iter().any(|o| o.accepted > 0);
+                for (job, out) in jobs.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(Ok(out));
+                }
+                if changed_data {
+                    changed.send_modify(|v| *v += 1);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "append failed");
+                for job in jobs {
+                    let _ = job.reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
