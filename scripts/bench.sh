@@ -20,3 +20,5 @@ secs=$(grep -o 'import: [0-9.]*' "$work/time" | cut -d' ' -f2)
 echo "import throughput: $(python3 -c "print(round($events / $secs))") events/s"
 echo "== metric latency"
 KEYLENS_BENCH_LICENSES="$n" cargo bench --locked -p keylens --bench metrics
+echo "== HTTP ingest and metric latency over HTTP"
+cargo bench --locked -p keylens --bench http

@@ -11,7 +11,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use std::time::Instant;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 pub struct Route {
     pub method: &'static str,
@@ -211,8 +212,10 @@ pub fn router(state: AppState) -> Router {
         };
         router = router.route(r.path, handler(r.path).layer(from_fn_with_state(g, guard)));
     }
-    router
-        .fallback(not_found)
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+    // One structured log line per request at info (method, path, status, latency); headers, and so
+    // keys, are never part of it.
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
+    router.fallback(not_found).layer(trace).with_state(state)
 }

@@ -1,0 +1,123 @@
+//! HTTP ingest throughput and metric latency over HTTP, against the real `keylens serve` on
+//! loopback. Prints Markdown tables for BENCHMARKS.md.
+//!
+//! Ingest: a fresh store per row; C concurrent clients each POST batches of B validation events
+//! until the row's total is sent; events/s = total / wall time (every request must answer 200).
+//! Metric latency: the server on the metrics benchmark's store (`bench-store-100000`, built by
+//! `cargo bench --bench metrics`), median of 15 sequential GETs per metric after 3 warm-ups.
+//! Run: `scripts/bench.sh` or `source scripts/env.sh && cargo bench -p keylens --bench http`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server(Child, String);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(data: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keylens"))
+        .args(["serve", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env_remove("KEYLENS_API_KEYS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().trim_start_matches("keylens: listening on ").to_string();
+    Server(child, url)
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(120))).build().into()
+}
+
+fn ingest_row(clients: usize, batch: usize, total: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("store"));
+    let per_client = total / clients;
+    let started = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            let url = format!("{}/v1/events", server.1);
+            std::thread::spawn(move || {
+                let agent = agent();
+                let mut sent = 0;
+                let mut r = 0;
+                while sent < per_client {
+                    let n = batch.min(per_client - sent);
+                    let body: Vec<String> = (0..n)
+                        .map(|i| {
+                            format!(
+                                r#"{{"id":"b{c}-{r}-{i}","type":"license.validated","timestamp":"2026-01-01T00:00:00Z","license_id":"L{c}-{i}","result":"valid","latency_ms":42}}"#
+                            )
+                        })
+                        .collect();
+                    let resp = agent.post(&url).header("Content-Type", "application/x-ndjson").send(body.join("\n").as_str()).unwrap();
+                    assert_eq!(resp.status().as_u16(), 200);
+                    sent += n;
+                    r += 1;
+                }
+                sent
+            })
+        })
+        .collect();
+    let sent: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    sent as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // cargo test --benches asks for a list; there is nothing to unit-test here
+    }
+    println!("| clients | events per request | events sent | events/s |");
+    println!("|---|---|---|---|");
+    for (clients, batch, total) in [(1, 1, 2_000), (8, 1, 8_000), (64, 1, 16_000), (1, 1000, 200_000), (8, 1000, 400_000), (64, 1000, 640_000)] {
+        let rate = ingest_row(clients, batch, total);
+        println!("| {clients} | {batch} | {total} | {rate:.0} |");
+    }
+
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let store = Path::new(&target).join("bench-store-100000");
+    if !store.join("complete").exists() {
+        println!("\n(no {} yet: run `cargo bench -p keylens --bench metrics` first for metric latency over HTTP)", store.display());
+        return;
+    }
+    let server = start(&store);
+    let agent = agent();
+    println!("\n| metric over HTTP | median of 15 |");
+    println!("|---|---|");
+    for q in [
+        "activation_rate?by=model",
+        "time_to_activate?by=model",
+        "activations",
+        "activation_failures?by=reason",
+        "validations",
+        "renewal_rate?by=region",
+        "renewals?bucket=week",
+        "churn?bucket=week",
+        "revenue?bucket=month&by=model",
+        "overview",
+    ] {
+        let sep = if q.contains('?') { '&' } else { '?' };
+        let url = format!("{}/v1/metrics/{q}{sep}as_of=2026-11-01", server.1);
+        let mut times: Vec<Duration> = (0..18)
+            .map(|_| {
+                let t = Instant::now();
+                let mut resp = agent.get(&url).call().unwrap();
+                resp.body_mut().read_to_string().unwrap();
+                t.elapsed()
+            })
+            .skip(3)
+            .collect();
+        times.sort();
+        println!("| {q} | {:.1} ms |", times[times.len() / 2].as_secs_f64() * 1000.0);
+    }
+}
