@@ -23,7 +23,13 @@ fn q(metric: &'static str, params: &[(&'static str, &'static str)], rows: Vec<Va
 }
 
 pub fn cases() -> Vec<Case> {
-    vec![activation(), lifecycle(), validations(), overview()]
+    vec![
+        activation(),
+        lifecycle(),
+        validations(),
+        overview(),
+        catalog(),
+    ]
 }
 
 /// Activation: cohorts, windows, clamping, ghosts, resent events, events after `as_of`.
@@ -777,6 +783,299 @@ fn overview() -> Case {
                 vec![json!({
                     "active_licenses": 0, "churned_30d": 1, "renewal_rate_90d": null, "bookings_30d": {},
                 })],
+            ),
+        ],
+    }
+}
+
+/// Expiry, MRR, cohorts, trial conversion, versions, upgrades; as of Jun 1, 2026, grace 30 days.
+fn catalog() -> Case {
+    let lic = |model: &str, extra: Value| {
+        let mut v = json!({"product": "app", "model": model, "tier": "pro"});
+        for (k, x) in extra.as_object().expect("object") {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let events = vec![
+        // T1 trial, ends Jan 15; moves to subscription Jan 20 (inside grace: converted) and renews
+        // for 30 USD, the end being past: Jan 20 00:01 + P1M = Feb 20 00:01, never renewed.
+        ev(
+            "t1",
+            "license.created",
+            "2026-01-01T00:00:00Z",
+            Some("T1"),
+            lic("trial", json!({"term": "P14D"})),
+        ),
+        ev(
+            "t1-u",
+            "license.upgraded",
+            "2026-01-20T00:00:00Z",
+            Some("T1"),
+            json!({"model": "subscription"}),
+        ),
+        ev(
+            "t1-r",
+            "license.renewed",
+            "2026-01-20T00:01:00Z",
+            Some("T1"),
+            json!({"term": "P1M", "amount": 30}),
+        ),
+        // T2 trial, ends Jan 24; renews only Mar 1 (grace ended Feb 23): not converted; churned
+        // Jan 24, reactivated Mar 1 with a term to Apr 1 (30 USD), churned again Apr 1.
+        ev(
+            "t2",
+            "license.created",
+            "2026-01-10T00:00:00Z",
+            Some("T2"),
+            lic("trial", json!({"expires_at": "2026-01-24T00:00:00Z"})),
+        ),
+        ev(
+            "t2-r",
+            "license.renewed",
+            "2026-03-01T00:00:00Z",
+            Some("T2"),
+            json!({"term": "P1M", "amount": 30}),
+        ),
+        // T3 trial created May 20, ends Jun 3: its grace is not over (no conversion verdict yet).
+        ev(
+            "t3",
+            "license.created",
+            "2026-05-20T00:00:00Z",
+            Some("T3"),
+            lic("trial", json!({"expires_at": "2026-06-03T00:00:00Z"})),
+        ),
+        // T4 trial, ends Jan 19; an "upgrade" that keeps the trial model is no conversion.
+        ev(
+            "t4",
+            "license.created",
+            "2026-01-05T00:00:00Z",
+            Some("T4"),
+            lic("trial", json!({"expires_at": "2026-01-19T00:00:00Z"})),
+        ),
+        ev(
+            "t4-u",
+            "license.upgraded",
+            "2026-01-10T00:00:00Z",
+            Some("T4"),
+            json!({"model": "trial"}),
+        ),
+        // S1 Mar 1 -> Jun 20 for 90 EUR (111 days).
+        ev(
+            "s1",
+            "license.created",
+            "2026-03-01T00:00:00Z",
+            Some("S1"),
+            lic(
+                "subscription",
+                json!({"expires_at": "2026-06-20T00:00:00Z", "amount": 90, "currency": "EUR"}),
+            ),
+        ),
+        ev(
+            "s1-v1",
+            "license.validated",
+            "2026-03-02T00:00:00Z",
+            Some("S1"),
+            json!({"result": "valid", "version": "1.0"}),
+        ),
+        ev(
+            "s1-v2",
+            "license.validated",
+            "2026-05-01T00:00:00Z",
+            Some("S1"),
+            json!({"result": "valid", "version": "1.1"}),
+        ),
+        // S2 Apr 1 -> Sep 1 for 150 USD (153 days).
+        ev(
+            "s2",
+            "license.created",
+            "2026-04-01T00:00:00Z",
+            Some("S2"),
+            lic(
+                "subscription",
+                json!({"expires_at": "2026-09-01T00:00:00Z", "amount": 150}),
+            ),
+        ),
+        ev(
+            "s2-a",
+            "license.activated",
+            "2026-04-02T00:00:00Z",
+            Some("S2"),
+            json!({"machine_id": "m", "version": "1.0"}),
+        ),
+        // S3 Feb 1 -> Jun 2 12:00 for 120 USD (121.5 days), revoked May 1.
+        ev(
+            "s3",
+            "license.created",
+            "2026-02-01T00:00:00Z",
+            Some("S3"),
+            lic(
+                "subscription",
+                json!({"expires_at": "2026-06-02T12:00:00Z", "amount": 120}),
+            ),
+        ),
+        ev(
+            "s3-v",
+            "license.revoked",
+            "2026-05-01T00:00:00Z",
+            Some("S3"),
+            json!({}),
+        ),
+        // S4 perpetual; its Jun 5 validation is after as_of.
+        ev(
+            "s4",
+            "license.created",
+            "2026-01-01T00:00:00Z",
+            Some("S4"),
+            lic("perpetual", json!({})),
+        ),
+        ev(
+            "s4-v1",
+            "license.validated",
+            "2026-01-03T00:00:00Z",
+            Some("S4"),
+            json!({"result": "valid", "version": "1.0"}),
+        ),
+        ev(
+            "s4-v2",
+            "license.validated",
+            "2026-06-05T00:00:00Z",
+            Some("S4"),
+            json!({"result": "valid", "version": "2.0"}),
+        ),
+        // S5 May 1, 2026 -> May 1, 2027 (P1Y, 365 days) for 1200 USD; upgraded to 2.0 May 2 but
+        // still validates with 1.1 on May 3.
+        ev(
+            "s5",
+            "license.created",
+            "2026-05-01T00:00:00Z",
+            Some("S5"),
+            lic("subscription", json!({"term": "P1Y", "amount": 1200})),
+        ),
+        ev(
+            "s5-u",
+            "license.upgraded",
+            "2026-05-02T00:00:00Z",
+            Some("S5"),
+            json!({"version": "2.0", "from_version": "1.1"}),
+        ),
+        ev(
+            "s5-v",
+            "license.validated",
+            "2026-05-03T00:00:00Z",
+            Some("S5"),
+            json!({"result": "valid", "version": "1.1"}),
+        ),
+    ];
+    let at = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        let mut v = vec![("as_of", "2026-06-01")];
+        v.extend_from_slice(extra);
+        v
+    };
+    let month = |m: u32| format!("2026-{m:02}-01T00:00:00Z");
+    // Monthly value of a term: amount / (days / 30.4375).
+    let monthly = |amount: f64, days: f64| amount / (days / 30.4375);
+    let (t2, s1, s2, s3, s5) = (
+        monthly(30.0, 31.0),
+        monthly(90.0, 111.0),
+        monthly(150.0, 153.0),
+        monthly(120.0, 121.5),
+        monthly(1200.0, 365.0),
+    );
+    Case {
+        name: "catalog",
+        now: "2026-07-01T00:00:00Z",
+        events,
+        batches: 2,
+        queries: vec![
+            // Active with a running term: T3 (2 days), S1 (19), S2 (92), S5 (334); S3 is revoked,
+            // S4 has no end, T1 T2 T4 lapsed. Median of [2, 19, 92, 334] = 55.5.
+            q(
+                "time_to_expiration",
+                &at(&[]),
+                vec![
+                    json!({"count": 4, "p50_days": 55.5, "d0_7": 1, "d7_30": 1, "d30_90": 0, "d90_365": 2, "d365_plus": 0}),
+                ],
+            ),
+            // Ending in (Jun 1, Jul 1]: T3 (no money on its term), then S1.
+            q(
+                "expiring",
+                &at(&[]),
+                vec![
+                    json!({"license_id": "T3", "expires_at": "2026-06-03T00:00:00Z", "model": "trial", "last_amount": null, "currency": null}),
+                    json!({"license_id": "S1", "expires_at": "2026-06-20T00:00:00Z", "model": "subscription", "tier": "pro", "last_amount": 90.0, "currency": "EUR"}),
+                ],
+            ),
+            q(
+                "expiring",
+                &at(&[("window", "P10D")]),
+                vec![json!({"license_id": "T3"})],
+            ),
+            // Trials created Jan 1 - Jun 1 whose first end + grace has passed: T1, T2, T4; only
+            // T1 converted. Wilson(1, 3).
+            q(
+                "trial_conversion_rate",
+                &at(&[("from", "2026-01-01")]),
+                vec![json!({"numerator": 1, "denominator": 3,
+                "ci_low": 0.061491944020930805, "ci_high": 0.7923404011921757})],
+            ),
+            // Latest version per license in the range: S1 1.1, S5 1.1 (validated after its
+            // upgrade), S2 1.0, S4 1.0 (its 2.0 is after as_of).
+            q(
+                "versions",
+                &at(&[("from", "2026-01-01")]),
+                vec![
+                    json!({"version": "1.0", "licenses": 2, "share": 0.5}),
+                    json!({"version": "1.1", "licenses": 2, "share": 0.5}),
+                ],
+            ),
+            // Upgrades carrying a version: S5's in May (T1's and T4's change the model only).
+            q(
+                "upgrades",
+                &at(&[("from", "2026-05-01"), ("bucket", "month")]),
+                vec![json!({"bucket": month(5), "count": 1})],
+            ),
+            q(
+                "upgrades",
+                &at(&[
+                    ("from", "2026-05-01"),
+                    ("bucket", "month"),
+                    ("by", "from_version"),
+                ]),
+                vec![json!({"from_version": "1.1", "bucket": month(5), "count": 1})],
+            ),
+            // MRR at Apr 1, May 1 and Jun 1 (as_of). EUR: S1 throughout. USD: Apr 1 = T2 (term
+            // Mar 1 -> Apr 1 after its reactivation) + S3; May 1 = S2 (starts after Apr 1) + S3
+            // (revoked exactly then, still covered); Jun 1 = S2 + S5.
+            q(
+                "mrr",
+                &at(&[("from", "2026-03-01"), ("bucket", "month")]),
+                vec![
+                    json!({"currency": "EUR", "bucket": month(3), "mrr": s1, "arr": 12.0 * s1}),
+                    json!({"currency": "EUR", "bucket": month(4), "mrr": s1}),
+                    json!({"currency": "EUR", "bucket": month(5), "mrr": s1}),
+                    json!({"currency": "USD", "bucket": month(3), "mrr": t2 + s3, "arr": 12.0 * (t2 + s3)}),
+                    json!({"currency": "USD", "bucket": month(4), "mrr": s2 + s3}),
+                    json!({"currency": "USD", "bucket": month(5), "mrr": s2 + s5}),
+                ],
+            ),
+            // January cohort: T1 T2 T4 S4. Feb 1: T2 (lapsed Jan 24) and T4 out = 2; Mar 1: T1 out
+            // (Feb 20), T2 back (Mar 1) = 2; Apr 1: T2 lapsed again = 1 (S4) on. February cohort: S3
+            // until its revocation on May 1. The bucket defaults to month.
+            q(
+                "cohort_retention",
+                &at(&[("from", "2026-01-01"), ("to", "2026-03-01")]),
+                vec![
+                    json!({"cohort": month(1), "offset": 0, "size": 4, "active": 2, "rate": 0.5}),
+                    json!({"cohort": month(1), "offset": 1, "size": 4, "active": 2, "rate": 0.5}),
+                    json!({"cohort": month(1), "offset": 2, "size": 4, "active": 1, "rate": 0.25}),
+                    json!({"cohort": month(1), "offset": 3, "size": 4, "active": 1}),
+                    json!({"cohort": month(1), "offset": 4, "size": 4, "active": 1}),
+                    json!({"cohort": month(2), "offset": 0, "size": 1, "active": 1, "rate": 1.0}),
+                    json!({"cohort": month(2), "offset": 1, "size": 1, "active": 1}),
+                    json!({"cohort": month(2), "offset": 2, "size": 1, "active": 0, "rate": 0.0}),
+                    json!({"cohort": month(2), "offset": 3, "size": 1, "active": 0}),
+                ],
             ),
         ],
     }

@@ -23,20 +23,34 @@ impl Drop for Server {
 
 fn start(data: &Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keylens"))
-        .args(["serve", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .env_remove("KEYLENS_API_KEYS")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().trim_start_matches("keylens: listening on ").to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .trim_start_matches("keylens: listening on ")
+        .to_string();
     Server(child, url)
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(120))).build().into()
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into()
 }
 
 fn ingest_row(clients: usize, batch: usize, total: usize) -> f64 {
@@ -79,7 +93,14 @@ fn main() {
     }
     println!("| clients | events per request | events sent | events/s |");
     println!("|---|---|---|---|");
-    for (clients, batch, total) in [(1, 1, 2_000), (8, 1, 8_000), (64, 1, 16_000), (1, 1000, 200_000), (8, 1000, 400_000), (64, 1000, 640_000)] {
+    for (clients, batch, total) in [
+        (1, 1, 2_000),
+        (8, 1, 8_000),
+        (64, 1, 16_000),
+        (1, 1000, 200_000),
+        (8, 1000, 400_000),
+        (64, 1000, 640_000),
+    ] {
         let rate = ingest_row(clients, batch, total);
         println!("| {clients} | {batch} | {total} | {rate:.0} |");
     }
@@ -118,6 +139,9 @@ fn main() {
             .skip(3)
             .collect();
         times.sort();
-        println!("| {q} | {:.1} ms |", times[times.len() / 2].as_secs_f64() * 1000.0);
+        println!(
+            "| {q} | {:.1} ms |",
+            times[times.len() / 2].as_secs_f64() * 1000.0
+        );
     }
 }

@@ -21,6 +21,10 @@ pub trait Dialect {
     fn instants_table(&self, values: &[i64]) -> String;
     /// A LEFT JOIN of `segments s` onto events `e`: the tier/model segment covering `e.ts`.
     fn segment_join(&self) -> String;
+    /// A two-column derived table (columns `c` and `t`) holding the given pairs of instants.
+    fn pairs_table(&self, pairs: &[(i64, i64)]) -> String;
+    /// The value of `value` on the row with the greatest `order` (ties: any of them).
+    fn arg_max(&self, value: &str, order: &str) -> String;
     /// A numeric expression as a 64-bit float.
     fn to_double(&self, expr: &str) -> String;
     /// A NULL typed as a nullable 64-bit integer (for UNION ALL branches).
@@ -82,6 +86,20 @@ impl Dialect for DuckDbDialect {
     fn instants_table(&self, values: &[i64]) -> String {
         let list: Vec<String> = values.iter().map(i64::to_string).collect();
         format!("(SELECT unnest([{}]::BIGINT[]) AS t)", list.join(","))
+    }
+
+    fn pairs_table(&self, pairs: &[(i64, i64)]) -> String {
+        let c: Vec<String> = pairs.iter().map(|p| p.0.to_string()).collect();
+        let t: Vec<String> = pairs.iter().map(|p| p.1.to_string()).collect();
+        format!(
+            "(SELECT unnest([{}]::BIGINT[]) AS c, unnest([{}]::BIGINT[]) AS t)",
+            c.join(","),
+            t.join(",")
+        )
+    }
+
+    fn arg_max(&self, value: &str, order: &str) -> String {
+        format!("arg_max({value}, {order})")
     }
 
     fn to_double(&self, expr: &str) -> String {

@@ -13,6 +13,7 @@ pub enum Dim {
     AccountId,
     Country,
     Version,
+    FromVersion,
     Reason,
     Code,
     Currency,
@@ -21,7 +22,7 @@ pub enum Dim {
 }
 
 impl Dim {
-    pub const ALL: [Dim; 13] = [
+    pub const ALL: [Dim; 14] = [
         Dim::Product,
         Dim::Model,
         Dim::Tier,
@@ -30,6 +31,7 @@ impl Dim {
         Dim::AccountId,
         Dim::Country,
         Dim::Version,
+        Dim::FromVersion,
         Dim::Reason,
         Dim::Code,
         Dim::Currency,
@@ -57,6 +59,7 @@ impl Dim {
             Dim::AccountId => "account_id",
             Dim::Country => "country",
             Dim::Version => "version",
+            Dim::FromVersion => "from_version",
             Dim::Reason => "reason",
             Dim::Code => "code",
             Dim::Currency => "currency",

@@ -73,6 +73,8 @@ pub struct Params {
     /// Filters: each dimension with the values it may take (any of); several combine with AND.
     pub filters: Vec<(Dim, Vec<String>)>,
     pub bucket: Bucket,
+    /// Whether `bucket` was given (some metrics default to another bucket than `day`).
+    pub bucket_explicit: bool,
     pub grace: IsoDuration,
     pub window: Option<IsoDuration>,
     /// Metric-specific parameters (`metric`, `a`, `b`, `alpha`, misuse thresholds), kept verbatim.
@@ -95,6 +97,7 @@ impl Params {
             by: Vec::new(),
             filters: Vec::new(),
             bucket: Bucket::Day,
+            bucket_explicit: false,
             grace: IsoDuration::days(30),
             window: None,
             extra: Vec::new(),
@@ -116,6 +119,7 @@ impl Params {
                 }
                 "where" => p.filters.push(parse_filter(v)?),
                 "bucket" => {
+                    p.bucket_explicit = true;
                     p.bucket = match v.as_str() {
                         "day" => Bucket::Day,
                         "week" => Bucket::Week,

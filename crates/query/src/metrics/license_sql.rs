@@ -49,24 +49,38 @@ impl Ctx<'_> {
         )
     }
 
-    /// Every recognised churn as a derived table `(g0.., at, voluntary, until)` where `until` is
-    /// the reactivation known by `as_of` (NULL: still churned).
+    /// Every recognised churn as a derived table `(g0.., license_id, created_at, at, voluntary,
+    /// until)` where `until` is the reactivation known by `as_of` (NULL: still churned).
     pub fn churns_table(&self) -> String {
         let a = self.as_of();
         let dims = super::select_dims(&self.license_dims());
         let f = self.license_filters();
         format!(
-            "(SELECT {dims}t.end_at AS at, 1 AS voluntary, \
+            "(SELECT {dims}l.license_id AS license_id, l.created_at AS created_at, t.end_at AS at, 1 AS voluntary, \
                CASE WHEN t.next_set_at IS NOT NULL AND t.next_set_at <= {a} THEN t.next_set_at ELSE {null} END AS until \
              FROM terms t JOIN licenses l ON l.license_id = t.license_id \
              WHERE {decided} AND NOT {cut} AND NOT {renewed}{f} \
              UNION ALL \
-             SELECT {dims}l.revoke_churn_at AS at, 0 AS voluntary, {null} AS until \
+             SELECT {dims}l.license_id AS license_id, l.created_at AS created_at, l.revoke_churn_at AS at, 0 AS voluntary, {null} AS until \
              FROM licenses l WHERE l.created_at <= {a} AND l.revoke_churn_at IS NOT NULL AND l.revoke_churn_at <= {a}{f})",
             null = self.d.null_i64(),
             decided = self.term_decided(),
             cut = self.cut_by_revocation(),
             renewed = self.renewed_in_time(),
+        )
+    }
+}
+
+impl Ctx<'_> {
+    /// Each license's current term as known by `as_of`, as a derived table
+    /// `(license_id, end_at, amount, currency)`: the latest end set by then, and the money on the
+    /// event that set it.
+    pub fn current_terms(&self) -> String {
+        let a = self.as_of();
+        format!(
+            "(SELECT t.license_id AS license_id, max(t.end_at) AS end_at, {}, {} FROM terms t WHERE t.set_at <= {a} GROUP BY t.license_id)",
+            format_args!("{} AS amount", self.d.arg_max("t.amount", "t.end_at")),
+            format_args!("{} AS currency", self.d.arg_max("t.currency", "t.end_at")),
         )
     }
 }

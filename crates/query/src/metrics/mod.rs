@@ -3,11 +3,15 @@
 
 mod activation;
 mod churn;
+mod cohorts;
+mod conversion;
+mod expiry;
 mod license_sql;
 mod money;
 mod overview;
 mod renewal;
 mod validations;
+mod versions;
 
 use crate::answer::Answer;
 use crate::dialect::Dialect;
@@ -32,6 +36,17 @@ pub(crate) const METRICS: &[(&str, Runner, &[&str])] = &[
     ("renewals", money::renewals, &[]),
     ("churn", churn::churn, &[]),
     ("revenue", money::revenue, &[]),
+    ("time_to_expiration", expiry::time_to_expiration, &[]),
+    ("expiring", expiry::expiring, &[]),
+    ("mrr", cohorts::mrr, &[]),
+    ("cohort_retention", cohorts::cohort_retention, &[]),
+    (
+        "trial_conversion_rate",
+        conversion::trial_conversion_rate,
+        &[],
+    ),
+    ("versions", versions::versions, &[]),
+    ("upgrades", versions::upgrades, &[]),
     ("overview", overview::overview, &[]),
 ];
 

@@ -1,0 +1,117 @@
+//! Expiry: how far the active licenses' current terms run, and which end soon.
+
+use super::*;
+use keylens_event::time::{format_rfc3339, MICROS_PER_DAY};
+use keylens_event::IsoDuration;
+
+impl Ctx<'_> {
+    /// `licenses l` joined with their current term `ct`, active at `as_of` with that term still
+    /// running: created by then, end after `as_of`, not revoked.
+    fn running_terms(&self) -> String {
+        let a = self.as_of();
+        format!(
+            "licenses l JOIN {} ct ON ct.license_id = l.license_id \
+             WHERE l.created_at <= {a} AND ct.end_at > {a} \
+             AND NOT (l.revoke_churn_at IS NOT NULL AND l.revoke_churn_at <= {a}){}",
+            self.current_terms(),
+            self.license_filters()
+        )
+    }
+}
+
+pub fn time_to_expiration(c: &Ctx) -> Result<Answer> {
+    c.p.allow_dims(&Dim::LICENSE, "time_to_expiration")?;
+    let dims = c.license_dims();
+    let g: Vec<String> = (0..dims.len()).map(|i| format!("g{i}")).collect();
+    let days = format!(
+        "{} / {MICROS_PER_DAY}",
+        c.d.to_double(&format!("ct.end_at - {}", c.as_of()))
+    );
+    let count_in = |lo: Option<u32>, hi: Option<u32>| {
+        let cond = match (lo, hi) {
+            (Some(l), Some(h)) => format!("d >= {l} AND d < {h}"),
+            (None, Some(h)) => format!("d < {h}"),
+            (Some(l), None) => format!("d >= {l}"),
+            (None, None) => "1 = 1".into(),
+        };
+        format!("sum(CASE WHEN {cond} THEN 1 ELSE 0 END)")
+    };
+    let sql = format!(
+        "SELECT {}count(*), {}, {}, {}, {}, {}, {} FROM (SELECT {}{days} AS d FROM {}) q{}",
+        g.iter().map(|x| format!("{x}, ")).collect::<String>(),
+        c.d.percentile("d", 0.5),
+        count_in(None, Some(7)),
+        count_in(Some(7), Some(30)),
+        count_in(Some(30), Some(90)),
+        count_in(Some(90), Some(365)),
+        count_in(Some(365), None),
+        select_dims(&dims),
+        c.running_terms(),
+        group_by(&g, &[])
+    );
+    let names = dim_names(&c.p.by);
+    let mut keyed: Vec<(Key, Vec<Cell>)> = c
+        .rows(&sql)?
+        .into_iter()
+        .map(|r| split_key(r, names.len()))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let fields = ["d0_7", "d7_30", "d30_90", "d90_365", "d365_plus"];
+    let rows = keyed
+        .iter()
+        .map(|(k, v)| {
+            let mut m = keyed_row(&names, k);
+            m.insert("count".into(), json!(int_at(Some(v), 0)));
+            m.insert("p50_days".into(), num(float_at(Some(v), 1)));
+            for (i, f) in fields.iter().enumerate() {
+                m.insert(f.to_string(), json!(int_at(Some(v), 2 + i)));
+            }
+            m
+        })
+        .collect();
+    Ok(c.answer(rows, None))
+}
+
+pub fn expiring(c: &Ctx) -> Result<Answer> {
+    if !c.p.by.is_empty() {
+        return Err(bad(
+            "by",
+            "expiring lists licenses; it cannot be grouped (use where to narrow it)",
+        ));
+    }
+    c.p.allow_dims(&Dim::LICENSE, "expiring")?;
+    let window = c.p.window.unwrap_or(IsoDuration::days(30));
+    let sql = format!(
+        "SELECT l.license_id, ct.end_at, l.product, l.model, l.tier, l.region, l.channel, l.account_id, ct.amount, ct.currency \
+         FROM {} AND ct.end_at <= {} ORDER BY ct.end_at, l.license_id",
+        c.running_terms(),
+        c.d.add_duration(&c.as_of().to_string(), &window)
+    );
+    let attrs = [
+        "product",
+        "model",
+        "tier",
+        "region",
+        "channel",
+        "account_id",
+    ];
+    let rows = c
+        .rows(&sql)?
+        .into_iter()
+        .map(|r| {
+            let mut m = Map::new();
+            m.insert("license_id".into(), json!(r[0].as_text()));
+            m.insert(
+                "expires_at".into(),
+                json!(r[1].as_i64().map(format_rfc3339)),
+            );
+            for (i, a) in attrs.iter().enumerate() {
+                m.insert(a.to_string(), json!(r[2 + i].as_text()));
+            }
+            m.insert("last_amount".into(), num(r[8].as_f64()));
+            m.insert("currency".into(), json!(r[9].as_text()));
+            m
+        })
+        .collect();
+    Ok(c.answer(rows, None))
+}

@@ -1,0 +1,83 @@
+//! Versions in use, and version upgrades.
+
+use super::*;
+
+pub fn versions(c: &Ctx) -> Result<Answer> {
+    c.p.allow_dims(&Dim::LICENSE, "versions")?;
+    let dims = c.license_dims();
+    let latest = format!(
+        "(SELECT e.license_id AS license_id, {} AS v FROM events e \
+         WHERE e.type IN ('license.activated', 'license.validated', 'license.upgraded') \
+         AND e.version IS NOT NULL AND e.license_id IS NOT NULL{} GROUP BY e.license_id) q",
+        c.d.arg_max("e.version", "e.ts"),
+        c.in_range("e.ts")
+    );
+    let join = if dims.is_empty() && c.p.filters.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " JOIN licenses l ON l.license_id = q.license_id AND l.created_at <= {}",
+            c.as_of()
+        )
+    };
+    let sql = format!(
+        "SELECT {}q.v, count(*) FROM {latest}{join} WHERE 1 = 1{}{}",
+        select_dims(&dims),
+        c.license_filters(),
+        group_by(&dims, &["q.v".to_string()])
+    );
+    let names = dim_names(&c.p.by);
+    let mut keyed: Vec<(Key, String, i64)> = c
+        .rows(&sql)?
+        .into_iter()
+        .map(|r| {
+            let (k, rest) = split_key(r, names.len());
+            (
+                k,
+                rest[0].as_text().unwrap_or_default(),
+                rest[1].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let mut totals: BTreeMap<Key, i64> = BTreeMap::new();
+    for (k, _, n) in &keyed {
+        *totals.entry(k.clone()).or_default() += n;
+    }
+    keyed.sort_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)).then(a.1.cmp(&b.1)));
+    let rows = keyed
+        .iter()
+        .map(|(k, v, n)| {
+            let mut m = keyed_row(&names, k);
+            m.insert("version".into(), json!(v));
+            m.insert("licenses".into(), json!(n));
+            m.insert(
+                "share".into(),
+                num(crate::stats::rate(*n as f64, totals[k] as f64)),
+            );
+            m
+        })
+        .collect();
+    Ok(c.answer(rows, None))
+}
+
+pub fn upgrades(c: &Ctx) -> Result<Answer> {
+    let dims = c.event_dims(&[]);
+    let s = c.event_series(
+        &dims,
+        "e.type = 'license.upgraded' AND e.version IS NOT NULL",
+        &["count(*)".to_string()],
+        &[],
+    )?;
+    let names = dim_names(&c.p.by);
+    let rows = s
+        .filled()
+        .into_iter()
+        .map(|(k, b, v)| {
+            let mut m = keyed_row(&names, k);
+            m.insert("bucket".into(), bucket_json(b));
+            m.insert("count".into(), json!(int_at(v, 0)));
+            m
+        })
+        .collect();
+    Ok(c.answer(rows, None))
+}
