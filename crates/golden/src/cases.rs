@@ -19,7 +19,13 @@ fn q(metric: &'static str, params: &[(&'static str, &'static str)], rows: Vec<Va
         metric,
         params: params.to_vec(),
         rows,
+        summary: None,
     }
+}
+
+fn with_summary(mut query: Query, summary: Value) -> Query {
+    query.summary = Some(summary);
+    query
 }
 
 pub fn cases() -> Vec<Case> {
@@ -525,6 +531,69 @@ fn lifecycle() -> Case {
                     json!({"bucket": month(3), "churned": 1, "active_at_start": 4}),
                     json!({"bucket": month(4), "churned": 1, "involuntary": 1, "active_at_start": 3}),
                 ],
+            ),
+            // Time to first churn (days) of the licenses created Jan 1 - Jun 1, as of Jun 1: R5 28,
+            // R2 31, R3 36, R4 59, R8 91, R1 109 (events), R6 92 (censored). S: 6/7, 5/7, 4/7,
+            // 3/7 (the median, 59), 2/7, then 0 at 109 where Greenwood's se is undefined. The
+            // standard errors are statsmodels' SurvfuncRight on the same times.
+            q(
+                "survival",
+                &all,
+                vec![json!({"n": 7, "events": 6, "median_days": 59.0, "steps": [
+                    {"t_days": 28.0, "at_risk": 7, "events": 1, "censored": 0, "survival": 6.0 / 7.0, "se": 0.13226001425322165},
+                    {"t_days": 31.0, "at_risk": 6, "events": 1, "survival": 5.0 / 7.0, "se": 0.17074694419062766},
+                    {"t_days": 36.0, "at_risk": 5, "events": 1, "survival": 4.0 / 7.0, "se": 0.18704390591656495},
+                    {"t_days": 59.0, "at_risk": 4, "events": 1, "survival": 3.0 / 7.0, "se": 0.18704390591656492},
+                    {"t_days": 91.0, "at_risk": 3, "events": 1, "censored": 0, "survival": 2.0 / 7.0, "se": 0.17074694419062772},
+                    {"t_days": 109.0, "at_risk": 1, "events": 1, "survival": 0.0, "se": null, "ci_low": null},
+                ]})],
+            ),
+            // By region: EU (R1 R4 R5, all churned), NA (R2 R3 R8 churned, R6 censored at 92).
+            // Log-rank from statsmodels' survdiff on the same times: chi2 1.9227e-5, p 0.99650.
+            with_summary(
+                q(
+                    "survival",
+                    &with_p(&[("by", "region")]),
+                    vec![
+                        json!({"region": "EU", "n": 3, "events": 3, "median_days": 59.0}),
+                        json!({"region": "NA", "n": 4, "events": 3, "median_days": 36.0}),
+                    ],
+                ),
+                json!({"logrank_chi2": 1.922744140437129e-05, "logrank_p": 0.9965013587038961}),
+            ),
+            // Renewal rate EU (2 of 4) against NA (1 of 3): diff = 1/3 - 1/2; pooled p = 3/7,
+            // se = sqrt(p (1-p) (1/4 + 1/3)) = sqrt(1/7), z = -0.44096, two-sided p = 0.65924;
+            // 4 x 3/7 < 5, so not enough data.
+            with_summary(
+                q(
+                    "compare",
+                    &with_p(&[
+                        ("metric", "renewal_rate"),
+                        ("a", "region=EU"),
+                        ("b", "region=NA"),
+                    ]),
+                    vec![
+                        json!({"segment": "a", "where": "region=EU", "numerator": 2, "denominator": 4}),
+                        json!({"segment": "b", "where": "region=NA", "numerator": 1, "denominator": 3}),
+                    ],
+                ),
+                json!({"diff": 1.0 / 3.0 - 0.5, "z": -0.4409585518440985, "p_value": 0.6592430036926306,
+                       "significant": false, "enough_data": false}),
+            ),
+            with_summary(
+                q(
+                    "compare",
+                    &with_p(&[
+                        ("metric", "survival"),
+                        ("a", "region=EU"),
+                        ("b", "region=NA;tier=basic,pro"),
+                    ]),
+                    vec![
+                        json!({"segment": "a", "n": 3, "events": 3}),
+                        json!({"segment": "b", "n": 4, "events": 3, "median_days": 36.0}),
+                    ],
+                ),
+                json!({"logrank_chi2": 1.922744140437129e-05, "p_value": 0.9965013587038961, "significant": false, "enough_data": false}),
             ),
             // Renewal events per currency: EUR Jan (10) and Mar (12); USD Mar (R8 20, default
             // currency) and Apr (R2 5); no amount (currency null): R5 Feb, R3 Mar.

@@ -15,6 +15,8 @@ pub struct Query {
     pub metric: &'static str,
     pub params: Vec<(&'static str, &'static str)>,
     pub rows: Vec<Value>,
+    /// The fields of the answer's `summary` this query pins, if any.
+    pub summary: Option<Value>,
 }
 
 pub struct Case {
@@ -55,6 +57,12 @@ pub fn check(engine: &dyn Engine, case: &Case) -> Vec<String> {
             ));
             continue;
         }
+        if let Some(want) = &q.summary {
+            let got = answer.summary.clone().unwrap_or(Value::Null);
+            if !same(&got, want) {
+                problems.push(format!("{label}: summary {got}, expected {want}"));
+            }
+        }
         for (i, (got, want)) in answer.rows.iter().zip(&q.rows).enumerate() {
             for (k, w) in want.as_object().expect("expected rows are objects") {
                 let g = got.get(k).unwrap_or(&Value::Null);
@@ -70,9 +78,18 @@ pub fn check(engine: &dyn Engine, case: &Case) -> Vec<String> {
     problems
 }
 
+/// Numbers to 1e-9 relative; arrays element by element; objects on the expected keys only.
 fn same(a: &Value, b: &Value) -> bool {
-    match (a.as_f64(), b.as_f64()) {
-        (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
-        _ => a == b,
+    match (a, b) {
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => y
+            .iter()
+            .all(|(k, w)| same(x.get(k).unwrap_or(&Value::Null), w)),
+        _ => match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+            _ => a == b,
+        },
     }
 }

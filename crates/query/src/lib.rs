@@ -14,6 +14,7 @@ pub mod license;
 pub mod metrics;
 pub mod params;
 pub mod stats;
+pub mod survival;
 
 pub use answer::Answer;
 pub use dialect::{Dialect, DuckDbDialect};

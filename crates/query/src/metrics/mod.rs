@@ -4,12 +4,14 @@
 mod activation;
 mod churn;
 mod cohorts;
+mod compare;
 mod conversion;
 mod expiry;
 mod license_sql;
 mod money;
 mod overview;
 mod renewal;
+mod survival;
 mod validations;
 mod versions;
 
@@ -47,6 +49,8 @@ pub(crate) const METRICS: &[(&str, Runner, &[&str])] = &[
     ),
     ("versions", versions::versions, &[]),
     ("upgrades", versions::upgrades, &[]),
+    ("survival", survival::survival, &[]),
+    ("compare", compare::compare, &["metric", "a", "b", "alpha"]),
     ("overview", overview::overview, &[]),
 ];
 
