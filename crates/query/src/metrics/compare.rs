@@ -5,11 +5,14 @@ use crate::params::parse_filter;
 use crate::stats::Z95;
 use crate::survival::{kaplan_meier, logrank, normal_two_sided};
 
+/// The where-filters of one segment.
+type Filters = Vec<(Dim, Vec<String>)>;
+
 /// The rate metrics `compare` accepts, besides `survival`.
 const RATES: [&str; 3] = ["activation_rate", "renewal_rate", "trial_conversion_rate"];
 
 /// `tier=pro;region=EU` (or `tier:pro;region:EU`): the filters of one segment.
-fn segment(c: &Ctx, name: &str) -> Result<Vec<(Dim, Vec<String>)>> {
+fn segment(c: &Ctx, name: &str) -> Result<Filters> {
     let text = c.p.extra(name).ok_or_else(|| {
         bad(
             name,
@@ -45,7 +48,7 @@ pub fn compare(c: &Ctx) -> Result<Answer> {
             .ok_or_else(|| bad("alpha", "must be a number between 0 and 1, e.g. 0.05"))?,
     };
     let segments = [("a", segment(c, "a")?), ("b", segment(c, "b")?)];
-    let with = |filters: &[(Dim, Vec<String>)]| {
+    let with = |filters: &Filters| {
         let mut p = c.p.clone();
         p.filters.extend(filters.iter().cloned());
         p
@@ -117,8 +120,8 @@ pub fn compare(c: &Ctx) -> Result<Answer> {
 
 fn compare_survival(
     c: &Ctx,
-    segments: &[(&str, Vec<(Dim, Vec<String>)>); 2],
-    with: &dyn Fn(&[(Dim, Vec<String>)]) -> Params,
+    segments: &[(&str, Filters); 2],
+    with: &dyn Fn(&Filters) -> Params,
     alpha: f64,
 ) -> Result<Answer> {
     let mut data = Vec::new();
