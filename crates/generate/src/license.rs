@@ -216,6 +216,8 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
 
     // Terms and renewals: when the license stops being in use.
     let mut in_use_until = spec.end;
+    // Lapses renewed only after their grace: the license is not in use in between.
+    let mut gaps: Vec<(i64, i64)> = Vec::new();
     let mut current_model = model;
     if let Some(t) = term {
         let dur = IsoDuration::parse(t).expect("generator terms are valid");
@@ -259,7 +261,9 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
             } else if roll < 0.72 {
                 end + rng.gen_range(HOUR..25 * DAY)
             } else if roll < 0.77 {
-                end + rng.gen_range(35 * DAY..90 * DAY)
+                let at = end + rng.gen_range(35 * DAY..90 * DAY);
+                gaps.push((end, at));
+                at
             } else {
                 in_use_until = end;
                 if rng.gen_bool(0.5) && end <= spec.end {
@@ -336,6 +340,14 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
     } else {
         rng.gen_range(1..=seats.min(3))
     };
+    let lapsed = |t: i64| t >= in_use_until || gaps.iter().any(|(from, to)| t >= *from && t < *to);
+    if !sharing && lapsed(first) {
+        // Too late: the key is refused.
+        let e = b.push("license.activation_failed", first);
+        e.reason = Some("expired");
+        e.machine_id = Some(format!("m-{n}-0"));
+        return finish(b);
+    }
     let mut version_major = 3 + (n % 2) as u32;
     let mut version_minor = rng.gen_range(0..6);
     for m in 0..machines {
@@ -344,6 +356,9 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
         } else {
             first + rng.gen_range(0..if sharing { 3 * DAY } else { 40 * DAY })
         };
+        if !sharing && lapsed(at) {
+            continue;
+        }
         let e = b.push("license.activated", at);
         e.machine_id = Some(format!("m-{n}-{m}"));
         e.version = Some(format!("{version_major}.{version_minor}.0"));
@@ -362,10 +377,11 @@ pub(crate) fn events(spec: &Spec, start: i64, n: u64) -> Vec<GenEvent> {
     let mut t = first + rng.gen_range(HOUR..3 * DAY);
     while t < stop {
         let e = b.push("license.validated", t);
-        let invalid = rng.gen_bool(0.03) || t > in_use_until;
+        let expired = lapsed(t);
+        let invalid = rng.gen_bool(0.03) || expired;
         e.result = Some(if invalid { "invalid" } else { "valid" });
         if invalid {
-            e.code = Some(if t > in_use_until {
+            e.code = Some(if expired {
                 "EXPIRED"
             } else {
                 "FINGERPRINT_SCOPE_MISMATCH"

@@ -35,6 +35,7 @@ pub fn cases() -> Vec<Case> {
         validations(),
         overview(),
         catalog(),
+        misuse(),
     ]
 }
 
@@ -1144,6 +1145,284 @@ fn catalog() -> Case {
                     json!({"cohort": month(2), "offset": 1, "size": 1, "active": 1}),
                     json!({"cohort": month(2), "offset": 2, "size": 1, "active": 0, "rate": 0.0}),
                     json!({"cohort": month(2), "offset": 3, "size": 1, "active": 0}),
+                ],
+            ),
+        ],
+    }
+}
+
+/// One planted license per misuse signal, and a clean one that must not be flagged. Events in
+/// January 2026, as of Mar 1, default thresholds.
+fn misuse() -> Case {
+    let mut events = Vec::new();
+    let mut n = 0;
+    let mut push = |license: Option<&str>, ty: &str, ts: &str, extra: Value| {
+        n += 1;
+        events.push(ev(&format!("m{n}"), ty, ts, license, extra));
+    };
+    let created = |seats: i64, extra: Value| {
+        let mut v = json!({"product": "app", "model": "subscription", "seats": seats});
+        for (k, x) in extra.as_object().expect("object") {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let m = |id: &str| json!({"machine_id": id});
+    let valid = |extra: Value| {
+        let mut v = json!({"result": "valid"});
+        for (k, x) in extra.as_object().expect("object") {
+            v[k] = x.clone();
+        }
+        v
+    };
+    // M1, 2 seats: m1 m2 active, m1 released, m3 (2 active), then m4: 3 machines at once.
+    push(
+        Some("M1"),
+        "license.created",
+        "2026-01-01T00:00:00Z",
+        created(2, json!({})),
+    );
+    push(
+        Some("M1"),
+        "license.activated",
+        "2026-01-02T00:00:00Z",
+        m("m1"),
+    );
+    push(
+        Some("M1"),
+        "license.activated",
+        "2026-01-03T00:00:00Z",
+        m("m2"),
+    );
+    push(
+        Some("M1"),
+        "license.deactivated",
+        "2026-01-04T00:00:00Z",
+        m("m1"),
+    );
+    push(
+        Some("M1"),
+        "license.activated",
+        "2026-01-05T00:00:00Z",
+        m("m3"),
+    );
+    push(
+        Some("M1"),
+        "license.activated",
+        "2026-01-06T00:00:00Z",
+        m("m4"),
+    );
+    // M2, 1 seat: four machines one after another (never two at once): 4 > 3 x 1.
+    push(
+        Some("M2"),
+        "license.created",
+        "2026-01-01T00:00:00Z",
+        created(1, json!({})),
+    );
+    for (i, day) in [2, 3, 4, 5].iter().enumerate() {
+        push(
+            Some("M2"),
+            "license.activated",
+            &format!("2026-01-0{day}T00:00:00Z"),
+            m(&format!("m{i}")),
+        );
+        push(
+            Some("M2"),
+            "license.deactivated",
+            &format!("2026-01-0{day}T12:00:00Z"),
+            m(&format!("m{i}")),
+        );
+    }
+    // M3, 1 seat: five IPs within 24 hours, more than 2 x 1 + 2.
+    push(
+        Some("M3"),
+        "license.created",
+        "2026-01-01T00:00:00Z",
+        created(1, json!({})),
+    );
+    for (i, ts) in [
+        "2026-01-10T00:00:00Z",
+        "2026-01-10T06:00:00Z",
+        "2026-01-10T12:00:00Z",
+        "2026-01-10T18:00:00Z",
+        "2026-01-11T00:00:00Z",
+    ]
+    .iter()
+    .enumerate()
+    {
+        push(
+            Some("M3"),
+            "license.validated",
+            ts,
+            valid(json!({"ip": format!("203.0.113.{}", i + 1)})),
+        );
+    }
+    // M4: three countries.
+    push(
+        Some("M4"),
+        "license.created",
+        "2026-01-01T00:00:00Z",
+        created(1, json!({})),
+    );
+    for (c, day) in [("US", 5), ("DE", 15), ("FR", 25)] {
+        push(
+            Some("M4"),
+            "license.validated",
+            &format!("2026-01-{day:02}T00:00:00Z"),
+            valid(json!({"country": c})),
+        );
+    }
+    // M5: Berlin then New York two hours later: 6385 km, 3193 km/h.
+    push(
+        Some("M5"),
+        "license.created",
+        "2026-01-01T00:00:00Z",
+        created(1, json!({})),
+    );
+    push(
+        Some("M5"),
+        "license.validated",
+        "2026-01-10T00:00:00Z",
+        valid(json!({"lat": 52.52, "lon": 13.405})),
+    );
+    push(
+        Some("M5"),
+        "license.validated",
+        "2026-01-10T02:00:00Z",
+        valid(json!({"lat": 40.7128, "lon": -74.006})),
+    );
+    // M6: lapsed Jan 10 (never renewed; churn recognised Feb 9), still validates Jan 20.
+    push(
+        Some("M6"),
+        "license.created",
+        "2026-01-01T00:00:00Z",
+        created(1, json!({"expires_at": "2026-01-10T00:00:00Z"})),
+    );
+    push(
+        Some("M6"),
+        "license.validated",
+        "2026-01-20T00:00:00Z",
+        valid(json!({})),
+    );
+    push(
+        Some("M6"),
+        "license.validated",
+        "2026-01-21T00:00:00Z",
+        json!({"result": "invalid"}),
+    );
+    // M7: revoked Jan 5, activated Jan 6.
+    push(
+        Some("M7"),
+        "license.created",
+        "2026-01-01T00:00:00Z",
+        json!({"product": "app", "model": "perpetual"}),
+    );
+    push(
+        Some("M7"),
+        "license.revoked",
+        "2026-01-05T00:00:00Z",
+        json!({}),
+    );
+    push(
+        Some("M7"),
+        "license.activated",
+        "2026-01-06T00:00:00Z",
+        m("m1"),
+    );
+    // M8: five refusals within 50 minutes, a sixth an hour later.
+    push(
+        Some("M8"),
+        "license.created",
+        "2026-01-01T00:00:00Z",
+        created(1, json!({})),
+    );
+    for ts in ["10:00", "10:10", "10:20", "10:30", "10:50", "12:00"] {
+        push(
+            Some("M8"),
+            "license.activation_failed",
+            &format!("2026-01-08T{ts}:00Z"),
+            json!({"reason": "seat_limit"}),
+        );
+    }
+    // C1, clean: one machine, daily validations from one IP, country and place; renewed in time.
+    push(
+        Some("C1"),
+        "license.created",
+        "2026-01-01T00:00:00Z",
+        created(1, json!({"expires_at": "2026-01-20T00:00:00Z"})),
+    );
+    push(
+        Some("C1"),
+        "license.renewed",
+        "2026-01-18T00:00:00Z",
+        json!({"term": "P1Y"}),
+    );
+    push(
+        Some("C1"),
+        "license.activated",
+        "2026-01-01T01:00:00Z",
+        m("c"),
+    );
+    for day in 2..=28 {
+        push(
+            Some("C1"),
+            "license.validated",
+            &format!("2026-01-{day:02}T00:00:00Z"),
+            valid(json!({"ip": "198.51.100.7", "country": "DE", "lat": 52.52, "lon": 13.405})),
+        );
+    }
+    // Unknown keys failing in a burst belong to no license.
+    for ts in ["10:00", "10:01", "10:02", "10:03", "10:04"] {
+        push(
+            None,
+            "license.activation_failed",
+            &format!("2026-01-09T{ts}:00Z"),
+            json!({"reason": "invalid_key"}),
+        );
+    }
+    let jan = [
+        ("from", "2026-01-01"),
+        ("to", "2026-02-01"),
+        ("as_of", "2026-03-01"),
+    ];
+    Case {
+        name: "misuse",
+        now: "2026-06-01T00:00:00Z",
+        events,
+        batches: 2,
+        queries: vec![
+            q(
+                "misuse",
+                &jan,
+                vec![
+                    json!({"license_id": "M1", "score": 1, "signals": [{"name": "seat_overuse", "max_active": 3, "seats": 2, "at": "2026-01-06T00:00:00Z", "machines": ["m2", "m3", "m4"]}]}),
+                    json!({"license_id": "M2", "score": 1, "signals": [{"name": "machine_cycling", "machines": 4, "seats": 1, "limit": 3.0}]}),
+                    json!({"license_id": "M3", "score": 1, "signals": [{"name": "ip_spread", "ips": 5, "limit": 4.0, "from": "2026-01-10T00:00:00Z", "to": "2026-01-11T00:00:00Z"}]}),
+                    json!({"license_id": "M4", "score": 1, "signals": [{"name": "country_spread", "countries": ["DE", "FR", "US"], "limit": 2}]}),
+                    json!({"license_id": "M5", "score": 1, "signals": [{"name": "impossible_travel", "km": 6385.003586143813, "hours": 2.0, "kmh": 3192.5017930719064,
+                    "from": {"at": "2026-01-10T00:00:00Z", "lat": 52.52}, "to": {"at": "2026-01-10T02:00:00Z", "lon": -74.006}}]}),
+                    json!({"license_id": "M6", "score": 1, "signals": [{"name": "use_after_end", "after": "churned", "ended_at": "2026-01-10T00:00:00Z", "first_use": "2026-01-20T00:00:00Z", "uses": 1}]}),
+                    json!({"license_id": "M7", "score": 1, "signals": [{"name": "use_after_end", "after": "revoked", "ended_at": "2026-01-05T00:00:00Z", "first_use": "2026-01-06T00:00:00Z"}]}),
+                    json!({"license_id": "M8", "score": 1, "signals": [{"name": "failure_burst", "failures": 5, "from": "2026-01-08T10:00:00Z", "to": "2026-01-08T10:50:00Z"}]}),
+                ],
+            ),
+            // Thresholds are parameters: allowing 4 countries and 6 failures clears M4 and M8;
+            // as of Feb 1 M6's lapse is still in grace, so its use is no use after an end.
+            q(
+                "misuse",
+                &[
+                    ("from", "2026-01-01"),
+                    ("to", "2026-02-01"),
+                    ("as_of", "2026-02-01"),
+                    ("country_spread_max", "4"),
+                    ("failure_burst_count", "6"),
+                ],
+                vec![
+                    json!({"license_id": "M1"}),
+                    json!({"license_id": "M2"}),
+                    json!({"license_id": "M3"}),
+                    json!({"license_id": "M5"}),
+                    json!({"license_id": "M7"}),
                 ],
             ),
         ],

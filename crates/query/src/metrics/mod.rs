@@ -8,6 +8,7 @@ mod compare;
 mod conversion;
 mod expiry;
 mod license_sql;
+mod misuse;
 mod money;
 mod overview;
 mod renewal;
@@ -51,6 +52,7 @@ pub(crate) const METRICS: &[(&str, Runner, &[&str])] = &[
     ("upgrades", versions::upgrades, &[]),
     ("survival", survival::survival, &[]),
     ("compare", compare::compare, &["metric", "a", "b", "alpha"]),
+    ("misuse", misuse::misuse, &misuse::THRESHOLDS),
     ("overview", overview::overview, &[]),
 ];
 

@@ -1,0 +1,365 @@
+//! Key sharing and misuse: per-license signals over the events in `[from, to)`, each with the
+//! evidence that makes it explainable, ranked by how many fired.
+//!
+//! Cost: one aggregate query picks the licenses that could fire a signal (necessary conditions:
+//! more activations than seats, several IPs, countries or places, failures); one query reads the
+//! detailed events of those candidates only; one query finds activity after an end. No
+//! per-license round trips.
+
+use super::*;
+use keylens_event::time::{format_rfc3339, MICROS_PER_SECOND};
+use keylens_event::IsoDuration;
+use std::collections::{BTreeSet, HashMap};
+
+/// The thresholds, each a parameter of the same name (defaults as in docs/metrics.md).
+pub const THRESHOLDS: [&str; 9] = [
+    "machine_cycling_factor",
+    "ip_spread_factor",
+    "ip_spread_extra",
+    "ip_spread_window",
+    "country_spread_max",
+    "travel_speed_kmh",
+    "travel_min_km",
+    "failure_burst_count",
+    "failure_burst_window",
+];
+
+struct Settings {
+    cycling_factor: f64,
+    ip_factor: f64,
+    ip_extra: f64,
+    ip_window: i64,
+    countries: usize,
+    speed_kmh: f64,
+    min_km: f64,
+    burst: usize,
+    burst_window: i64,
+}
+
+fn settings(p: &Params) -> Result<Settings> {
+    let number = |name: &str, default: f64| -> Result<f64> {
+        match p.extra(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .ok_or_else(|| bad(name, "must be a number >= 0")),
+        }
+    };
+    let span = |name: &str, default: i64| -> Result<i64> {
+        match p.extra(name) {
+            None => Ok(default),
+            Some(v) => {
+                let d = IsoDuration::parse(v).map_err(|m| bad(name, m))?;
+                d.fixed_micros().filter(|m| *m > 0).ok_or_else(|| bad(name, "must be a duration in days, hours or minutes (no months), e.g. P2D or PT1H"))
+            }
+        }
+    };
+    Ok(Settings {
+        cycling_factor: number("machine_cycling_factor", 3.0)?,
+        ip_factor: number("ip_spread_factor", 2.0)?,
+        ip_extra: number("ip_spread_extra", 2.0)?,
+        ip_window: span("ip_spread_window", 48 * 3600 * MICROS_PER_SECOND)?,
+        countries: number("country_spread_max", 2.0)? as usize,
+        speed_kmh: number("travel_speed_kmh", 1000.0)?,
+        min_km: number("travel_min_km", 100.0)?,
+        burst: number("failure_burst_count", 5.0)? as usize,
+        burst_window: span("failure_burst_window", 3600 * MICROS_PER_SECOND)?,
+    })
+}
+
+/// One event of a candidate license, as the signals need it.
+struct Ev {
+    ts: i64,
+    kind: String,
+    machine: Option<String>,
+    ip: Option<String>,
+    country: Option<String>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+}
+
+pub fn misuse(c: &Ctx) -> Result<Answer> {
+    if !c.p.by.is_empty() {
+        return Err(bad(
+            "by",
+            "misuse lists licenses; it cannot be grouped (use where to narrow it)",
+        ));
+    }
+    c.p.allow_dims(&Dim::LICENSE, "misuse")?;
+    let s = settings(c.p)?;
+    let a = c.as_of();
+    let range = c.in_range("e.ts");
+    let filters = c.license_filters();
+    let source = format!(
+        "events e LEFT JOIN licenses l ON l.license_id = e.license_id AND l.created_at <= {a}"
+    );
+    let is = |t: &str| format!("CASE WHEN e.type = '{t}' THEN 1 ELSE 0 END");
+    let candidates_sql = format!(
+        "SELECT e.license_id, coalesce(max(l.seats), 1) AS seats, sum({acts}) AS acts, \
+         count(DISTINCT CASE WHEN e.type = 'license.activated' THEN e.machine_id END) AS machines, \
+         count(DISTINCT e.ip) AS ips, count(DISTINCT e.country) AS countries, \
+         count(DISTINCT e.lat) AS lats, count(DISTINCT e.lon) AS lons, sum({fails}) AS fails \
+         FROM {source} WHERE e.license_id IS NOT NULL{range}{filters} GROUP BY e.license_id \
+         HAVING sum({acts}) > coalesce(max(l.seats), 1) \
+             OR count(DISTINCT CASE WHEN e.type = 'license.activated' THEN e.machine_id END) > {cf} * coalesce(max(l.seats), 1) \
+             OR count(DISTINCT e.ip) > {ipf} * coalesce(max(l.seats), 1) + {ipx} \
+             OR count(DISTINCT e.country) > {cmax} \
+             OR count(DISTINCT e.lat) >= 2 OR count(DISTINCT e.lon) >= 2 \
+             OR sum({fails}) >= {burst}",
+        acts = is("license.activated"),
+        fails = is("license.activation_failed"),
+        cf = s.cycling_factor,
+        ipf = s.ip_factor,
+        ipx = s.ip_extra,
+        cmax = s.countries,
+        burst = s.burst,
+    );
+    let mut seats: HashMap<String, i64> = HashMap::new();
+    for r in c.rows(&candidates_sql)? {
+        if let Some(id) = r[0].as_text() {
+            seats.insert(id, r[1].as_i64().unwrap_or(1).max(1));
+        }
+    }
+    let mut found: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    if !seats.is_empty() {
+        let ids: Vec<String> = seats.keys().map(|id| c.d.string(id)).collect();
+        let mut per_license: HashMap<String, Vec<Ev>> = HashMap::new();
+        for chunk in ids.chunks(5000) {
+            let sql = format!(
+                "SELECT e.license_id, e.ts, e.type, e.machine_id, e.ip, e.country, e.lat, e.lon FROM events e \
+                 WHERE e.license_id IN ({}){range} \
+                 AND e.type IN ('license.activated', 'license.deactivated', 'license.validated', 'license.activation_failed') \
+                 ORDER BY e.license_id, e.ts, e.id",
+                chunk.join(", ")
+            );
+            for r in c.rows(&sql)? {
+                per_license
+                    .entry(r[0].as_text().unwrap_or_default())
+                    .or_default()
+                    .push(Ev {
+                        ts: r[1].as_i64().unwrap_or(0),
+                        kind: r[2].as_text().unwrap_or_default(),
+                        machine: r[3].as_text(),
+                        ip: r[4].as_text(),
+                        country: r[5].as_text(),
+                        lat: r[6].as_f64(),
+                        lon: r[7].as_f64(),
+                    });
+            }
+        }
+        for (id, evs) in &per_license {
+            let n = seats.get(id).copied().unwrap_or(1);
+            let signals: Vec<Value> = [
+                seat_overuse(evs, n),
+                machine_cycling(evs, n, &s),
+                ip_spread(evs, n, &s),
+                country_spread(evs, &s),
+                impossible_travel(evs, &s),
+                failure_burst(evs, &s),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !signals.is_empty() {
+                found.insert(id.clone(), signals);
+            }
+        }
+    }
+    for (id, evidence) in use_after_end(c, &range, &filters)? {
+        found.entry(id).or_default().push(evidence);
+    }
+    let mut rows: Vec<Map<String, Value>> = found
+        .into_iter()
+        .map(|(id, signals)| {
+            let mut m = Map::new();
+            m.insert("license_id".into(), json!(id));
+            m.insert("score".into(), json!(signals.len()));
+            m.insert("signals".into(), Value::Array(signals));
+            m
+        })
+        .collect();
+    rows.sort_by(|x, y| {
+        y["score"]
+            .as_u64()
+            .cmp(&x["score"].as_u64())
+            .then_with(|| x["license_id"].as_str().cmp(&y["license_id"].as_str()))
+    });
+    Ok(c.answer(rows, None))
+}
+
+fn t(ts: i64) -> Value {
+    json!(format_rfc3339(ts))
+}
+
+/// More machines active at once (activated, not yet deactivated) than seats.
+fn seat_overuse(evs: &[Ev], seats: i64) -> Option<Value> {
+    let mut active: BTreeSet<&str> = BTreeSet::new();
+    let mut worst: Option<(usize, i64, Vec<String>)> = None;
+    for e in evs {
+        let Some(m) = e.machine.as_deref() else {
+            continue;
+        };
+        match e.kind.as_str() {
+            "license.activated" => {
+                active.insert(m);
+            }
+            "license.deactivated" => {
+                active.remove(m);
+            }
+            _ => continue,
+        }
+        if active.len() as i64 > seats && worst.as_ref().is_none_or(|w| active.len() > w.0) {
+            worst = Some((
+                active.len(),
+                e.ts,
+                active.iter().map(|s| s.to_string()).collect(),
+            ));
+        }
+    }
+    worst.map(|(n, at, machines)| json!({"name": "seat_overuse", "max_active": n, "seats": seats, "at": t(at), "machines": machines}))
+}
+
+/// More distinct machines activated than `factor` x seats.
+fn machine_cycling(evs: &[Ev], seats: i64, s: &Settings) -> Option<Value> {
+    let machines: BTreeSet<&str> = evs
+        .iter()
+        .filter(|e| e.kind == "license.activated")
+        .filter_map(|e| e.machine.as_deref())
+        .collect();
+    let limit = s.cycling_factor * seats as f64;
+    (machines.len() as f64 > limit).then(|| json!({"name": "machine_cycling", "machines": machines.len(), "seats": seats, "limit": limit}))
+}
+
+/// More than `factor` x seats + `extra` distinct IPs within one window.
+fn ip_spread(evs: &[Ev], seats: i64, s: &Settings) -> Option<Value> {
+    let located: Vec<(i64, &str)> = evs
+        .iter()
+        .filter_map(|e| e.ip.as_deref().map(|ip| (e.ts, ip)))
+        .collect();
+    let limit = s.ip_factor * seats as f64 + s.ip_extra;
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    let mut best: Option<(usize, i64, i64)> = None;
+    let mut start = 0;
+    for end in 0..located.len() {
+        *counts.entry(located[end].1).or_default() += 1;
+        while located[end].0 - located[start].0 >= s.ip_window {
+            let ip = located[start].1;
+            let n = counts.get_mut(ip).expect("counted");
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(ip);
+            }
+            start += 1;
+        }
+        if counts.len() as f64 > limit && best.is_none_or(|b| counts.len() > b.0) {
+            best = Some((counts.len(), located[start].0, located[end].0));
+        }
+    }
+    best.map(|(n, from, to)| json!({"name": "ip_spread", "ips": n, "limit": limit, "from": t(from), "to": t(to), "window_hours": s.ip_window as f64 / 3.6e9}))
+}
+
+/// More distinct countries than allowed.
+fn country_spread(evs: &[Ev], s: &Settings) -> Option<Value> {
+    let countries: BTreeSet<&str> = evs.iter().filter_map(|e| e.country.as_deref()).collect();
+    (countries.len() > s.countries)
+        .then(|| json!({"name": "country_spread", "countries": countries, "limit": s.countries}))
+}
+
+fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (la1, lo1, la2, lo2) = (
+        a.0.to_radians(),
+        a.1.to_radians(),
+        b.0.to_radians(),
+        b.1.to_radians(),
+    );
+    let h = ((la2 - la1) / 2.0).sin().powi(2)
+        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    2.0 * 6371.0 * h.sqrt().asin()
+}
+
+/// Two consecutive located events farther apart than `min_km` and faster than `speed_kmh`; the
+/// fastest such pair is the evidence.
+fn impossible_travel(evs: &[Ev], s: &Settings) -> Option<Value> {
+    let located: Vec<(i64, f64, f64)> = evs
+        .iter()
+        .filter_map(|e| Some((e.ts, e.lat?, e.lon?)))
+        .collect();
+    let mut best: Option<(f64, f64, f64, usize)> = None;
+    for (i, w) in located.windows(2).enumerate() {
+        let km = haversine_km((w[0].1, w[0].2), (w[1].1, w[1].2));
+        let hours = (w[1].0 - w[0].0) as f64 / 3.6e9;
+        let kmh = if hours > 0.0 {
+            km / hours
+        } else {
+            f64::INFINITY
+        };
+        if km > s.min_km && kmh > s.speed_kmh && best.is_none_or(|b| kmh > b.0) {
+            best = Some((kmh, km, hours, i));
+        }
+    }
+    best.map(|(kmh, km, hours, i)| {
+        let (a, b) = (located[i], located[i + 1]);
+        json!({"name": "impossible_travel", "from": {"at": t(a.0), "lat": a.1, "lon": a.2}, "to": {"at": t(b.0), "lat": b.1, "lon": b.2},
+               "km": km, "hours": hours, "kmh": if kmh.is_finite() { json!(kmh) } else { Value::Null }, "limit_kmh": s.speed_kmh})
+    })
+}
+
+/// At least `count` failed activations within one window.
+fn failure_burst(evs: &[Ev], s: &Settings) -> Option<Value> {
+    let times: Vec<i64> = evs
+        .iter()
+        .filter(|e| e.kind == "license.activation_failed")
+        .map(|e| e.ts)
+        .collect();
+    let mut best: Option<(usize, i64, i64)> = None;
+    let mut start = 0;
+    for end in 0..times.len() {
+        while times[end] - times[start] >= s.burst_window {
+            start += 1;
+        }
+        let n = end - start + 1;
+        if n >= s.burst.max(1) && best.is_none_or(|b| n > b.0) {
+            best = Some((n, times[start], times[end]));
+        }
+    }
+    best.map(|(n, from, to)| json!({"name": "failure_burst", "failures": n, "from": t(from), "to": t(to), "limit": s.burst}))
+}
+
+/// Activations and valid validations after a revocation, or inside a recognised churn: the first
+/// one per license.
+fn use_after_end(c: &Ctx, range: &str, filters: &str) -> Result<Vec<(String, Value)>> {
+    let a = c.as_of();
+    let used =
+        "(e.type = 'license.activated' OR (e.type = 'license.validated' AND e.result = 'valid'))";
+    let revoked_sql = format!(
+        "SELECT e.license_id, min(e.ts), count(*), min(l.revoked_at) FROM events e JOIN licenses l ON l.license_id = e.license_id \
+         WHERE {used}{range}{filters} AND l.created_at <= {a} AND l.revoked_at IS NOT NULL AND l.revoked_at <= {a} AND e.ts > l.revoked_at \
+         GROUP BY e.license_id"
+    );
+    let churned_sql = format!(
+        "SELECT e.license_id, min(e.ts), count(*), min(x.at) FROM events e JOIN {} x ON x.license_id = e.license_id \
+         WHERE {used}{range} AND e.ts > x.at AND (x.until IS NULL OR e.ts < x.until) GROUP BY e.license_id",
+        c.churns_table()
+    );
+    let mut first: HashMap<String, (i64, i64, i64, &str)> = HashMap::new();
+    for (sql, why) in [(revoked_sql, "revoked"), (churned_sql, "churned")] {
+        for r in c.rows(&sql)? {
+            let id = r[0].as_text().unwrap_or_default();
+            let (at, n, end) = (
+                r[1].as_i64().unwrap_or(0),
+                r[2].as_i64().unwrap_or(0),
+                r[3].as_i64().unwrap_or(0),
+            );
+            let entry = first.entry(id).or_insert((at, n, end, why));
+            if at < entry.0 {
+                *entry = (at, n, end, why);
+            }
+        }
+    }
+    Ok(first
+        .into_iter()
+        .map(|(id, (at, n, end, why))| (id, json!({"name": "use_after_end", "after": why, "ended_at": t(end), "first_use": t(at), "uses": n})))
+        .collect())
+}
