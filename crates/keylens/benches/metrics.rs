@@ -70,6 +70,24 @@ fn metrics(c: &mut Criterion) {
         ("churn", &[("bucket", "week")]),
         ("churn", &[("bucket", "month"), ("by", "model")]),
         ("revenue", &[("bucket", "month"), ("by", "model")]),
+        ("time_to_expiration", &[("by", "model")]),
+        ("expiring", &[]),
+        ("mrr", &[("bucket", "month")]),
+        ("cohort_retention", &[("from", "2025-11-01")]),
+        ("survival", &[("by", "model"), ("from", "2026-08-01")]),
+        ("trial_conversion_rate", &[("by", "tier")]),
+        (
+            "compare",
+            &[
+                ("metric", "renewal_rate"),
+                ("a", "region=EU"),
+                ("b", "region=NA"),
+            ],
+        ),
+        ("versions", &[]),
+        ("upgrades", &[("bucket", "week")]),
+        ("misuse", &[]),
+        ("overview", &[]),
     ];
     for (metric, extra) in cases {
         let mut pairs = vec![("as_of".to_string(), as_of.clone())];

@@ -125,6 +125,45 @@ pub struct QueryArgs {
     /// Output format; json prints exactly the HTTP answer body.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// compare: the metric to compare (activation_rate, renewal_rate, trial_conversion_rate, survival).
+    #[arg(long = "metric", value_name = "METRIC")]
+    pub compared: Option<String>,
+    /// compare: segment a as where-filters joined by ';', e.g. 'tier=pro;region=EU'.
+    #[arg(long)]
+    pub a: Option<String>,
+    /// compare: segment b, same syntax as --a.
+    #[arg(long)]
+    pub b: Option<String>,
+    /// compare: significance level (default 0.05).
+    #[arg(long)]
+    pub alpha: Option<String>,
+    /// misuse: distinct machines above this many times the seats fire machine_cycling (default 3).
+    #[arg(long)]
+    pub machine_cycling_factor: Option<String>,
+    /// misuse: ip_spread fires above factor x seats + extra distinct IPs in a window (default 2).
+    #[arg(long)]
+    pub ip_spread_factor: Option<String>,
+    /// misuse: the extra of ip_spread (default 2).
+    #[arg(long)]
+    pub ip_spread_extra: Option<String>,
+    /// misuse: the window of ip_spread, ISO 8601 (default P2D).
+    #[arg(long)]
+    pub ip_spread_window: Option<String>,
+    /// misuse: country_spread fires above this many distinct countries (default 2).
+    #[arg(long)]
+    pub country_spread_max: Option<String>,
+    /// misuse: impossible_travel speed limit in km/h (default 1000).
+    #[arg(long)]
+    pub travel_speed_kmh: Option<String>,
+    /// misuse: impossible_travel ignores hops shorter than this many km (default 100).
+    #[arg(long)]
+    pub travel_min_km: Option<String>,
+    /// misuse: failure_burst fires at this many failed activations in the window (default 5).
+    #[arg(long)]
+    pub failure_burst_count: Option<String>,
+    /// misuse: the window of failure_burst, ISO 8601 (default PT1H).
+    #[arg(long)]
+    pub failure_burst_window: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,19 @@ pub fn run(a: QueryArgs) -> Result<u8> {
     put("bucket", &a.bucket);
     put("grace", &a.grace);
     put("window", &a.window);
+    put("metric", &a.compared);
+    put("a", &a.a);
+    put("b", &a.b);
+    put("alpha", &a.alpha);
+    put("machine_cycling_factor", &a.machine_cycling_factor);
+    put("ip_spread_factor", &a.ip_spread_factor);
+    put("ip_spread_extra", &a.ip_spread_extra);
+    put("ip_spread_window", &a.ip_spread_window);
+    put("country_spread_max", &a.country_spread_max);
+    put("travel_speed_kmh", &a.travel_speed_kmh);
+    put("travel_min_km", &a.travel_min_km);
+    put("failure_burst_count", &a.failure_burst_count);
+    put("failure_burst_window", &a.failure_burst_window);
     for f in &a.filters {
         pairs.push(("where".into(), f.clone()));
     }
