@@ -34,7 +34,7 @@ pub enum Command {
         files: Vec<PathBuf>,
     },
     /// Answer one metric of the catalog (see docs/metrics.md).
-    Query(QueryArgs),
+    Query(Box<QueryArgs>),
     /// One license's derived state and its event timeline.
     License {
         /// The license id.

@@ -16,7 +16,7 @@ use std::path::Path;
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Import { data, files } => import::run(&data.data, &files),
-        Command::Query(args) => query::run(args),
+        Command::Query(args) => query::run(*args),
         Command::License {
             id,
             data,
