@@ -1,0 +1,124 @@
+//! A model-based test of the store (the shape of vector's disk-buffer model test): random
+//! sequences of ingest / resend / restart / query actions run against the real DuckDB store and
+//! against a simple in-memory model, and every answer must agree.
+
+use keylens_event::time::parse_rfc3339;
+use keylens_event::{validate, Event};
+use keylens_query::Engine;
+use keylens_store::Store;
+use proptest::prelude::*;
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone)]
+enum Action {
+    /// Ingest events drawn from a small pool of ids (so resends happen), in one batch.
+    Ingest(Vec<u16>),
+    /// Ingest the same batch as several concurrent requests in one group commit.
+    Group(Vec<Vec<u16>>),
+    /// Drop the store and open it again from disk.
+    Restart,
+    /// Compare what the store answers with the model.
+    Check,
+}
+
+/// Event number `n` of the pool: its id decides its type, license and day deterministically.
+fn event(n: u16) -> Event {
+    let license = format!("L{}", n % 7);
+    let day = 1 + (n % 28);
+    let ts = format!("2026-02-{day:02}T00:00:00Z");
+    let v = match n % 4 {
+        0 => json!({"id": format!("e{n}"), "type": "license.created", "timestamp": ts, "license_id": license,
+                    "product": "app", "model": "subscription", "term": "P1M"}),
+        1 => json!({"id": format!("e{n}"), "type": "license.activated", "timestamp": ts, "license_id": license, "machine_id": format!("m{n}")}),
+        2 => json!({"id": format!("e{n}"), "type": "license.validated", "timestamp": ts, "license_id": license, "result": "valid"}),
+        _ => json!({"id": format!("e{n}"), "type": "license.renewed", "timestamp": ts, "license_id": license, "term": "P1M"}),
+    };
+    validate(&v, parse_rfc3339("2026-06-01T00:00:00Z").unwrap()).unwrap()
+}
+
+fn arb_action() -> impl Strategy<Value = Action> {
+    let batch = || prop::collection::vec(0u16..60, 0..12);
+    prop_oneof![
+        5 => batch().prop_map(Action::Ingest),
+        2 => prop::collection::vec(batch(), 1..4).prop_map(Action::Group),
+        1 => Just(Action::Restart),
+        2 => Just(Action::Check),
+    ]
+}
+
+#[derive(Default)]
+struct Model {
+    stored: BTreeSet<u16>,
+}
+
+impl Model {
+    /// Accepted and duplicate counts for one batch, and the batch's effect.
+    fn ingest(&mut self, batch: &[u16]) -> (u64, u64) {
+        let mut accepted = 0;
+        for n in batch {
+            if self.stored.insert(*n) {
+                accepted += 1;
+            }
+        }
+        (accepted, batch.len() as u64 - accepted)
+    }
+
+    fn by_type(&self) -> BTreeMap<String, i64> {
+        let mut m = BTreeMap::new();
+        for n in &self.stored {
+            *m.entry(event(*n).kind().as_str().to_string()).or_default() += 1;
+        }
+        m
+    }
+
+    fn created_licenses(&self) -> i64 {
+        self.stored.iter().filter(|n| *n % 4 == 0).map(|n| n % 7).collect::<BTreeSet<_>>().len() as i64
+    }
+}
+
+fn check(store: &Store, model: &Model) {
+    let rows = store.rows("SELECT type, count(*) FROM events GROUP BY type ORDER BY type").unwrap();
+    let got: BTreeMap<String, i64> = rows.into_iter().map(|r| (r[0].as_text().unwrap(), r[1].as_i64().unwrap())).collect();
+    assert_eq!(got, model.by_type());
+    let licenses = store.rows("SELECT count(*) FROM licenses").unwrap()[0][0].as_i64().unwrap();
+    assert_eq!(licenses, model.created_licenses(), "derived licenses");
+    let dirty = store.rows("SELECT count(*) FROM dirty").unwrap()[0][0].as_i64().unwrap();
+    assert_eq!(dirty, 0, "everything derived");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn store_agrees_with_the_model(actions in prop::collection::vec(arb_action(), 1..25)) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let mut model = Model::default();
+        for action in actions {
+            match action {
+                Action::Ingest(batch) => {
+                    let events: Vec<Event> = batch.iter().map(|n| event(*n)).collect();
+                    let out = store.append(&events).unwrap();
+                    prop_assert_eq!((out.accepted, out.duplicates), model.ingest(&batch));
+                    store.refresh().unwrap();
+                }
+                Action::Group(batches) => {
+                    let events: Vec<Vec<Event>> = batches.iter().map(|b| b.iter().map(|n| event(*n)).collect()).collect();
+                    let slices: Vec<&[Event]> = events.iter().map(|v| v.as_slice()).collect();
+                    let outs = store.append_groups(&slices).unwrap();
+                    for (out, batch) in outs.iter().zip(&batches) {
+                        prop_assert_eq!((out.accepted, out.duplicates), model.ingest(batch));
+                    }
+                    store.refresh().unwrap();
+                }
+                Action::Restart => {
+                    drop(store);
+                    store = Store::open(dir.path()).unwrap();
+                }
+                Action::Check => check(&store, &model),
+            }
+        }
+        check(&store, &model);
+    }
+}
