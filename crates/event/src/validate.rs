@@ -319,6 +319,9 @@ fn opt_str(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, Fiel
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
+            if s.contains('\0') {
+                return Err(err(field, "must not contain a NUL character"));
+            }
             if s.len() > MAX_STRING_BYTES {
                 return Err(err(field, "is longer than 1024 bytes"));
             }

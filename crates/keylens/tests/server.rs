@@ -520,3 +520,155 @@ fn shutdown_does_not_hang_on_open_streams() {
         started.elapsed()
     );
 }
+
+#[test]
+fn crash_at_random_moments_loses_no_acknowledged_event() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut sent_total = 0usize;
+    for round in 0..4u64 {
+        let server = Server::start(&data, &[], &[]);
+        let url = format!("{}/v1/events", server.url);
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..4)
+            .map(|c| {
+                let (url, stop, acked) = (url.clone(), stop.clone(), acknowledged.clone());
+                std::thread::spawn(move || {
+                    let mut sent = 0;
+                    let mut r = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let ids: Vec<String> = (0..20).map(|i| format!("crash-{round}-{c}-{r}-{i}")).collect();
+                        let body: Vec<String> = ids
+                            .iter()
+                            .map(|id| format!(r#"{{"id":"{id}","type":"license.validated","timestamp":"2026-01-01T00:00:00Z","license_id":"CRASH","result":"valid"}}"#))
+                            .collect();
+                        sent += ids.len();
+                        r += 1;
+                        // Only a 200 acknowledges; a connection cut by the kill does not.
+                        if let Ok(mut resp) = agent().post(&url).send(body.join("\n").as_str()) {
+                            if resp.status().as_u16() == 200 && resp.body_mut().read_to_string().is_ok() {
+                                acked.lock().unwrap().extend(ids);
+                            }
+                        }
+                    }
+                    sent
+                })
+            })
+            .collect();
+        // Kill at a pseudo-random moment, different every round.
+        std::thread::sleep(Duration::from_millis(150 + (round * 7919 % 400)));
+        server.kill9();
+        stop.store(true, Ordering::Relaxed);
+        sent_total += clients
+            .into_iter()
+            .map(|c| c.join().unwrap())
+            .sum::<usize>();
+    }
+    let server = Server::start(&data, &[], &[]);
+    let acked = acknowledged.lock().unwrap().clone();
+    assert!(
+        !acked.is_empty(),
+        "some requests were acknowledged before the kills"
+    );
+    // Every acknowledged event is there: resending them is all duplicates.
+    for chunk in acked.chunks(5000) {
+        let body: Vec<String> = chunk
+            .iter()
+            .map(|id| format!(r#"{{"id":"{id}","type":"license.validated","timestamp":"2026-01-01T00:00:00Z","license_id":"CRASH","result":"valid"}}"#))
+            .collect();
+        let (status, answer) = post(
+            &format!("{}/v1/events", server.url),
+            body.join("\n").as_bytes(),
+            &[],
+        );
+        assert_eq!(status, 200);
+        assert_eq!(
+            json(&answer)["duplicates"].as_u64(),
+            Some(chunk.len() as u64),
+            "an acknowledged event was lost"
+        );
+    }
+    // And nothing is stored twice: the stored count is at most what was sent, once each.
+    let (_, body) = get(
+        &format!(
+            "{}/v1/metrics/validations?from=2026-01-01&to=2026-01-02&as_of=2026-02-01",
+            server.url
+        ),
+        None,
+    );
+    let calls = json(&body)["rows"][0]["calls"].as_u64().unwrap() as usize;
+    assert!(
+        calls >= acked.len() && calls <= sent_total,
+        "{calls} stored, {} acknowledged, {sent_total} sent",
+        acked.len()
+    );
+}
+
+#[test]
+fn keys_never_reach_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keylens"))
+        .args([
+            "serve",
+            "--data",
+            dir.path().join("store").to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env(
+            "KEYLENS_API_KEYS",
+            "ingest+read:ingest-read-secret-77,admin:admin-secret-88",
+        )
+        .env("KEYLENS_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .trim_start_matches("keylens: listening on ")
+        .to_string();
+    let event = r#"{"id":"x","type":"custom.audit","timestamp":"2026-01-01T00:00:00Z"}"#;
+    post(
+        &format!("{url}/v1/events"),
+        event.as_bytes(),
+        &[("Authorization", "Bearer ingest-read-secret-77")],
+    );
+    post(
+        &format!("{url}/v1/events"),
+        event.as_bytes(),
+        &[("X-Keylens-Key", "admin-secret-88")],
+    );
+    post(
+        &format!("{url}/v1/events"),
+        event.as_bytes(),
+        &[("Authorization", "Bearer wrong-secret-99")],
+    );
+    get(&format!("{url}/metrics"), Some("admin-secret-88"));
+    get(
+        &format!("{url}/v1/metrics/overview"),
+        Some("ingest-read-secret-77"),
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("/v1/events"),
+        "the requests were logged: {text}"
+    );
+    for secret in [
+        "ingest-read-secret-77",
+        "admin-secret-88",
+        "wrong-secret-99",
+    ] {
+        assert!(!text.contains(secret), "{secret} appears in the logs");
+    }
+}

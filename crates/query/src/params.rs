@@ -259,6 +259,9 @@ pub fn parse_filter(s: &str) -> Result<(Dim, Vec<String>)> {
             format!("'{s}' names no value after the dimension"),
         ));
     }
+    if vals.iter().any(|v| v.contains('\0')) {
+        return Err(bad("where", "a filter value cannot contain a NUL byte"));
+    }
     Ok((d, vals))
 }
 

@@ -28,11 +28,19 @@ fn event(n: u16) -> Event {
     let day = 1 + (n % 28);
     let ts = format!("2026-02-{day:02}T00:00:00Z");
     let v = match n % 4 {
-        0 => json!({"id": format!("e{n}"), "type": "license.created", "timestamp": ts, "license_id": license,
-                    "product": "app", "model": "subscription", "term": "P1M"}),
-        1 => json!({"id": format!("e{n}"), "type": "license.activated", "timestamp": ts, "license_id": license, "machine_id": format!("m{n}")}),
-        2 => json!({"id": format!("e{n}"), "type": "license.validated", "timestamp": ts, "license_id": license, "result": "valid"}),
-        _ => json!({"id": format!("e{n}"), "type": "license.renewed", "timestamp": ts, "license_id": license, "term": "P1M"}),
+        0 => {
+            json!({"id": format!("e{n}"), "type": "license.created", "timestamp": ts, "license_id": license,
+                    "product": "app", "model": "subscription", "term": "P1M"})
+        }
+        1 => {
+            json!({"id": format!("e{n}"), "type": "license.activated", "timestamp": ts, "license_id": license, "machine_id": format!("m{n}")})
+        }
+        2 => {
+            json!({"id": format!("e{n}"), "type": "license.validated", "timestamp": ts, "license_id": license, "result": "valid"})
+        }
+        _ => {
+            json!({"id": format!("e{n}"), "type": "license.renewed", "timestamp": ts, "license_id": license, "term": "P1M"})
+        }
     };
     validate(&v, parse_rfc3339("2026-06-01T00:00:00Z").unwrap()).unwrap()
 }
@@ -73,17 +81,31 @@ impl Model {
     }
 
     fn created_licenses(&self) -> i64 {
-        self.stored.iter().filter(|n| *n % 4 == 0).map(|n| n % 7).collect::<BTreeSet<_>>().len() as i64
+        self.stored
+            .iter()
+            .filter(|n| *n % 4 == 0)
+            .map(|n| n % 7)
+            .collect::<BTreeSet<_>>()
+            .len() as i64
     }
 }
 
 fn check(store: &Store, model: &Model) {
-    let rows = store.rows("SELECT type, count(*) FROM events GROUP BY type ORDER BY type").unwrap();
-    let got: BTreeMap<String, i64> = rows.into_iter().map(|r| (r[0].as_text().unwrap(), r[1].as_i64().unwrap())).collect();
+    let rows = store
+        .rows("SELECT type, count(*) FROM events GROUP BY type ORDER BY type")
+        .unwrap();
+    let got: BTreeMap<String, i64> = rows
+        .into_iter()
+        .map(|r| (r[0].as_text().unwrap(), r[1].as_i64().unwrap()))
+        .collect();
     assert_eq!(got, model.by_type());
-    let licenses = store.rows("SELECT count(*) FROM licenses").unwrap()[0][0].as_i64().unwrap();
+    let licenses = store.rows("SELECT count(*) FROM licenses").unwrap()[0][0]
+        .as_i64()
+        .unwrap();
     assert_eq!(licenses, model.created_licenses(), "derived licenses");
-    let dirty = store.rows("SELECT count(*) FROM dirty").unwrap()[0][0].as_i64().unwrap();
+    let dirty = store.rows("SELECT count(*) FROM dirty").unwrap()[0][0]
+        .as_i64()
+        .unwrap();
     assert_eq!(dirty, 0, "everything derived");
 }
 
