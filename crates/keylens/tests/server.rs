@@ -672,3 +672,83 @@ fn keys_never_reach_the_logs() {
         assert!(!text.contains(secret), "{secret} appears in the logs");
     }
 }
+
+#[test]
+fn hostile_bodies_get_clear_answers_and_the_server_stays_healthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("store"), &[], &[]);
+    let url = format!("{}/v1/events", server.url);
+    // Deep nesting: as a whole body, unreadable (400); as one NDJSON line among good ones, one
+    // rejected event.
+    let deep = format!("[{}{}]", "[".repeat(100_000), "]".repeat(100_000));
+    assert_eq!(post(&url, deep.as_bytes(), &[]).0, 400);
+    let good = r#"{"id":"ok1","type":"custom.audit","timestamp":"2026-01-01T00:00:00Z"}"#;
+    let nested = format!(
+        "{good}\n{{\"id\":\"deep\",\"properties\":{}1{}}}",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    let (status, body) = post(&url, nested.as_bytes(), &[]);
+    assert_eq!(status, 200);
+    let a = json(&body);
+    assert_eq!(
+        (
+            a["accepted"].as_u64(),
+            a["rejected"].as_array().unwrap().len()
+        ),
+        (Some(1), 1)
+    );
+
+    // 10,000 distinct dimension values in one request, then grouped by them.
+    let many: Vec<String> = (0..10_000)
+        .map(|i| format!(r#"{{"id":"r{i}","type":"license.created","timestamp":"2026-01-01T00:00:00Z","license_id":"R{i}","product":"app","model":"trial","region":"region-{i}"}}"#))
+        .collect();
+    let (status, body) = post(&url, many.join("\n").as_bytes(), &[]);
+    assert_eq!(
+        (status, json(&body)["accepted"].as_u64()),
+        (200, Some(10_000))
+    );
+    let (status, body) = get(&format!("{}/v1/metrics/activation_rate?by=region&from=2026-01-01&to=2026-02-01&as_of=2026-03-01", server.url), None);
+    assert_eq!(status, 200);
+    assert_eq!(json(&body)["rows"].as_array().unwrap().len(), 10_000);
+
+    // A slow client: headers, then a body that never finishes. The server answers 408 after
+    // its body timeout rather than holding on forever; meanwhile others are served.
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.write_all(
+        b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{\"id\":",
+    )
+    .unwrap();
+    assert_eq!(
+        get(&format!("{}/healthz", server.url), None).0,
+        200,
+        "others are served meanwhile"
+    );
+    slow.set_read_timeout(Some(Duration::from_secs(45)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = BufReader::new(&slow).read_line(&mut answer);
+    assert!(answer.contains("408"), "{answer:?}");
+    assert_eq!(get(&format!("{}/healthz", server.url), None).0, 200);
+}
+
+#[test]
+fn unwritable_data_dir_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_keylens"))
+        .args([
+            "serve",
+            "--data",
+            "/proc/keylens-cannot-live-here",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/proc/keylens-cannot-live-here") && err.lines().count() == 1,
+        "{err}"
+    );
+}

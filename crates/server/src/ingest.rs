@@ -14,6 +14,9 @@ use serde_json::json;
 use std::io::Read;
 use std::sync::atomic::Ordering;
 
+/// Longest time a request body may take to arrive.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub fn error(status: StatusCode, what: &str, message: impl Into<String>) -> Response {
     (
         status,
@@ -43,9 +46,22 @@ pub async fn ingest(State(s): State<AppState>, headers: HeaderMap, body: Body) -
             );
         }
     }
-    let raw = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(e) => {
+    // A client that sends its body slower than this holds a connection for nothing.
+    let raw = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES))
+        .await
+    {
+        Err(_) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                "body",
+                format!(
+                    "the body did not arrive within {} seconds",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            )
+        }
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
             let too_big = std::error::Error::source(&e)
                 .is_some_and(|s| s.to_string().contains("length limit"));
             return if too_big {

@@ -49,6 +49,7 @@ pub const ROUTES: &[Route] = &[
             (400, "the body itself is unreadable (not UTF-8, broken JSON array, bad gzip)"),
             (401, "a key is needed"),
             (403, "the key lacks the ingest scope"),
+            (408, "the body took longer than 30 seconds to arrive"),
             (413, "more than 10,000 events or 10 MiB (also after decompression)"),
             (415, "a content type other than JSON or NDJSON"),
             (429, "the write queue stayed full; retry after Retry-After seconds"),
