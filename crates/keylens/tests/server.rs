@@ -752,3 +752,91 @@ fn unwritable_data_dir_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// Unmounts the small file system even when the test fails.
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn disk_full_is_refused_cleanly_and_recovers() {
+    // A 6 MiB tmpfs as the data dir (the tests run as root, like CI).
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=6m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(
+        ok.success(),
+        "this test needs to mount a tmpfs (run as root)"
+    );
+    let _mount = Mount(mnt.clone());
+    let data = mnt.join("store");
+    let server = Server::start(&data, &[], &[]);
+    let url = format!("{}/v1/events", server.url);
+    let batch = |b: usize| -> String {
+        (0..2000)
+            .map(|j| format!(r#"{{"id":"full-{b}-{j}","type":"license.validated","timestamp":"2026-01-01T00:00:00Z","license_id":"F{j}","result":"valid","properties":{{"pad":"{}"}}}}"#, "x".repeat(200)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut acknowledged = 0;
+    let mut refused = None;
+    for b in 0..60 {
+        let (status, body) = post(&url, batch(b).as_bytes(), &[]);
+        match status {
+            200 => acknowledged += 1,
+            503 => {
+                assert!(
+                    body.contains("No space left on device")
+                        && body.contains("nothing of this request was stored"),
+                    "{body}"
+                );
+                refused = Some(b);
+                break;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    let refused = refused.expect("the disk filled up");
+    assert!(acknowledged > 0);
+    assert_eq!(
+        get(&format!("{}/healthz", server.url), None).0,
+        200,
+        "still up"
+    );
+    // The fault clears: the same request now goes through, whole.
+    assert!(Command::new("mount")
+        .args(["-o", "remount,size=64m"])
+        .arg(&mnt)
+        .status()
+        .unwrap()
+        .success());
+    let (status, body) = post(&url, batch(refused).as_bytes(), &[]);
+    assert_eq!(
+        (status, json(&body)["accepted"].as_u64()),
+        (200, Some(2000)),
+        "{body}"
+    );
+    // Everything acknowledged survives a crash, exactly once.
+    server.kill9();
+    let server = Server::start(&data, &[], &[]);
+    let (_, body) = get(
+        &format!(
+            "{}/v1/metrics/validations?from=2026-01-01&to=2026-01-02&as_of=2026-02-01",
+            server.url
+        ),
+        None,
+    );
+    assert_eq!(
+        json(&body)["rows"][0]["calls"].as_u64(),
+        Some(2000 * (acknowledged + 1))
+    );
+}
