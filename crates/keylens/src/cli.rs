@@ -29,9 +29,16 @@ pub enum Command {
     Import {
         #[command(flatten)]
         data: DataDir,
-        /// Files to read: NDJSON (one event per line), a JSON array of events, or one event.
+        /// Files to read: NDJSON (one event per line), a JSON array of events, one event, or CSV.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Input format: json (NDJSON, an array or one event) or csv (a header row naming event
+        /// fields); auto picks csv for files ending in .csv.
+        #[arg(long, value_enum, default_value = "auto")]
+        format: InputFormat,
+        /// CSV: read column COLUMN as the event field FIELD (repeatable), e.g. --map key=license_id.
+        #[arg(long = "map", value_name = "COLUMN=FIELD")]
+        map: Vec<String>,
     },
     /// Answer one metric of the catalog (see docs/metrics.md).
     Query(Box<QueryArgs>),
@@ -83,6 +90,13 @@ pub struct GenerateArgs {
     /// Last instant of the stream (RFC 3339 or YYYY-MM-DD); default the start of the current UTC hour.
     #[arg(long)]
     pub end: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    Auto,
+    Json,
+    Csv,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

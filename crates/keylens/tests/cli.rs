@@ -461,3 +461,68 @@ fn import_killed_midway_completes_on_rerun_without_doubles() {
         (Some(0), Some(lines))
     );
 }
+
+#[test]
+fn csv_backfill_with_mapped_headers_and_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("history.csv");
+    std::fs::write(
+        &file,
+        "event_id,type,timestamp,key,product,model,amount,currency\n\
+         h1,license.created,2025-01-01T00:00:00Z,K1,app,subscription,120,EUR\n\
+         h2,license.created,2025-01-02,K2,app,subscription,,\n\
+         h3,license.renewed,2025-02-01T00:00:00Z,K1,,,ten,EUR\n\
+         h4,license.expired,2025-03-01T00:00:00Z,K2,,,,\n",
+    )
+    .unwrap();
+    let out = keylens(&[
+        "import",
+        "--data",
+        &data(dir.path()),
+        "--map",
+        "event_id=id",
+        "--map",
+        "key=license_id",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "two rows are bad");
+    let a = json_out(&out);
+    assert_eq!(a["accepted"], 2);
+    let rejected = a["rejected"].as_array().unwrap();
+    assert_eq!(
+        (
+            rejected[0]["index"].as_u64(),
+            rejected[0]["id"].as_str(),
+            rejected[0]["field"].as_str()
+        ),
+        (Some(1), Some("h2"), Some("timestamp"))
+    );
+    assert!(
+        rejected[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 3: "),
+        "{}",
+        rejected[0]["error"]
+    );
+    assert_eq!(
+        (
+            rejected[1]["field"].as_str(),
+            rejected[1]["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("line 4: ")
+        ),
+        (Some("amount"), true)
+    );
+
+    let unknown = keylens(&[
+        "import",
+        "--data",
+        &data(dir.path()),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(err.contains("event_id") && err.contains("--map"), "{err}");
+}

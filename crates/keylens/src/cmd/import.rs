@@ -1,5 +1,6 @@
 //! `keylens import`: files -> validation -> durable store, streaming in bounded memory.
 
+use crate::cli::InputFormat;
 use crate::Exit;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -8,6 +9,7 @@ use keylens_event::time::now_micros;
 use keylens_event::{BatchAnswer, Event, Rejection};
 use keylens_store::Store;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -15,9 +17,11 @@ use std::path::{Path, PathBuf};
 /// Events appended per transaction.
 const BATCH: usize = 20_000;
 
-pub fn run(data: &Path, files: &[PathBuf]) -> Result<u8> {
+pub fn run(data: &Path, files: &[PathBuf], format: InputFormat, map: &[String]) -> Result<u8> {
+    let csv_map =
+        keylens_event::csv_rows::parse_map(map).map_err(|e| Exit::usage(e.to_string()))?;
     let mut store = Store::open(data)?;
-    let answer = import_files(&mut store, files)?;
+    let answer = import_files_as(&mut store, files, format, &csv_map)?;
     println!("{}", serde_json::to_string(&answer)?);
     if answer.rejected.is_empty() {
         Ok(0)
@@ -33,6 +37,15 @@ pub fn run(data: &Path, files: &[PathBuf]) -> Result<u8> {
 
 /// Imports every file in order into `store` and brings the derived licenses up to date.
 pub fn import_files(store: &mut Store, files: &[PathBuf]) -> Result<BatchAnswer> {
+    import_files_as(store, files, InputFormat::Auto, &HashMap::new())
+}
+
+fn import_files_as(
+    store: &mut Store,
+    files: &[PathBuf],
+    format: InputFormat,
+    csv_map: &HashMap<String, String>,
+) -> Result<BatchAnswer> {
     let mut sink = Sink {
         store,
         pending: Vec::with_capacity(BATCH),
@@ -51,7 +64,15 @@ pub fn import_files(store: &mut Store, files: &[PathBuf]) -> Result<BatchAnswer>
         };
         let bar = progress_bar(len, &f.display().to_string());
         let reader = BufReader::with_capacity(1 << 20, bar.wrap_read(reader));
-        read_events(reader, &mut sink).with_context(|| format!("reading {}", f.display()))?;
+        let csv = format == InputFormat::Csv
+            || (format == InputFormat::Auto
+                && f.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")));
+        if csv {
+            read_csv(reader, csv_map, &mut sink)
+                .with_context(|| format!("reading {}", f.display()))?;
+        } else {
+            read_events(reader, &mut sink).with_context(|| format!("reading {}", f.display()))?;
+        }
         bar.finish_and_clear();
     }
     sink.flush()?;
@@ -133,6 +154,28 @@ impl Sink<'_> {
         self.pending.clear();
         Ok(())
     }
+}
+
+/// CSV rows, each judged like an NDJSON line; problems name the row's line number.
+fn read_csv(reader: impl Read, map: &HashMap<String, String>, sink: &mut Sink) -> Result<()> {
+    let rows =
+        keylens_event::csv_rows::read(reader, map).map_err(|e| Exit::usage(e.to_string()))?;
+    for (line, row) in rows {
+        let judged = match row {
+            Ok(v) => judge(&v, sink.index, sink.now).map_err(|mut r| {
+                r.error = format!("line {line}: {}", r.error);
+                r
+            }),
+            Err(message) => Err(Rejection {
+                index: sink.index,
+                id: None,
+                field: String::new(),
+                error: format!("line {line}: {message}"),
+            }),
+        };
+        sink.take(judged)?;
+    }
+    Ok(())
 }
 
 /// Splits one input into events: a JSON array, one (possibly pretty-printed) object, or NDJSON.

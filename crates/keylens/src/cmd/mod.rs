@@ -15,7 +15,12 @@ use std::path::Path;
 
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Import { data, files } => import::run(&data.data, &files),
+        Command::Import {
+            data,
+            files,
+            format,
+            map,
+        } => import::run(&data.data, &files, format, &map),
         Command::Query(args) => query::run(*args),
         Command::License {
             id,
