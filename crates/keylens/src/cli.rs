@@ -74,6 +74,8 @@ pub enum Command {
     },
     /// Run the server: ingest API, query API, live stream and page (see docs/http.md).
     Serve(ServeArgs),
+    /// Export the stored events or the derived licenses for a warehouse.
+    Export(ExportArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -191,4 +193,46 @@ pub struct ServeArgs {
     /// Keys may also come from KEYLENS_API_KEYS as scope+scope:secret items, comma separated.
     #[arg(long, env = "KEYLENS_KEYS_FILE")]
     pub keys_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportWhat {
+    /// Every stored event, as contract fields (re-importable).
+    Events,
+    /// One row per created license: attributes and state as of --as-of.
+    Licenses,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Ndjson,
+    Csv,
+    /// Written by DuckDB's own Parquet writer; needs --out.
+    Parquet,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// What to export.
+    #[arg(long, value_enum)]
+    pub what: ExportWhat,
+    #[arg(long, value_enum, default_value = "ndjson")]
+    pub format: ExportFormat,
+    /// Events: only those at or after this instant (default: all).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Events: only those before this instant (default: all).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Licenses: their state as of this instant (default now).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Licenses: renewal grace (ISO 8601 duration, default P30D).
+    #[arg(long)]
+    pub grace: Option<String>,
+    /// Write to this file instead of stdout (required for parquet).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }

@@ -526,3 +526,159 @@ fn csv_backfill_with_mapped_headers_and_line_numbers() {
     let err = String::from_utf8_lossy(&unknown.stderr);
     assert!(err.contains("event_id") && err.contains("--map"), "{err}");
 }
+
+#[test]
+fn export_round_trips_and_gives_the_same_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen = keylens(&[
+        "generate",
+        "--licenses",
+        "300",
+        "--seed",
+        "9",
+        "--end",
+        "2026-06-01",
+    ]);
+    let src = dir.path().join("src");
+    let out = keylens_stdin(
+        &["import", "--data", src.to_str().unwrap(), "-"],
+        &gen.stdout,
+    );
+    assert!(out.status.success());
+    let queries: [&[&str]; 3] = [
+        &[
+            "query",
+            "renewal_rate",
+            "--by",
+            "region",
+            "--from",
+            "2025-06-01",
+            "--as-of",
+            "2026-06-01",
+            "--format",
+            "json",
+        ],
+        &[
+            "query",
+            "validations",
+            "--bucket",
+            "month",
+            "--from",
+            "2026-01-01",
+            "--as-of",
+            "2026-06-01",
+            "--format",
+            "json",
+        ],
+        &[
+            "query",
+            "churn",
+            "--bucket",
+            "month",
+            "--from",
+            "2025-07-01",
+            "--as-of",
+            "2026-06-01",
+            "--format",
+            "json",
+        ],
+    ];
+    let answers = |store: &Path| -> Vec<String> {
+        queries
+            .iter()
+            .map(|q| {
+                String::from_utf8(
+                    keylens(&[*q, &["--data", store.to_str().unwrap()][..]].concat()).stdout,
+                )
+                .unwrap()
+            })
+            .collect()
+    };
+    let before = answers(&src);
+    for (format, file) in [("ndjson", "events.ndjson"), ("csv", "events.csv")] {
+        let path = dir.path().join(file);
+        let exp = keylens(&[
+            "export",
+            "--data",
+            src.to_str().unwrap(),
+            "--what",
+            "events",
+            "--format",
+            format,
+            "--out",
+            path.to_str().unwrap(),
+        ]);
+        assert!(
+            exp.status.success(),
+            "{}",
+            String::from_utf8_lossy(&exp.stderr)
+        );
+        let copy = dir.path().join(format!("copy-{format}"));
+        let imp = keylens(&[
+            "import",
+            "--data",
+            copy.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            imp.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&imp.stdout)
+        );
+        assert_eq!(answers(&copy), before, "the {format} copy answers the same");
+    }
+    let parquet = dir.path().join("licenses.parquet");
+    let exp = keylens(&[
+        "export",
+        "--data",
+        src.to_str().unwrap(),
+        "--what",
+        "licenses",
+        "--format",
+        "parquet",
+        "--out",
+        parquet.to_str().unwrap(),
+        "--as-of",
+        "2026-06-01",
+    ]);
+    assert!(
+        exp.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exp.stderr)
+    );
+    assert_eq!(&std::fs::read(&parquet).unwrap()[..4], b"PAR1");
+    let lic = keylens(&[
+        "export",
+        "--data",
+        src.to_str().unwrap(),
+        "--what",
+        "licenses",
+        "--as-of",
+        "2026-06-01",
+    ]);
+    let rows: Vec<Value> = String::from_utf8(lic.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(rows.len() > 250);
+    assert!(
+        rows.iter().any(|r| r["status"] == "churned")
+            && rows.iter().any(|r| r["status"] == "active")
+    );
+    assert_eq!(
+        keylens(&[
+            "export",
+            "--data",
+            src.to_str().unwrap(),
+            "--what",
+            "events",
+            "--format",
+            "parquet"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+}

@@ -20,7 +20,7 @@ pub use answer::Answer;
 pub use dialect::{Dialect, DuckDbDialect};
 pub use dims::Dim;
 pub use engine::{Cell, Engine};
-pub use metrics::{names as metric_names, run};
+pub use metrics::{export, names as metric_names, run};
 pub use params::Params;
 
 /// What can go wrong answering a query.

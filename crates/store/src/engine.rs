@@ -38,7 +38,7 @@ impl Engine for Store {
     }
 }
 
-fn cell(v: ValueRef<'_>) -> Cell {
+pub(crate) fn cell(v: ValueRef<'_>) -> Cell {
     match v {
         ValueRef::Null => Cell::Null,
         ValueRef::Boolean(b) => Cell::Int(b as i64),

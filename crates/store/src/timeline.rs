@@ -21,17 +21,40 @@ fn column(field: &str) -> &str {
 impl Reader {
     /// The license's events, oldest first (ties by type, then id), at most `limit`.
     pub fn license_events(&self, license_id: &str, limit: usize) -> Result<Vec<StoredEvent>> {
+        let mut out = Vec::new();
+        self.scan_events("license_id = ?", &[&license_id], Some(limit), &mut |e| {
+            out.push(e);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Every stored event with `timestamp` in `[from, to)`, oldest first, as contract JSON; for
+    /// export. Streams: memory stays flat however many there are.
+    pub fn each_event(
+        &self,
+        from: i64,
+        to: i64,
+        f: &mut dyn FnMut(StoredEvent) -> Result<()>,
+    ) -> Result<()> {
+        self.scan_events("ts >= ? AND ts < ?", &[&from, &to], None, f)
+    }
+
+    fn scan_events(
+        &self,
+        condition: &str,
+        params: &[&dyn duckdb::ToSql],
+        limit: Option<usize>,
+        f: &mut dyn FnMut(StoredEvent) -> Result<()>,
+    ) -> Result<()> {
+        let columns: Vec<&str> = FIELDS.iter().map(|f| column(f)).collect();
+        let limit = limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
         let sql = format!(
-            "SELECT {} FROM events WHERE license_id = ? ORDER BY ts, type, id LIMIT {limit}",
-            FIELDS
-                .iter()
-                .map(|f| column(f))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "SELECT {} FROM events WHERE {condition} ORDER BY ts, type, id{limit}",
+            columns.join(", ")
         );
         let mut stmt = self.conn.prepare(&sql)?;
-        let mut rows = stmt.query([license_id])?;
-        let mut out = Vec::new();
+        let mut rows = stmt.query(params)?;
         while let Some(r) = rows.next()? {
             let mut m = Map::new();
             for (i, name) in FIELDS.iter().enumerate() {
@@ -54,9 +77,36 @@ impl Reader {
                 };
                 m.insert(name.to_string(), v);
             }
-            out.push(m);
+            f(m)?;
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// Runs `select` and hands each row to `f`, streaming.
+    pub fn each_row(
+        &self,
+        select: &str,
+        f: &mut dyn FnMut(Vec<keylens_query::Cell>) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare(select)?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let n = r.as_ref().column_count();
+            let mut cells = Vec::with_capacity(n);
+            for i in 0..n {
+                cells.push(crate::engine::cell(r.get_ref(i)?));
+            }
+            f(cells)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the rows of `select` to `path` as Parquet with DuckDB's own writer.
+    pub fn copy_to_parquet(&self, select: &str, path: &std::path::Path) -> Result<()> {
+        let target = path.display().to_string().replace('\'', "''");
+        self.conn
+            .execute_batch(&format!("COPY ({select}) TO '{target}' (FORMAT PARQUET)"))?;
+        Ok(())
     }
 
     /// The license's history, folded from its stored lifecycle events.

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod demo;
+mod export;
 mod generate;
 mod import;
 mod license;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Generate(args) => generate::run(&args),
         Command::Demo { gen, data, listen } => demo::run(&gen, data, listen),
         Command::Serve(args) => serve::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 

@@ -7,6 +7,7 @@ mod cohorts;
 mod compare;
 mod conversion;
 mod expiry;
+pub mod export;
 mod license_sql;
 mod misuse;
 mod money;
