@@ -69,7 +69,7 @@ pub fn run(a: ExportArgs) -> Result<u8> {
         ExportFormat::Csv => {
             let mut c = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, sink));
             c.write_record(&columns)?;
-            Output::Csv(c, columns)
+            Output::Csv(Box::new(c), columns)
         }
         _ => Output::Ndjson(BufWriter::with_capacity(1 << 20, sink)),
     };
