@@ -121,7 +121,7 @@ pub fn run(a: ExportArgs) -> Result<u8> {
 enum Output<'a> {
     Ndjson(BufWriter<Box<dyn Write + 'a>>),
     Csv(
-        csv::Writer<BufWriter<Box<dyn Write + 'a>>>,
+        Box<csv::Writer<BufWriter<Box<dyn Write + 'a>>>>,
         Vec<&'static str>,
     ),
 }
