@@ -2,9 +2,7 @@
 //! comes back on the same port: nothing lost, nothing doubled.
 
 use keylens_client::{event, Client};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 fn keylens_bin() -> std::path::PathBuf {
@@ -20,30 +18,8 @@ fn keylens_bin() -> std::path::PathBuf {
     bin
 }
 
-fn start(data: &Path, listen: &str) -> (Child, String) {
-    let mut child = Command::new(keylens_bin())
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            listen,
-        ])
-        .env_remove("KEYLENS_API_KEYS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (
-        child,
-        line.trim()
-            .trim_start_matches("keylens: listening on ")
-            .to_string(),
-    )
+fn start(data: &Path, listen: &str) -> keylens_testkit::Server {
+    keylens_testkit::Server::start_with(&keylens_bin(), data, listen, &[], &[], None)
 }
 
 async fn calls(url: &str) -> u64 {
@@ -63,8 +39,8 @@ async fn calls(url: &str) -> u64 {
 async fn server_restart_mid_stream_loses_nothing_and_doubles_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("store");
-    let (mut server, url) = start(&data, "127.0.0.1:0");
-    let addr = url.trim_start_matches("http://").to_string();
+    let mut server = start(&data, "127.0.0.1:0");
+    let (url, addr) = (server.url.clone(), server.addr().to_string());
     let client = Client::builder(&url)
         .batch_size(200)
         .flush_interval(Duration::from_millis(50))
@@ -82,10 +58,9 @@ async fn server_restart_mid_stream_loses_nothing_and_doubles_nothing() {
             .unwrap();
         if i == 2000 {
             // The server dies mid-stream and comes back on the same port a moment later.
-            server.kill().unwrap();
-            server.wait().unwrap();
+            server.kill9();
             tokio::time::sleep(Duration::from_millis(300)).await;
-            server = start(&data, &addr).0;
+            server = start(&data, &addr);
         }
     }
     client.flush().await;
@@ -95,7 +70,7 @@ async fn server_restart_mid_stream_loses_nothing_and_doubles_nothing() {
     assert_eq!((c.failed, c.dropped, c.rejected), (0, 0, 0), "{c:?}");
     assert_eq!(calls(&url).await, total, "stored exactly once");
     client.shutdown().await;
-    server.kill().unwrap();
+    server.kill9();
 }
 
 #[tokio::test]

@@ -7,43 +7,11 @@
 //! `cargo bench --bench metrics`), median of 15 sequential GETs per metric after 3 warm-ups.
 //! Run: `scripts/bench.sh` or `source scripts/env.sh && cargo bench -p keylens --bench http`.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Server(Child, String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(data: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keylens"))
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env_remove("KEYLENS_API_KEYS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .trim_start_matches("keylens: listening on ")
-        .to_string();
-    Server(child, url)
+fn start(data: &Path) -> keylens_testkit::Server {
+    keylens_testkit::Server::start(Path::new(env!("CARGO_BIN_EXE_keylens")), data, &[], &[])
 }
 
 fn agent() -> ureq::Agent {
@@ -60,7 +28,7 @@ fn ingest_row(clients: usize, batch: usize, total: usize) -> f64 {
     let started = Instant::now();
     let threads: Vec<_> = (0..clients)
         .map(|c| {
-            let url = format!("{}/v1/events", server.1);
+            let url = format!("{}/v1/events", server.url);
             std::thread::spawn(move || {
                 let agent = agent();
                 let mut sent = 0;
@@ -128,7 +96,7 @@ fn main() {
         "overview",
     ] {
         let sep = if q.contains('?') { '&' } else { '?' };
-        let url = format!("{}/v1/metrics/{q}{sep}as_of=2026-11-01", server.1);
+        let url = format!("{}/v1/metrics/{q}{sep}as_of=2026-11-01", server.url);
         let mut times: Vec<Duration> = (0..18)
             .map(|_| {
                 let t = Instant::now();

@@ -4,56 +4,18 @@
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Server {
-    child: Child,
-    url: String,
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_keylens"))
 }
+
+struct Server;
 
 impl Server {
-    fn start(data: &Path, env: &[(&str, &str)], extra: &[&str]) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keylens"));
-        cmd.args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(extra);
-        cmd.env_remove("KEYLENS_API_KEYS");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("keylens: listening on ")
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Server { child, url }
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn start(data: &Path, env: &[(&str, &str)], extra: &[&str]) -> keylens_testkit::Server {
+        keylens_testkit::Server::start(bin(), data, env, extra)
     }
 }
 
@@ -611,31 +573,21 @@ fn crash_at_random_moments_loses_no_acknowledged_event() {
 fn keys_never_reach_the_logs() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("server.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keylens"))
-        .args([
-            "serve",
-            "--data",
-            dir.path().join("store").to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env(
-            "KEYLENS_API_KEYS",
-            "ingest+read:ingest-read-secret-77,admin:admin-secret-88",
-        )
-        .env("KEYLENS_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .trim_start_matches("keylens: listening on ")
-        .to_string();
+    let server = keylens_testkit::Server::start_with(
+        bin(),
+        &dir.path().join("store"),
+        "127.0.0.1:0",
+        &[
+            (
+                "KEYLENS_API_KEYS",
+                "ingest+read:ingest-read-secret-77,admin:admin-secret-88",
+            ),
+            ("KEYLENS_LOG", "trace"),
+        ],
+        &[],
+        Some(std::fs::File::create(&log).unwrap()),
+    );
+    let url = server.url.clone();
     let event = r#"{"id":"x","type":"custom.audit","timestamp":"2026-01-01T00:00:00Z"}"#;
     post(
         &format!("{url}/v1/events"),
@@ -657,8 +609,7 @@ fn keys_never_reach_the_logs() {
         &format!("{url}/v1/metrics/overview"),
         Some("ingest-read-secret-77"),
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    server.kill9();
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.contains("/v1/events"),
