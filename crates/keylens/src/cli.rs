@@ -193,6 +193,10 @@ pub struct ServeArgs {
     /// Keys may also come from KEYLENS_API_KEYS as scope+scope:secret items, comma separated.
     #[arg(long, env = "KEYLENS_KEYS_FILE")]
     pub keys_file: Option<PathBuf>,
+    /// Your Keygen account's Ed25519 public key (64 hex digits): turns on POST
+    /// /v1/webhooks/keygen, which accepts only webhooks signed with it.
+    #[arg(long, env = "KEYLENS_KEYGEN_PUBLIC_KEY")]
+    pub keygen_public_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -412,7 +412,8 @@ fn openapi_describes_every_route_and_every_route_answers() {
             "/v1/events",
             "/v1/licenses/{id}",
             "/v1/metrics/{metric}",
-            "/v1/stream"
+            "/v1/stream",
+            "/v1/webhooks/keygen"
         ]
     );
     assert!(
@@ -790,4 +791,123 @@ fn disk_full_is_refused_cleanly_and_recovers() {
         json(&body)["rows"][0]["calls"].as_u64(),
         Some(2000 * (acknowledged + 1))
     );
+}
+
+/// A Keygen webhook delivery signed as Keygen signs it (docs/keygen.md).
+fn keygen_delivery(
+    signing: &ed25519_dalek::SigningKey,
+    host: &str,
+    id: &str,
+    event: &str,
+    payload: serde_json::Value,
+) -> (Vec<u8>, Vec<(String, String)>) {
+    use base64::Engine;
+    use ed25519_dalek::Signer;
+    use sha2::Digest;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let body = serde_json::json!({"data": {"id": id, "type": "webhook-events", "attributes": {
+        "endpoint": format!("http://{host}/v1/webhooks/keygen"), "payload": payload.to_string(), "event": event,
+        "status": "DELIVERING", "created": "2026-02-01T10:00:00.000Z", "updated": "2026-02-01T10:00:00.000Z"}}})
+    .to_string()
+    .into_bytes();
+    let digest = format!("sha-256={}", b64.encode(sha2::Sha256::digest(&body)));
+    let date = "Sun, 01 Feb 2026 10:00:00 GMT".to_string();
+    let signing_string = format!(
+        "(request-target): post /v1/webhooks/keygen\nhost: {host}\ndate: {date}\ndigest: {digest}"
+    );
+    let signature = b64.encode(signing.sign(signing_string.as_bytes()).to_bytes());
+    let header = format!(
+        r#"keyid="acct-1", algorithm="ed25519", signature="{signature}", headers="(request-target) host date digest""#
+    );
+    (
+        body,
+        vec![
+            ("Date".into(), date),
+            ("Digest".into(), digest),
+            ("Keygen-Signature".into(), header),
+            ("Content-Type".into(), "application/vnd.api+json".into()),
+        ],
+    )
+}
+
+#[test]
+fn keygen_webhooks_are_verified_and_mapped() {
+    let signing = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let public: String = signing
+        .verifying_key()
+        .to_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        &dir.path().join("store"),
+        &[("KEYLENS_KEYGEN_PUBLIC_KEY", public.as_str())],
+        &[],
+    );
+    let host = server.addr().to_string();
+    let url = format!("{}/v1/webhooks/keygen", server.url);
+    let license = serde_json::json!({"data": {"id": "kg-lic-1", "type": "licenses", "attributes": {"name": "Pro", "key": "KEY-1",
+        "expiry": "2026-03-01T10:00:00.000Z", "status": "ACTIVE", "maxMachines": 2, "metadata": {"tier": "pro"}},
+        "relationships": {"product": {"data": {"type": "products", "id": "prod-1"}}, "policy": {"data": {"type": "policies", "id": "pol-1"}}}}});
+    let machine = serde_json::json!({"data": {"id": "kg-mach-1", "type": "machines", "attributes": {"fingerprint": "fp-1", "ip": "203.0.113.4"},
+        "relationships": {"license": {"data": {"type": "licenses", "id": "kg-lic-1"}}}}});
+    let send = |id: &str, event: &str, payload: serde_json::Value| {
+        let (body, headers) = keygen_delivery(&signing, &host, id, event, payload);
+        let h: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        post(&url, &body, &h)
+    };
+    let (status, body) = send("wh-1", "license.created", license.clone());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["accepted"], 1);
+    assert_eq!(send("wh-2", "machine.created", machine).0, 200);
+    assert_eq!(
+        send(
+            "wh-3",
+            "policy.updated",
+            serde_json::json!({"data": {"id": "pol-1", "type": "policies"}})
+        )
+        .0,
+        200
+    );
+    // Keygen retries: the same event id is a duplicate.
+    let (_, again) = send("wh-1", "license.created", license.clone());
+    assert_eq!(json(&again)["duplicates"], 1);
+    // A tampered body fails the digest; a delivery signed with another key fails the signature.
+    let (mut body, headers) =
+        keygen_delivery(&signing, &host, "wh-4", "license.expired", license.clone());
+    body[20] ^= 1;
+    let h: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(post(&url, &body, &h).0, 401);
+    let other = ed25519_dalek::SigningKey::from_bytes(&[8u8; 32]);
+    let (body, headers) = keygen_delivery(&other, &host, "wh-5", "license.expired", license);
+    let h: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, err) = post(&url, &body, &h);
+    assert_eq!(status, 401, "{err}");
+    let (_, lic) = get(
+        &format!("{}/v1/licenses/kg-lic-1?as_of=2026-02-02", server.url),
+        None,
+    );
+    let v = json(&lic);
+    let timeline = v["timeline"].as_array().unwrap();
+    let of = |t: &str| {
+        timeline
+            .iter()
+            .find(|e| e["type"] == t)
+            .unwrap_or_else(|| panic!("no {t} in {timeline:?}"))
+    };
+    assert_eq!(timeline.len(), 2);
+    assert_eq!(of("license.activated")["machine_id"], "kg-mach-1");
+    assert_eq!(of("license.created")["source"], "keygen");
+    assert_eq!(v["state"]["attributes"]["tier"], "pro");
+    assert_eq!(v["state"]["current_end"], "2026-03-01T10:00:00Z");
 }

@@ -46,25 +46,43 @@ pub async fn ingest(State(s): State<AppState>, headers: HeaderMap, body: Body) -
             );
         }
     }
+    let bytes = match read_body(&headers, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let judged = match parse_body(&bytes, now_micros()) {
+        Ok(j) => j,
+        Err(e @ BodyError::TooManyEvents(_)) => {
+            return error(StatusCode::PAYLOAD_TOO_LARGE, "body", e.to_string())
+        }
+        Err(e) => return error(StatusCode::BAD_REQUEST, "body", e.to_string()),
+    };
+    debug_assert!(judged.len() <= MAX_EVENTS_PER_REQUEST);
+    store(&s, judged).await
+}
+
+/// Reads a request body: at most 10 MiB, within the body timeout, gunzipped when the request says
+/// so (with the same limit after decompression).
+pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, Response> {
     // A client that sends its body slower than this holds a connection for nothing.
     let raw = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES))
         .await
     {
         Err(_) => {
-            return error(
+            return Err(error(
                 StatusCode::REQUEST_TIMEOUT,
                 "body",
                 format!(
                     "the body did not arrive within {} seconds",
                     BODY_TIMEOUT.as_secs()
                 ),
-            )
+            ))
         }
         Ok(Ok(b)) => b,
         Ok(Err(e)) => {
             let too_big = std::error::Error::source(&e)
                 .is_some_and(|s| s.to_string().contains("length limit"));
-            return if too_big {
+            return Err(if too_big {
                 error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "body",
@@ -76,7 +94,7 @@ pub async fn ingest(State(s): State<AppState>, headers: HeaderMap, body: Body) -
                     "body",
                     format!("could not read the body: {e}"),
                 )
-            };
+            });
         }
     };
     let gzip = headers
@@ -88,31 +106,31 @@ pub async fn ingest(State(s): State<AppState>, headers: HeaderMap, body: Body) -
         let mut out = Vec::new();
         let mut dec = flate2::read::GzDecoder::new(&raw[..]).take(MAX_BODY_BYTES as u64 + 1);
         if let Err(e) = dec.read_to_end(&mut out) {
-            return error(
+            return Err(error(
                 StatusCode::BAD_REQUEST,
                 "body",
                 format!("the body is not valid gzip: {e}"),
-            );
+            ));
         }
         if out.len() > MAX_BODY_BYTES {
-            return error(
+            return Err(error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body",
                 "the decompressed body is larger than 10 MiB; split it into several requests",
-            );
+            ));
         }
         out
     } else {
         raw.to_vec()
     };
-    let judged = match parse_body(&bytes, now_micros()) {
-        Ok(j) => j,
-        Err(e @ BodyError::TooManyEvents(_)) => {
-            return error(StatusCode::PAYLOAD_TOO_LARGE, "body", e.to_string())
-        }
-        Err(e) => return error(StatusCode::BAD_REQUEST, "body", e.to_string()),
-    };
-    debug_assert!(judged.len() <= MAX_EVENTS_PER_REQUEST);
+    Ok(bytes)
+}
+
+/// Stores the good events of `judged` and answers with the batch answer (or 429/503).
+pub async fn store(
+    s: &AppState,
+    judged: Vec<Result<keylens_event::Event, keylens_event::Rejection>>,
+) -> Response {
     let mut answer = BatchAnswer::default();
     let mut events = Vec::with_capacity(judged.len());
     for j in judged {

@@ -12,6 +12,7 @@
 
 pub mod auth;
 mod ingest;
+pub mod keygen;
 mod openapi;
 mod query;
 mod readers;
@@ -50,6 +51,8 @@ pub struct Config {
     pub data: PathBuf,
     pub listen: SocketAddr,
     pub keys: Keys,
+    /// The Keygen account's Ed25519 public key; `None`: Keygen webhooks are off.
+    pub keygen_public_key: Option<ed25519_dalek::VerifyingKey>,
 }
 
 /// Reader connections for queries.
@@ -64,6 +67,7 @@ pub(crate) struct Shared {
     pub shutdown: watch::Receiver<bool>,
     pub stats: stats::Stats,
     pub keys: Keys,
+    pub keygen: Option<ed25519_dalek::VerifyingKey>,
 }
 
 pub(crate) type AppState = Arc<Shared>;
@@ -97,6 +101,7 @@ pub async fn serve(
         shutdown: stop_rx.clone(),
         stats,
         keys: config.keys,
+        keygen: config.keygen_public_key,
     });
     let app = routes::router(shared.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -57,6 +57,20 @@ pub const ROUTES: &[Route] = &[
         ],
     },
     Route {
+        method: "post",
+        path: "/v1/webhooks/keygen",
+        scope: None,
+        summary: "Keygen webhook events (signed with the account's Ed25519 key, checked against --keygen-public-key), mapped onto the event contract (docs/keygen.md). Keygen's event id is the idempotency key.",
+        query: &[],
+        responses: &[
+            (200, "the batch answer for the one mapped event"),
+            (400, "not a Keygen webhook event"),
+            (401, "the Digest or the Keygen-Signature does not verify"),
+            (413, "more than 10 MiB"),
+            (503, "Keygen webhooks are not configured"),
+        ],
+    },
+    Route {
         method: "get",
         path: "/v1/metrics/{metric}",
         scope: Some(Scope::Read),
@@ -117,6 +131,7 @@ pub const ROUTES: &[Route] = &[
 fn handler(path: &str) -> MethodRouter<AppState> {
     match path {
         "/v1/events" => post(ingest::ingest),
+        "/v1/webhooks/keygen" => post(crate::keygen::webhook),
         "/v1/metrics/{metric}" => get(query::metric),
         "/v1/licenses/{id}" => get(query::license),
         "/v1/stream" => get(stream::sse),

@@ -94,6 +94,7 @@ pub fn run(gen: &GenerateArgs, data: Option<PathBuf>, listen: SocketAddr) -> Res
             data: dir,
             listen,
             keys: keylens_server::Keys::default(),
+            keygen_public_key: None,
         },
         move |addr| {
             std::thread::spawn(move || live_feed(addr, seed, licenses));

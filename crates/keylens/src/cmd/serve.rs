@@ -10,11 +10,19 @@ use std::path::Path;
 
 pub fn run(args: ServeArgs) -> Result<u8> {
     let keys = load_keys(args.keys_file.as_deref())?;
+    let keygen_public_key = match &args.keygen_public_key {
+        Some(k) => Some(
+            keylens_server::keygen::parse_public_key(k)
+                .map_err(|m| Exit::usage(format!("--keygen-public-key: {m}")))?,
+        ),
+        None => None,
+    };
     serve(
         Config {
             data: args.data.data,
             listen: args.listen,
             keys,
+            keygen_public_key,
         },
         |_| {},
     )
