@@ -88,7 +88,8 @@ impl IsoDuration {
                     .ok_or_else(bad)?;
             }
         }
-        if d.months > 12 * 1000 || d.days > 366 * 1000 {
+        // Bounded so that every duration can be added to any instant without overflow.
+        if d.months > 12 * 1000 || d.days > 366 * 1000 || d.seconds > 366 * 1000 * 86_400 {
             return Err(format!("'{s}' is longer than 1000 years"));
         }
         Ok(d)
@@ -109,14 +110,17 @@ impl IsoDuration {
                 .map(|x| x.timestamp_micros())
                 .unwrap_or(i64::MAX / 2);
         }
-        t.saturating_add(self.days as i64 * MICROS_PER_DAY)
-            .saturating_add(self.seconds as i64 * MICROS_PER_SECOND)
+        t.saturating_add((self.days as i64).saturating_mul(MICROS_PER_DAY))
+            .saturating_add((self.seconds as i64).saturating_mul(MICROS_PER_SECOND))
     }
 
     /// Length in microseconds when there is no calendar part (months); `None` otherwise.
     pub fn fixed_micros(&self) -> Option<i64> {
-        (self.months == 0)
-            .then(|| self.days as i64 * MICROS_PER_DAY + self.seconds as i64 * MICROS_PER_SECOND)
+        (self.months == 0).then(|| {
+            (self.days as i64)
+                .saturating_mul(MICROS_PER_DAY)
+                .saturating_add((self.seconds as i64).saturating_mul(MICROS_PER_SECOND))
+        })
     }
 }
 
@@ -208,6 +212,22 @@ mod tests {
         for s in ["", "P", "30D", "P1X", "PT", "P1D1Y", "P-1D", "P1.5D", "p1d"] {
             assert!(IsoDuration::parse(s).is_err(), "{s} should be rejected");
         }
+    }
+
+    #[test]
+    fn huge_time_part_is_refused_not_a_crash() {
+        // Found by the query_params fuzz target: 22222222223 hours overflowed the microseconds.
+        assert!(IsoDuration::parse("PT22222222223H").is_err());
+        let longest = IsoDuration::parse("P1000Y366000DT31622400000S").unwrap();
+        assert!(longest.add_to(t("2026-01-01T00:00:00Z")) > 0);
+        assert!(longest.fixed_micros().is_none());
+        assert!(
+            IsoDuration::parse("P366000DT31622400000S")
+                .unwrap()
+                .fixed_micros()
+                .unwrap()
+                > 0
+        );
     }
 
     #[test]
