@@ -15,6 +15,7 @@ for target in event_body query_params; do
   work=$(mktemp -d)
   cp -r "corpus/$target/." "$work/"
   echo "== fuzz $target for ${secs}s"
-  cargo fuzz run --sanitizer none "$target" "$work" -- -max_total_time="$secs" -max_len=65536
+  # KEYLENS_FUZZ_SEED fixes libFuzzer's seed (CI uses 1, so its short run is repeatable); 0 = random.
+  cargo fuzz run --sanitizer none "$target" "$work" -- -max_total_time="$secs" -max_len=65536 -seed="${KEYLENS_FUZZ_SEED:-0}"
   rm -rf "$work"
 done
