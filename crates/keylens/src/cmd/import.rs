@@ -46,17 +46,67 @@ fn import_files_as(
     format: InputFormat,
     csv_map: &HashMap<String, String>,
 ) -> Result<BatchAnswer> {
+    // Reading and validating run on their own thread while this one appends, so parsing the
+    // next batch overlaps storing the last. The channel holds two batches: memory stays bounded.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
+    let mut answer = BatchAnswer::default();
+    let mut append_time = std::time::Duration::ZERO;
+    std::thread::scope(|scope| -> Result<()> {
+        let reader = scope.spawn(move || read_files(files, format, csv_map, tx));
+        let stored = (|| -> Result<()> {
+            for chunk in rx {
+                answer.rejected.extend(chunk.rejected);
+                if chunk.events.is_empty() {
+                    continue;
+                }
+                let started = std::time::Instant::now();
+                let out = store.append(&chunk.events)?;
+                append_time += started.elapsed();
+                answer.accepted += out.accepted;
+                answer.duplicates += out.duplicates;
+            }
+            Ok(())
+        })();
+        // If storing failed, the receiver is gone and the reader stops at its next batch.
+        let read = reader.join().expect("the reading thread does not panic");
+        stored.and(read)
+    })?;
+    tracing::info!(
+        append_s = append_time.as_secs_f64(),
+        accepted = answer.accepted,
+        "events stored"
+    );
+    let started = std::time::Instant::now();
+    let bar = progress_bar(0, "deriving licenses");
+    let derived = store.refresh_with(&mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    tracing::info!(
+        derive_s = started.elapsed().as_secs_f64(),
+        licenses = derived,
+        "licenses derived"
+    );
+    Ok(answer)
+}
+
+/// Reads every input in order, sending judged events in batches.
+fn read_files(
+    files: &[PathBuf],
+    format: InputFormat,
+    csv_map: &HashMap<String, String>,
+    tx: std::sync::mpsc::SyncSender<Chunk>,
+) -> Result<()> {
     let mut sink = Sink {
-        store,
-        pending: Vec::with_capacity(BATCH),
-        answer: BatchAnswer::default(),
+        tx,
+        chunk: Chunk::default(),
         index: 0,
         now: now_micros(),
-        append_time: std::time::Duration::ZERO,
     };
     for f in files {
-        let (reader, len): (Box<dyn Read>, u64) = if f.as_os_str() == "-" {
-            (Box::new(io::stdin().lock()), 0)
+        let (reader, len): (Box<dyn Read + Send>, u64) = if f.as_os_str() == "-" {
+            (Box::new(io::stdin()), 0)
         } else {
             let file = File::open(f).with_context(|| format!("cannot read {}", f.display()))?;
             let len = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -75,26 +125,7 @@ fn import_files_as(
         }
         bar.finish_and_clear();
     }
-    sink.flush()?;
-    let answer = std::mem::take(&mut sink.answer);
-    tracing::info!(
-        append_s = sink.append_time.as_secs_f64(),
-        accepted = answer.accepted,
-        "events stored"
-    );
-    let started = std::time::Instant::now();
-    let bar = progress_bar(0, "deriving licenses");
-    let derived = store.refresh_with(&mut |done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    })?;
-    bar.finish_and_clear();
-    tracing::info!(
-        derive_s = started.elapsed().as_secs_f64(),
-        licenses = derived,
-        "licenses derived"
-    );
-    Ok(answer)
+    sink.flush()
 }
 
 fn progress_bar(len: u64, what: &str) -> ProgressBar {
@@ -116,42 +147,41 @@ fn progress_bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-struct Sink<'a> {
-    store: &'a mut Store,
-    pending: Vec<Event>,
-    answer: BatchAnswer,
+/// A batch of judged events on its way to the store.
+#[derive(Default)]
+struct Chunk {
+    events: Vec<Event>,
+    rejected: Vec<Rejection>,
+}
+
+struct Sink {
+    tx: std::sync::mpsc::SyncSender<Chunk>,
+    chunk: Chunk,
     /// Position of the next event across all inputs.
     index: usize,
     now: i64,
-    /// Time spent in the store's appends (the rest of an import is reading and validating).
-    append_time: std::time::Duration,
 }
 
-impl Sink<'_> {
+impl Sink {
     fn take(&mut self, judged: Result<Event, Rejection>) -> Result<()> {
         self.index += 1;
         match judged {
             Ok(e) => {
-                self.pending.push(e);
-                if self.pending.len() >= BATCH {
+                self.chunk.events.push(e);
+                if self.chunk.events.len() >= BATCH {
                     self.flush()?;
                 }
             }
-            Err(r) => self.answer.rejected.push(r),
+            Err(r) => self.chunk.rejected.push(r),
         }
         Ok(())
     }
 
     fn flush(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let started = std::time::Instant::now();
-        let out = self.store.append(&self.pending)?;
-        self.append_time += started.elapsed();
-        self.answer.accepted += out.accepted;
-        self.answer.duplicates += out.duplicates;
-        self.pending.clear();
+        let chunk = std::mem::take(&mut self.chunk);
+        self.tx
+            .send(chunk)
+            .map_err(|_| anyhow::anyhow!("the store stopped taking events"))?;
         Ok(())
     }
 }
