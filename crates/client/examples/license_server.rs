@@ -160,9 +160,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
-    // Send what is still queued before leaving.
-    if let Ok(app) = Arc::try_unwrap(app) {
-        app.keylens.shutdown().await;
-    }
+    // Send what is still queued before leaving (connections may still hold the app, so flush
+    // through the shared reference rather than waiting to own it).
+    app.keylens.flush().await;
     Ok(())
 }
