@@ -24,7 +24,11 @@ impl Engine for Reader {
             }
             Ok(out)
         };
-        run().map_err(|e| format!("{e} (in: {sql})"))
+        let started = std::time::Instant::now();
+        let out = run().map_err(|e| format!("{e} (in: {sql})"));
+        // KEYLENS_LOG=keylens_store=debug shows every query with its time: where a metric spends it.
+        tracing::debug!(ms = started.elapsed().as_secs_f64() * 1000.0, sql, "query");
+        out
     }
 }
 
