@@ -55,11 +55,7 @@ pub fn activation_rate(c: &Ctx) -> Result<Answer> {
 /// Rows shaped `[key.., denominator, numerator]` into rate rows, sorted by key.
 pub(super) fn rate_rows(c: &Ctx, rows: Vec<Vec<Cell>>) -> Result<Answer> {
     let names = dim_names(&c.p.by);
-    let mut keyed: Vec<(Key, Vec<Cell>)> = rows
-        .into_iter()
-        .map(|r| split_key(r, names.len()))
-        .collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let keyed = keyed_sorted(rows, names.len());
     let out = keyed
         .iter()
         .map(|(k, v)| {
@@ -88,12 +84,7 @@ pub fn time_to_activate(c: &Ctx) -> Result<Answer> {
         group_by(&inner_dims, &[])
     );
     let names = dim_names(&c.p.by);
-    let mut keyed: Vec<(Key, Vec<Cell>)> = c
-        .rows(&sql)?
-        .into_iter()
-        .map(|r| split_key(r, names.len()))
-        .collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let keyed = keyed_sorted(c.rows(&sql)?, names.len());
     let rows = keyed
         .iter()
         .map(|(k, v)| {

@@ -50,12 +50,7 @@ pub fn time_to_expiration(c: &Ctx) -> Result<Answer> {
         group_by(&g, &[])
     );
     let names = dim_names(&c.p.by);
-    let mut keyed: Vec<(Key, Vec<Cell>)> = c
-        .rows(&sql)?
-        .into_iter()
-        .map(|r| split_key(r, names.len()))
-        .collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let keyed = keyed_sorted(c.rows(&sql)?, names.len());
     let fields = ["d0_7", "d7_30", "d30_90", "d90_365", "d365_plus"];
     let rows = keyed
         .iter()

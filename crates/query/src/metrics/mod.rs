@@ -255,6 +255,14 @@ pub(crate) fn split_key(row: Vec<Cell>, n: usize) -> (Key, Vec<Cell>) {
     (key, it.collect())
 }
 
+/// Rows shaped `[key.., values..]` split into key and values, ordered by key.
+pub(crate) fn keyed_sorted(rows: Vec<Vec<Cell>>, key_len: usize) -> Vec<(Key, Vec<Cell>)> {
+    let mut keyed: Vec<(Key, Vec<Cell>)> =
+        rows.into_iter().map(|r| split_key(r, key_len)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed
+}
+
 /// A JSON row starting with the group dimensions.
 pub(crate) fn keyed_row(names: &[&str], key: &Key) -> Map<String, Value> {
     let mut m = Map::new();
