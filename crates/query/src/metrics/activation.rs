@@ -107,17 +107,10 @@ pub fn activations(c: &Ctx) -> Result<Answer> {
     ];
     let s = c.event_series(&dims, "e.type = 'license.activated'", &aggregates, &[])?;
     let names = dim_names(&c.p.by);
-    let rows = s
-        .filled()
-        .into_iter()
-        .map(|(k, b, v)| {
-            let mut m = keyed_row(&names, k);
-            m.insert("bucket".into(), bucket_json(b));
-            m.insert("first_activations".into(), json!(int_at(v, 0)));
-            m.insert("machine_activations".into(), json!(int_at(v, 1)));
-            m
-        })
-        .collect();
+    let rows = s.rows(&names, |m, _, _, v| {
+        m.insert("first_activations".into(), json!(int_at(v, 0)));
+        m.insert("machine_activations".into(), json!(int_at(v, 1)));
+    });
     Ok(c.answer(rows, None))
 }
 
@@ -139,22 +132,15 @@ pub fn activation_failures(c: &Ctx) -> Result<Answer> {
         }
     }
     let names = dim_names(&c.p.by);
-    let rows = failed
-        .filled()
-        .into_iter()
-        .map(|(k, b, v)| {
-            let mut act_key = k.clone();
-            if let Some(i) = reason_pos {
-                act_key.remove(i);
-            }
-            let f = int_at(v, 0);
-            let a = int_at(activated.groups.get(&act_key).and_then(|m| m.get(&b)), 0);
-            let mut m = keyed_row(&names, k);
-            m.insert("bucket".into(), bucket_json(b));
-            m.insert("failed".into(), json!(f));
-            m.insert("rate".into(), num(rate(f as f64, (f + a) as f64)));
-            m
-        })
-        .collect();
+    let rows = failed.rows(&names, |m, k, b, v| {
+        let mut act_key = k.clone();
+        if let Some(i) = reason_pos {
+            act_key.remove(i);
+        }
+        let f = int_at(v, 0);
+        let a = int_at(activated.groups.get(&act_key).and_then(|m| m.get(&b)), 0);
+        m.insert("failed".into(), json!(f));
+        m.insert("rate".into(), num(rate(f as f64, (f + a) as f64)));
+    });
     Ok(c.answer(rows, None))
 }

@@ -119,17 +119,10 @@ pub fn mrr(c: &Ctx) -> Result<Answer> {
     s.add(c.rows(&sql)?, n + 1);
     let mut names = dim_names(&c.p.by);
     names.push("currency");
-    let rows = s
-        .filled()
-        .into_iter()
-        .map(|(k, b, v)| {
-            let mrr = float_at(v, 0).unwrap_or(0.0);
-            let mut m = keyed_row(&names, k);
-            m.insert("bucket".into(), bucket_json(b));
-            m.insert("mrr".into(), json!(mrr));
-            m.insert("arr".into(), json!(12.0 * mrr));
-            m
-        })
-        .collect();
+    let rows = s.rows(&names, |m, _, _, v| {
+        let mrr = float_at(v, 0).unwrap_or(0.0);
+        m.insert("mrr".into(), json!(mrr));
+        m.insert("arr".into(), json!(12.0 * mrr));
+    });
     Ok(c.answer(rows, None))
 }

@@ -308,6 +308,24 @@ impl Series {
         self.groups.entry(key).or_default();
     }
 
+    /// One JSON row per (group, bucket), starting with the group's dimensions (`names`) and
+    /// `bucket`; `fill` adds the metric's fields from the cells, if any.
+    pub fn rows(
+        &self,
+        names: &[&str],
+        mut fill: impl FnMut(&mut Map<String, Value>, &Key, i64, Option<&Vec<Cell>>),
+    ) -> Vec<Map<String, Value>> {
+        self.filled()
+            .into_iter()
+            .map(|(k, b, v)| {
+                let mut m = keyed_row(names, k);
+                m.insert("bucket".into(), bucket_json(b));
+                fill(&mut m, k, b, v);
+                m
+            })
+            .collect()
+    }
+
     /// Every (group, bucket) in order, with its cells if any.
     pub fn filled(&self) -> Vec<(&Key, i64, Option<&Vec<Cell>>)> {
         let mut out = Vec::new();

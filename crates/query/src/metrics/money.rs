@@ -17,17 +17,10 @@ pub fn renewals(c: &Ctx) -> Result<Answer> {
     let (dims, names) = money_dims(c);
     let aggregates = ["count(*)".to_string(), "sum(e.amount)".to_string()];
     let s = c.event_series(&dims, "e.type = 'license.renewed'", &aggregates, &[])?;
-    let rows = s
-        .filled()
-        .into_iter()
-        .map(|(k, b, v)| {
-            let mut m = keyed_row(&names, k);
-            m.insert("bucket".into(), bucket_json(b));
-            m.insert("count".into(), json!(int_at(v, 0)));
-            m.insert("amount".into(), json!(float_at(v, 1).unwrap_or(0.0)));
-            m
-        })
-        .collect();
+    let rows = s.rows(&names, |m, _, _, v| {
+        m.insert("count".into(), json!(int_at(v, 0)));
+        m.insert("amount".into(), json!(float_at(v, 1).unwrap_or(0.0)));
+    });
     Ok(c.answer(rows, None))
 }
 
@@ -41,23 +34,16 @@ pub fn revenue(c: &Ctx) -> Result<Answer> {
     ];
     let condition = "e.type IN ('license.created', 'license.renewed', 'license.upgraded') AND e.amount IS NOT NULL";
     let s = c.event_series(&dims, condition, &aggregates, &[])?;
-    let rows = s
-        .filled()
-        .into_iter()
-        .map(|(k, b, v)| {
-            let (new, renewal, upgrade) = (
-                float_at(v, 0).unwrap_or(0.0),
-                float_at(v, 1).unwrap_or(0.0),
-                float_at(v, 2).unwrap_or(0.0),
-            );
-            let mut m = keyed_row(&names, k);
-            m.insert("bucket".into(), bucket_json(b));
-            m.insert("new".into(), json!(new));
-            m.insert("renewal".into(), json!(renewal));
-            m.insert("upgrade".into(), json!(upgrade));
-            m.insert("total".into(), json!(new + renewal + upgrade));
-            m
-        })
-        .collect();
+    let rows = s.rows(&names, |m, _, _, v| {
+        let (new, renewal, upgrade) = (
+            float_at(v, 0).unwrap_or(0.0),
+            float_at(v, 1).unwrap_or(0.0),
+            float_at(v, 2).unwrap_or(0.0),
+        );
+        m.insert("new".into(), json!(new));
+        m.insert("renewal".into(), json!(renewal));
+        m.insert("upgrade".into(), json!(upgrade));
+        m.insert("total".into(), json!(new + renewal + upgrade));
+    });
     Ok(c.answer(rows, None))
 }

@@ -14,24 +14,17 @@ pub fn validations(c: &Ctx) -> Result<Answer> {
     ];
     let s = c.event_series(&dims, "e.type = 'license.validated'", &aggregates, &[])?;
     let names = dim_names(&c.p.by);
-    let rows = s
-        .filled()
-        .into_iter()
-        .map(|(k, b, v)| {
-            let (calls, invalid) = (int_at(v, 0), int_at(v, 1));
-            let mut m = keyed_row(&names, k);
-            m.insert("bucket".into(), bucket_json(b));
-            m.insert("calls".into(), json!(calls));
-            m.insert("invalid".into(), json!(invalid));
-            m.insert(
-                "invalid_rate".into(),
-                num(rate(invalid as f64, calls as f64)),
-            );
-            m.insert("p50_ms".into(), num(float_at(v, 2)));
-            m.insert("p95_ms".into(), num(float_at(v, 3)));
-            m.insert("p99_ms".into(), num(float_at(v, 4)));
-            m
-        })
-        .collect();
+    let rows = s.rows(&names, |m, _, _, v| {
+        let (calls, invalid) = (int_at(v, 0), int_at(v, 1));
+        m.insert("calls".into(), json!(calls));
+        m.insert("invalid".into(), json!(invalid));
+        m.insert(
+            "invalid_rate".into(),
+            num(rate(invalid as f64, calls as f64)),
+        );
+        m.insert("p50_ms".into(), num(float_at(v, 2)));
+        m.insert("p95_ms".into(), num(float_at(v, 3)));
+        m.insert("p99_ms".into(), num(float_at(v, 4)));
+    });
     Ok(c.answer(rows, None))
 }

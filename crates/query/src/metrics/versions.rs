@@ -69,15 +69,8 @@ pub fn upgrades(c: &Ctx) -> Result<Answer> {
         &[],
     )?;
     let names = dim_names(&c.p.by);
-    let rows = s
-        .filled()
-        .into_iter()
-        .map(|(k, b, v)| {
-            let mut m = keyed_row(&names, k);
-            m.insert("bucket".into(), bucket_json(b));
-            m.insert("count".into(), json!(int_at(v, 0)));
-            m
-        })
-        .collect();
+    let rows = s.rows(&names, |m, _, _, v| {
+        m.insert("count".into(), json!(int_at(v, 0)));
+    });
     Ok(c.answer(rows, None))
 }
