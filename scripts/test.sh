@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine as on a developer's: fetches the prebuilt
-# DuckDB library once (installing npm for that if needed), runs every test, and ends with one
+# DuckDB library and uPlot once (installing npm for that if needed), and chromium and
+# playwright-core for the browser test (scripts/browser-deps.sh), runs every test, and ends with one
 # line totalling them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+# The dashboard's browser test drives Debian's chromium with playwright-core.
+eval "$(scripts/browser-deps.sh)"
+export KEYLENS_CHROMIUM KEYLENS_NODE_PATH
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

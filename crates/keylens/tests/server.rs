@@ -196,12 +196,15 @@ fn keys_and_scopes_for_every_route() {
     let u = &server.url;
     let event = r#"{"id":"x","type":"custom.audit","timestamp":"2026-01-01T00:00:00Z"}"#;
     // route, needed scope (None: open)
-    let routes: [(&str, Option<&str>); 8] = [
+    let routes: [(&str, Option<&str>); 10] = [
         ("POST /v1/events", Some("ingest")),
         ("GET /v1/metrics/overview", Some("read")),
         ("GET /v1/licenses/x", Some("read")),
         ("GET /v1/stream", Some("read")),
-        ("GET /", Some("read")),
+        ("GET /v1/dimensions", Some("read")),
+        // The dashboard's page and files hold no data; the data routes they read need the key.
+        ("GET /", None),
+        ("GET /assets/app.js", None),
         ("GET /metrics", Some("admin")),
         ("GET /healthz", None),
         ("GET /openapi.json", None),
@@ -236,6 +239,31 @@ fn keys_and_scopes_for_every_route() {
             );
         }
     }
+    // The dashboard's cookie carries a key for reads (an EventSource cannot send headers), never
+    // for writes: another site could make a visitor's browser post with it.
+    let with_cookie = |method: &str, path: &str, key: &str| -> u16 {
+        let cookie = format!("theme=dark; keylens_key={key}");
+        let req = agent();
+        let url = format!("{u}{path}");
+        let resp = if method == "POST" {
+            req.post(&url).header("Cookie", &cookie).send(event)
+        } else {
+            req.get(&url).header("Cookie", &cookie).call()
+        };
+        resp.unwrap().status().as_u16()
+    };
+    assert_eq!(
+        with_cookie("GET", "/v1/metrics/overview", "read-secret-1"),
+        200
+    );
+    assert_eq!(with_cookie("GET", "/v1/dimensions", "read-secret-1"), 200);
+    assert_eq!(
+        with_cookie("GET", "/v1/metrics/overview", "wrong-secret-1"),
+        401
+    );
+    assert_eq!(with_cookie("GET", "/metrics", "read-secret-1"), 403);
+    assert_eq!(with_cookie("POST", "/v1/events", "ingest-secret-1"), 401);
+    assert_eq!(with_cookie("POST", "/v1/events", "admin-secret-1"), 401);
 }
 
 #[test]
@@ -406,9 +434,11 @@ fn openapi_describes_every_route_and_every_route_answers() {
         names,
         [
             "/",
+            "/assets/{file}",
             "/healthz",
             "/metrics",
             "/openapi.json",
+            "/v1/dimensions",
             "/v1/events",
             "/v1/licenses/{id}",
             "/v1/metrics/{metric}",

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod params;
 pub mod stats;
 pub mod survival;
+pub mod values;
 
 pub use answer::Answer;
 pub use dialect::{Dialect, DuckDbDialect};
@@ -22,6 +23,7 @@ pub use dims::Dim;
 pub use engine::{Cell, Engine};
 pub use metrics::{export, names as metric_names, run};
 pub use params::Params;
+pub use values::dimension_values;
 
 /// What can go wrong answering a query.
 #[derive(Debug, thiserror::Error)]

@@ -10,6 +10,7 @@
 //! - Every route is declared once in [`routes::ROUTES`], which builds both the router and the
 //!   OpenAPI document.
 
+mod assets;
 pub mod auth;
 mod ingest;
 pub mod keygen;

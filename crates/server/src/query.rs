@@ -86,3 +86,14 @@ pub async fn license(
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "", e.to_string()),
     }
 }
+
+/// `GET /v1/dimensions`: the values of each filterable dimension (the dashboard's filter bar).
+pub async fn dimensions(State(s): State<AppState>) -> Response {
+    match s.readers.with(|r| keylens_query::dimension_values(r)).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "dimension values failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "", e.to_string())
+        }
+    }
+}

@@ -3,7 +3,7 @@
 
 use crate::auth::{Denied, Scope};
 use crate::ingest::error;
-use crate::{ingest, openapi, query, stream, AppState};
+use crate::{assets, ingest, openapi, query, stream, AppState};
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
@@ -96,11 +96,27 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
-        path: "/",
+        path: "/v1/dimensions",
         scope: Some(Scope::Read),
-        summary: "The live page: the overview header, updated from /v1/stream.",
+        summary: "The values of each filterable license dimension (product, model, tier, region, channel), most licenses first, at most 500 each.",
         query: &[],
+        responses: &[(200, "{\"product\": [..], \"model\": [..], ..}"), (401, "a key is needed"), (403, "the key lacks the read scope")],
+    },
+    Route {
+        method: "get",
+        path: "/",
+        scope: None,
+        summary: "The dashboard (docs/dashboard.md). The page holds no data: it reads the routes above with the browser's key, and its views and filters live in the URL's query string.",
+        query: &[("view", "activation, renewal, revenue, expiry, misuse, lab or license"), ("range", "7d, 30d, 90d, 180d or 365d"), ("product, model, tier, region, channel", "filters")],
         responses: &[(200, "text/html")],
+    },
+    Route {
+        method: "get",
+        path: "/assets/{file}",
+        scope: None,
+        summary: "The dashboard's embedded scripts and styles (its own, and uPlot's).",
+        query: &[],
+        responses: &[(200, "the file"), (404, "no such asset")],
     },
     Route {
         method: "get",
@@ -135,7 +151,9 @@ fn handler(path: &str) -> MethodRouter<AppState> {
         "/v1/metrics/{metric}" => get(query::metric),
         "/v1/licenses/{id}" => get(query::license),
         "/v1/stream" => get(stream::sse),
-        "/" => get(page),
+        "/v1/dimensions" => get(query::dimensions),
+        "/" => get(|| async { Html(assets::INDEX) }),
+        "/assets/{file}" => get(assets::asset),
         "/healthz" => get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         "/metrics" => get(prometheus),
         "/openapi.json" => get(|| async { Json(openapi::document()) }),
@@ -187,14 +205,28 @@ async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
     response
 }
 
+/// The key a request presents: `Authorization: Bearer KEY`, `X-Keylens-Key: KEY`, or, for GET
+/// requests only, the dashboard's `keylens_key` cookie. A browser cannot add headers to an
+/// EventSource, hence the cookie; it is never accepted for writes, so another site cannot make
+/// a visitor's browser post events with it (the dashboard also sets it SameSite=Strict).
 fn presented_key(req: &Request) -> Option<&str> {
     let h = req.headers();
     if let Some(v) = h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         return v.strip_prefix("Bearer ").map(str::trim);
     }
-    h.get("x-keylens-key")
-        .and_then(|v| v.to_str().ok())
+    if let Some(v) = h.get("x-keylens-key").and_then(|v| v.to_str().ok()) {
+        return Some(v.trim());
+    }
+    if req.method() != axum::http::Method::GET {
+        return None;
+    }
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("keylens_key="))
         .map(str::trim)
+        .filter(|k| !k.is_empty())
 }
 
 async fn prometheus(State(s): State<AppState>) -> impl IntoResponse {
@@ -204,10 +236,6 @@ async fn prometheus(State(s): State<AppState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.stats.render(),
     )
-}
-
-async fn page() -> Html<&'static str> {
-    Html(include_str!("page.html"))
 }
 
 async fn not_found() -> Response {
