@@ -14,7 +14,9 @@
 //!    states the same predicates; a conformance test checks the two agree on random histories.
 
 mod fold;
+mod rows;
 mod view;
 
 pub use fold::{fold, Created, History, Kind, LifecycleEvent, Segment, Term};
+pub use rows::{covering_segments, SegmentRow};
 pub use view::{Churn, ChurnKind, TermView, View};

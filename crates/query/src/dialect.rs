@@ -19,8 +19,11 @@ pub trait Dialect {
     fn percentile(&self, expr: &str, p: f64) -> String;
     /// A one-column derived table (column `t`) holding the given instants.
     fn instants_table(&self, values: &[i64]) -> String;
-    /// A LEFT JOIN of `segments s` onto events `e`: the tier/model segment covering `e.ts`.
-    fn segment_join(&self) -> String;
+    /// `left` joined with `right` on `license_id` (the only key keylens joins on), as a derived
+    /// table for `FROM` (alias it); rows filtered by `filter` when given. The two sides' other
+    /// columns must have distinct names: the result is read unqualified (`SELECT *`), the one form
+    /// ClickHouse 18.16 resolves over distributed tables too.
+    fn join(&self, left: &str, kind: Join, right: &str, filter: Option<&str>) -> String;
     /// A two-column derived table (columns `c` and `t`) holding the given pairs of instants.
     fn pairs_table(&self, pairs: &[(i64, i64)]) -> String;
     /// The value of `value` on the row with the greatest `order` (ties: any of them).
@@ -57,6 +60,15 @@ pub trait Dialect {
             Bucket::Month => self.month_start(t),
         }
     }
+}
+
+/// How [`Dialect::join`] keeps rows without a partner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// Only rows with a partner.
+    Inner,
+    /// Every left row; the right side's columns NULL where it has no partner.
+    Left,
 }
 
 /// DuckDB, the embedded store.
@@ -110,8 +122,13 @@ impl Dialect for DuckDbDialect {
         "CAST(NULL AS BIGINT)".into()
     }
 
-    fn segment_join(&self) -> String {
-        "LEFT JOIN segments s ON s.license_id = e.license_id AND e.ts >= s.valid_from AND e.ts < s.valid_to".into()
+    fn join(&self, left: &str, kind: Join, right: &str, filter: Option<&str>) -> String {
+        let kind = match kind {
+            Join::Inner => "JOIN",
+            Join::Left => "LEFT JOIN",
+        };
+        let filter = filter.map(|f| format!(" WHERE {f}")).unwrap_or_default();
+        format!("(SELECT * FROM {left} {kind} {right} USING (license_id){filter})")
     }
 }
 

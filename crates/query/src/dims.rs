@@ -76,24 +76,21 @@ impl Dim {
         Dim::LICENSE.contains(&self)
     }
 
-    /// The column of the `licenses l` table.
-    pub fn license_column(self) -> String {
-        format!("l.{}", self.name())
+    /// The column of a table carrying license attributes (`licenses`, or `terms`, which
+    /// repeats them) under `alias`.
+    pub fn license_column(self, alias: &str) -> String {
+        format!("{alias}.{}", self.name())
     }
 
-    /// The expression over `events e` joined with `licenses l` and `segments s`: license
-    /// attributes at creation, tier and model as they stood right after the event, falling back
-    /// to the event's own field when the license is unknown.
+    /// The expression over `events e` joined with the segment covering each event's instant
+    /// (columns `s_*`): license attributes at creation, tier and model as they stood right after
+    /// the event, falling back to the event's own field when the license is unknown.
     pub fn event_expr(self) -> String {
-        match self {
-            Dim::Tier | Dim::Model => format!("coalesce(s.{0}, e.{0})", self.name()),
-            d if d.is_license_attribute() => format!("coalesce(l.{0}, e.{0})", d.name()),
-            d => format!("e.{}", d.name()),
+        if self.is_license_attribute() {
+            format!("coalesce(e.s_{0}, e.{0})", self.name())
+        } else {
+            format!("e.{}", self.name())
         }
-    }
-
-    pub fn needs_segments(self) -> bool {
-        matches!(self, Dim::Tier | Dim::Model)
     }
 }
 

@@ -122,6 +122,7 @@ impl Store {
         drop(lic);
         let mut terms = self.db.conn.appender("terms")?;
         for (id, h) in histories {
+            let Some(c) = &h.created else { continue };
             for (seq, t) in h.terms.iter().enumerate() {
                 terms.append_row(params![
                     id,
@@ -132,7 +133,15 @@ impl Store {
                     t.base_start,
                     t.next_set_at,
                     t.amount,
-                    t.currency
+                    t.currency,
+                    c.at,
+                    c.product,
+                    c.model,
+                    c.tier,
+                    c.region,
+                    c.channel,
+                    c.account_id,
+                    h.revoke_churn_at,
                 ])?;
             }
         }
@@ -140,12 +149,20 @@ impl Store {
         drop(terms);
         let mut segs = self.db.conn.appender("segments")?;
         for (id, h) in histories {
-            for (i, s) in h.segments.iter().enumerate() {
-                if s.tier.is_none() && s.model.is_none() {
-                    continue;
-                }
-                let to = h.segments.get(i + 1).map_or(i64::MAX, |n| n.from);
-                segs.append_row(params![id, s.from, to, s.tier, s.model])?;
+            for s in keylens_lifecycle::covering_segments(h) {
+                segs.append_row(params![
+                    id,
+                    s.from,
+                    s.to,
+                    s.tier,
+                    s.model,
+                    s.created_at,
+                    s.product,
+                    s.region,
+                    s.channel,
+                    s.account_id,
+                    s.first_activation_at,
+                ])?;
             }
         }
         segs.flush()?;

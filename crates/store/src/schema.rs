@@ -79,6 +79,24 @@ const MIGRATIONS: &[&str] = &[
         tier VARCHAR,
         model VARCHAR
     );",
+    // 2: terms and segments carry their license's attributes, so metric queries read one table
+    // where they joined two (ClickHouse 18.16 takes one join per SELECT, equalities only), and a
+    // license's segments cover all time (the one before creation too). Everything is re-derived.
+    "ALTER TABLE terms ADD COLUMN created_at BIGINT;
+    ALTER TABLE terms ADD COLUMN product VARCHAR;
+    ALTER TABLE terms ADD COLUMN model VARCHAR;
+    ALTER TABLE terms ADD COLUMN tier VARCHAR;
+    ALTER TABLE terms ADD COLUMN region VARCHAR;
+    ALTER TABLE terms ADD COLUMN channel VARCHAR;
+    ALTER TABLE terms ADD COLUMN account_id VARCHAR;
+    ALTER TABLE terms ADD COLUMN revoke_churn_at BIGINT;
+    ALTER TABLE segments ADD COLUMN created_at BIGINT;
+    ALTER TABLE segments ADD COLUMN product VARCHAR;
+    ALTER TABLE segments ADD COLUMN region VARCHAR;
+    ALTER TABLE segments ADD COLUMN channel VARCHAR;
+    ALTER TABLE segments ADD COLUMN account_id VARCHAR;
+    ALTER TABLE segments ADD COLUMN first_activation_at BIGINT;
+    INSERT INTO dirty SELECT DISTINCT license_id FROM events WHERE license_id IS NOT NULL AND type IN ('license.created', 'license.activated', 'license.upgraded', 'license.renewed', 'license.expired', 'license.revoked');",
 ];
 
 pub(crate) fn migrate(conn: &duckdb::Connection, path: &Path) -> Result<()> {

@@ -115,10 +115,10 @@ fn schema_is_versioned() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path()).unwrap());
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 1);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 2);
     assert_eq!(
         count(&s, "SELECT count(*) FROM schema_version"),
-        1,
+        2,
         "a reopen applies nothing again"
     );
 }
@@ -145,4 +145,42 @@ fn group_commit_tells_each_batch_its_outcome() {
         "the id accepted in the first batch is a duplicate in the second"
     );
     assert_eq!(s.event_count().unwrap(), 3);
+}
+
+#[test]
+fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut s = Store::open(dir.path()).unwrap();
+        s.append(&[event("c", "license.created", "L1", 1)]).unwrap();
+        s.refresh().unwrap();
+    }
+    // Turn it back into what schema 1 left: no license attributes on terms and segments.
+    {
+        let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
+        conn.execute_batch(
+            "DELETE FROM schema_version WHERE version = 2;
+             DELETE FROM terms; DELETE FROM segments;
+             ALTER TABLE terms DROP COLUMN created_at; ALTER TABLE terms DROP COLUMN product;
+             ALTER TABLE terms DROP COLUMN model; ALTER TABLE terms DROP COLUMN tier;
+             ALTER TABLE terms DROP COLUMN region; ALTER TABLE terms DROP COLUMN channel;
+             ALTER TABLE terms DROP COLUMN account_id; ALTER TABLE terms DROP COLUMN revoke_churn_at;
+             ALTER TABLE segments DROP COLUMN created_at; ALTER TABLE segments DROP COLUMN product;
+             ALTER TABLE segments DROP COLUMN region; ALTER TABLE segments DROP COLUMN channel;
+             ALTER TABLE segments DROP COLUMN account_id; ALTER TABLE segments DROP COLUMN first_activation_at;",
+        )
+        .unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 2);
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM terms WHERE product = 'app'"),
+        1
+    );
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM segments WHERE product = 'app'"),
+        2,
+        "the segment before creation and the one from it"
+    );
+    assert_eq!(count(&s, "SELECT count(*) FROM dirty"), 0);
 }

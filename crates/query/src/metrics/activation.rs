@@ -102,7 +102,8 @@ pub fn time_to_activate(c: &Ctx) -> Result<Answer> {
 pub fn activations(c: &Ctx) -> Result<Answer> {
     let dims = c.event_dims(&[]);
     let aggregates = [
-        "count(DISTINCT CASE WHEN e.ts = l.first_activation_at THEN e.license_id END)".to_string(),
+        "count(DISTINCT CASE WHEN e.ts = e.s_first_activation_at THEN e.license_id END)"
+            .to_string(),
         "count(*)".to_string(),
     ];
     let s = c.event_series(&dims, "e.type = 'license.activated'", &aggregates, &[])?;

@@ -102,16 +102,16 @@ pub fn mrr(c: &Ctx) -> Result<Answer> {
     );
     let sql = format!(
         "SELECT {gs}x.currency, p.c, sum({monthly}) FROM \
-         (SELECT {dims}t.end_at AS end_at, {start} AS start, t.amount AS amount, t.currency AS currency, l.revoke_churn_at AS revoked \
-          FROM terms t JOIN licenses l ON l.license_id = t.license_id \
-          WHERE l.created_at <= {a} AND t.set_at <= {a} AND t.amount IS NOT NULL{f}) x \
+         (SELECT {dims}t.end_at AS end_at, {start} AS start, t.amount AS amount, t.currency AS currency, t.revoke_churn_at AS revoked \
+          FROM terms t \
+          WHERE t.created_at <= {a} AND t.set_at <= {a} AND t.amount IS NOT NULL{f}) x \
          CROSS JOIN {pairs} p \
          WHERE x.start < p.t AND p.t <= x.end_at AND NOT (x.revoked IS NOT NULL AND x.revoked <= {a} AND x.revoked < p.t)\
          {group}",
         gs = g.iter().map(|x| format!("{x}, ")).collect::<String>(),
-        dims = select_dims(&dims),
+        dims = select_dims(&c.license_dims_on("t")),
         start = c.term_start(),
-        f = c.license_filters(),
+        f = c.license_filters_on("t"),
         pairs = c.d.pairs_table(&pairs),
         group = group_by(&g, &["x.currency".to_string(), "p.c".to_string()])
     );

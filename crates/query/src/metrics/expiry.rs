@@ -5,16 +5,16 @@ use keylens_event::time::{format_rfc3339, MICROS_PER_DAY};
 use keylens_event::IsoDuration;
 
 impl Ctx<'_> {
-    /// `licenses l` joined with their current term `ct`, active at `as_of` with that term still
-    /// running: created by then, end after `as_of`, not revoked.
+    /// The licenses' current terms `ct`, active at `as_of` with that term still running: created
+    /// by then, end after `as_of`, not revoked.
     fn running_terms(&self) -> String {
         let a = self.as_of();
         format!(
-            "licenses l JOIN {} ct ON ct.license_id = l.license_id \
-             WHERE l.created_at <= {a} AND ct.end_at > {a} \
-             AND NOT (l.revoke_churn_at IS NOT NULL AND l.revoke_churn_at <= {a}){}",
+            "{} ct \
+             WHERE ct.created_at <= {a} AND ct.end_at > {a} \
+             AND NOT (ct.revoke_churn_at IS NOT NULL AND ct.revoke_churn_at <= {a}){}",
             self.current_terms(),
-            self.license_filters()
+            self.license_filters_on("ct")
         )
     }
 }
@@ -77,8 +77,8 @@ pub fn expiring(c: &Ctx) -> Result<Answer> {
     c.p.allow_dims(&Dim::LICENSE, "expiring")?;
     let window = c.p.window.unwrap_or(IsoDuration::days(30));
     let sql = format!(
-        "SELECT l.license_id, ct.end_at, l.product, l.model, l.tier, l.region, l.channel, l.account_id, ct.amount, ct.currency \
-         FROM {} AND ct.end_at <= {} ORDER BY ct.end_at, l.license_id",
+        "SELECT ct.license_id, ct.end_at, ct.product, ct.model, ct.tier, ct.region, ct.channel, ct.account_id, ct.amount, ct.currency \
+         FROM {} AND ct.end_at <= {} ORDER BY ct.end_at, ct.license_id",
         c.running_terms(),
         c.d.add_duration(&c.as_of().to_string(), &window)
     );

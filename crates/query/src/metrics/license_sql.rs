@@ -25,7 +25,7 @@ impl Ctx<'_> {
     /// A revocation of the active license, known by `as_of`, cut this term short.
     pub fn cut_by_revocation(&self) -> String {
         format!(
-            "(l.revoke_churn_at IS NOT NULL AND l.revoke_churn_at <= {} AND l.revoke_churn_at < t.end_at)",
+            "(t.revoke_churn_at IS NOT NULL AND t.revoke_churn_at <= {} AND t.revoke_churn_at < t.end_at)",
             self.as_of()
         )
     }
@@ -34,7 +34,7 @@ impl Ctx<'_> {
     pub fn term_decided(&self) -> String {
         let a = self.as_of();
         format!(
-            "l.created_at <= {a} AND t.set_at <= {a} AND {} <= {a}",
+            "t.created_at <= {a} AND t.set_at <= {a} AND {} <= {a}",
             self.grace("t.end_at")
         )
     }
@@ -55,11 +55,13 @@ impl Ctx<'_> {
         let a = self.as_of();
         let dims = super::select_dims(&self.license_dims());
         let f = self.license_filters();
+        let tdims = super::select_dims(&self.license_dims_on("t"));
+        let tf = self.license_filters_on("t");
         format!(
-            "(SELECT {dims}l.license_id AS license_id, l.created_at AS created_at, t.end_at AS at, 1 AS voluntary, \
+            "(SELECT {tdims}t.license_id AS license_id, t.created_at AS created_at, t.end_at AS at, 1 AS voluntary, \
                CASE WHEN t.next_set_at IS NOT NULL AND t.next_set_at <= {a} THEN t.next_set_at ELSE {null} END AS until \
-             FROM terms t JOIN licenses l ON l.license_id = t.license_id \
-             WHERE {decided} AND NOT {cut} AND NOT {renewed}{f} \
+             FROM terms t \
+             WHERE {decided} AND NOT {cut} AND NOT {renewed}{tf} \
              UNION ALL \
              SELECT {dims}l.license_id AS license_id, l.created_at AS created_at, l.revoke_churn_at AS at, 0 AS voluntary, {null} AS until \
              FROM licenses l WHERE l.created_at <= {a} AND l.revoke_churn_at IS NOT NULL AND l.revoke_churn_at <= {a}{f})",
@@ -72,13 +74,19 @@ impl Ctx<'_> {
 }
 
 impl Ctx<'_> {
-    /// Each license's current term as known by `as_of`, as a derived table
-    /// `(license_id, end_at, amount, currency)`: the latest end set by then, and the money on the
-    /// event that set it.
+    /// Each license's current term as known by `as_of`, as a derived table `(license_id, end_at,
+    /// amount, currency)` and the license's attributes (`created_at`, `product`..`account_id`,
+    /// `revoke_churn_at`): the latest end set by then, and the money on the event that set it.
     pub fn current_terms(&self) -> String {
         let a = self.as_of();
+        // The attributes repeat on every term row of a license: max() picks the one value.
+        let attrs: String = ["created_at", "revoke_churn_at"]
+            .into_iter()
+            .chain(crate::Dim::LICENSE.iter().map(|d| d.name()))
+            .map(|c| format!(", max(t.{c}) AS {c}"))
+            .collect();
         format!(
-            "(SELECT t.license_id AS license_id, max(t.end_at) AS end_at, {}, {} FROM terms t WHERE t.set_at <= {a} GROUP BY t.license_id)",
+            "(SELECT t.license_id AS license_id, max(t.end_at) AS end_at, {}, {}{attrs} FROM terms t WHERE t.set_at <= {a} GROUP BY t.license_id)",
             format_args!("{} AS amount", self.d.arg_max("t.amount", "t.end_at")),
             format_args!("{} AS currency", self.d.arg_max("t.currency", "t.end_at")),
         )

@@ -95,22 +95,29 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
     let is = |t: &str| format!("CASE WHEN e.type = '{t}' THEN 1 ELSE 0 END");
     // Aggregate the events first and join the licenses (seats, filters) to the few aggregated
     // rows: joining tens of millions of events to licenses first was most of the time.
-    let candidates_sql = format!(
-        "SELECT a.license_id, coalesce(l.seats, 1) FROM \
-         (SELECT e.license_id AS license_id, sum({acts}) AS acts, \
+    let per_license = format!(
+        "(SELECT e.license_id AS license_id, sum({acts}) AS acts, \
           count(DISTINCT CASE WHEN e.type = 'license.activated' THEN e.machine_id END) AS machines, \
           count(DISTINCT e.ip) AS ips, count(DISTINCT e.country) AS countries, \
           min(e.lat) AS lat_lo, max(e.lat) AS lat_hi, min(e.lon) AS lon_lo, max(e.lon) AS lon_hi, sum({fails}) AS fails \
-          FROM events e WHERE e.license_id IS NOT NULL{range} GROUP BY e.license_id) a \
-         LEFT JOIN licenses l ON l.license_id = a.license_id AND l.created_at <= {a} \
-         WHERE (a.acts > coalesce(l.seats, 1) \
-             OR a.machines > {cf} * coalesce(l.seats, 1) \
-             OR a.ips > {ipf} * coalesce(l.seats, 1) + {ipx} \
-             OR a.countries > {cmax} \
-             OR a.lat_lo <> a.lat_hi OR a.lon_lo <> a.lon_hi \
-             OR a.fails >= {burst}){filters}",
+          FROM events e WHERE e.license_id IS NOT NULL{range} GROUP BY e.license_id)",
         acts = is("license.activated"),
         fails = is("license.activation_failed"),
+    );
+    let licenses = format!(
+        "(SELECT l.license_id AS license_id, l.seats AS seats, l.product AS product, l.model AS model, l.tier AS tier, \
+          l.region AS region, l.channel AS channel, l.account_id AS account_id FROM licenses l WHERE l.created_at <= {a})"
+    );
+    let candidates_sql = format!(
+        "SELECT a.license_id, coalesce(a.seats, 1) FROM {} a \
+         WHERE (a.acts > coalesce(a.seats, 1) \
+             OR a.machines > {cf} * coalesce(a.seats, 1) \
+             OR a.ips > {ipf} * coalesce(a.seats, 1) + {ipx} \
+             OR a.countries > {cmax} \
+             OR a.lat_lo <> a.lat_hi OR a.lon_lo <> a.lon_hi \
+             OR a.fails >= {burst}){}",
+        c.d.join(&per_license, Join::Left, &licenses, None),
+        c.license_filters_on("a"),
         cf = s.cycling_factor,
         ipf = s.ip_factor,
         ipx = s.ip_extra,
@@ -334,15 +341,29 @@ fn use_after_end(c: &Ctx, range: &str, filters: &str) -> Result<Vec<(String, Val
     let a = c.as_of();
     let used =
         "(e.type = 'license.activated' OR (e.type = 'license.validated' AND e.result = 'valid'))";
+    let uses = format!(
+        "(SELECT e.license_id AS license_id, e.ts AS ts FROM events e WHERE {used}{range})"
+    );
+    let revoked = format!(
+        "(SELECT l.license_id AS license_id, l.revoked_at AS ended FROM licenses l \
+          WHERE l.created_at <= {a} AND l.revoked_at IS NOT NULL AND l.revoked_at <= {a}{filters})"
+    );
     let revoked_sql = format!(
-        "SELECT e.license_id, min(e.ts), count(*), min(l.revoked_at) FROM events e JOIN licenses l ON l.license_id = e.license_id \
-         WHERE {used}{range}{filters} AND l.created_at <= {a} AND l.revoked_at IS NOT NULL AND l.revoked_at <= {a} AND e.ts > l.revoked_at \
-         GROUP BY e.license_id"
+        "SELECT u.license_id, min(u.ts), count(*), min(u.ended) FROM {} u GROUP BY u.license_id",
+        c.d.join(&uses, Join::Inner, &revoked, Some("ts > ended"))
+    );
+    let churned = format!(
+        "(SELECT x.license_id AS license_id, x.at AS ended, x.until AS until FROM {} x)",
+        c.churns_table()
     );
     let churned_sql = format!(
-        "SELECT e.license_id, min(e.ts), count(*), min(x.at) FROM events e JOIN {} x ON x.license_id = e.license_id \
-         WHERE {used}{range} AND e.ts > x.at AND (x.until IS NULL OR e.ts < x.until) GROUP BY e.license_id",
-        c.churns_table()
+        "SELECT u.license_id, min(u.ts), count(*), min(u.ended) FROM {} u GROUP BY u.license_id",
+        c.d.join(
+            &uses,
+            Join::Inner,
+            &churned,
+            Some("ts > ended AND (until IS NULL OR ts < until)")
+        )
     );
     let mut first: HashMap<String, (i64, i64, i64, &str)> = HashMap::new();
     for (sql, why) in [(revoked_sql, "revoked"), (churned_sql, "churned")] {

@@ -18,7 +18,7 @@ mod validations;
 mod versions;
 
 use crate::answer::Answer;
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, Join};
 use crate::dims::Dim;
 use crate::engine::{Cell, Engine};
 use crate::params::Params;
@@ -120,46 +120,63 @@ impl Ctx<'_> {
         format!("{expr} IN ({})", lits.join(", "))
     }
 
-    /// `SELECT` items for the group-by dimensions over `licenses l`, aliased `g0, g1, ...`.
+    /// `SELECT` items for the group-by dimensions over `licenses l`.
     pub fn license_dims(&self) -> Vec<String> {
-        self.p.by.iter().map(|d| d.license_column()).collect()
+        self.license_dims_on("l")
+    }
+
+    /// `SELECT` items for the group-by dimensions over a table with license attributes.
+    pub fn license_dims_on(&self, alias: &str) -> Vec<String> {
+        self.p.by.iter().map(|d| d.license_column(alias)).collect()
     }
 
     /// ` AND ...` for the filters over `licenses l`.
     pub fn license_filters(&self) -> String {
+        self.license_filters_on("l")
+    }
+
+    /// ` AND ...` for the filters over a table with license attributes.
+    pub fn license_filters_on(&self, alias: &str) -> String {
         self.p
             .filters
             .iter()
-            .map(|(d, v)| format!(" AND {}", self.in_list(&d.license_column(), v)))
+            .map(|(d, v)| format!(" AND {}", self.in_list(&d.license_column(alias), v)))
             .collect()
     }
 
-    /// `events e` joined with what the grouping and filtering need (and `licenses l` always
-    /// when `with_license`).
+    /// `events e` for `FROM`; joined with the segment covering each event's instant when the
+    /// grouping and filtering (except `skip`) need license attributes, or always when
+    /// `with_license`. The segment's columns are then `e.s_tier`, `e.s_model` (as after the
+    /// event) and `e.s_product`, `e.s_region`, `e.s_channel`, `e.s_account_id`,
+    /// `e.s_first_activation_at` (the license's, NULL unless it was created by `as_of`).
     pub fn event_source(&self, skip: &[Dim], with_license: bool) -> String {
-        let dims = self
-            .p
-            .by
-            .iter()
-            .chain(self.p.filters.iter().map(|(d, _)| d))
-            .filter(|d| !skip.contains(d));
-        let (mut license, mut segments) = (with_license, false);
-        for d in dims {
-            license |= d.is_license_attribute() && !d.needs_segments();
-            segments |= d.needs_segments();
+        let needs = with_license
+            || self
+                .p
+                .by
+                .iter()
+                .chain(self.p.filters.iter().map(|(d, _)| d))
+                .any(|d| !skip.contains(d) && d.is_license_attribute());
+        if !needs {
+            return "events e".into();
         }
-        let mut s = "events e".to_string();
-        if license {
-            s.push_str(&format!(
-                " LEFT JOIN licenses l ON l.license_id = e.license_id AND l.created_at <= {}",
-                self.as_of()
-            ));
-        }
-        if segments {
-            s.push(' ');
-            s.push_str(&self.d.segment_join());
-        }
-        s
+        let a = self.as_of();
+        let known = |col: &str| format!("CASE WHEN created_at <= {a} THEN {col} END AS s_{col}");
+        let segments = format!(
+            "(SELECT license_id, valid_from AS s_from, valid_to AS s_to, tier AS s_tier, model AS s_model, \
+             {}, {}, {}, {}, {}, 1 AS s_matched FROM segments)",
+            known("product"),
+            known("region"),
+            known("channel"),
+            known("account_id"),
+            known("first_activation_at"),
+        );
+        // A license's segments cover all time, so each event of a known license matches one.
+        let covering = "(s_matched IS NULL OR (ts >= s_from AND ts < s_to))";
+        format!(
+            "{} e",
+            self.d.join("events", Join::Left, &segments, Some(covering))
+        )
     }
 
     /// An event-level series: `aggregates` per group (`dims`) and bucket of `e.ts`, over the
@@ -176,7 +193,7 @@ impl Ctx<'_> {
             "SELECT {}{b}, {} FROM {} WHERE {condition}{}{}{}",
             select_dims(dims),
             aggregates.join(", "),
-            self.event_source(skip, aggregates.iter().any(|a| a.contains("l."))),
+            self.event_source(skip, aggregates.iter().any(|a| a.contains("e.s_"))),
             self.in_range("e.ts"),
             self.event_filters(skip),
             group_by(dims, std::slice::from_ref(&b))

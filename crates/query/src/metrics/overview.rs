@@ -42,10 +42,11 @@ pub fn overview(c: &Ctx) -> Result<Answer> {
         "SELECT count(*) FROM {churns} c WHERE c.at > {month} AND c.at <= {a}"
     ))?;
     let renewal = c.rows(&format!(
-        "SELECT count(*), sum(CASE WHEN {} THEN 1 ELSE 0 END) FROM terms t JOIN licenses l ON l.license_id = t.license_id \
-         WHERE {} AND t.end_at >= {quarter} AND t.end_at < {a}{f}",
+        "SELECT count(*), sum(CASE WHEN {} THEN 1 ELSE 0 END) FROM terms t \
+         WHERE {} AND t.end_at >= {quarter} AND t.end_at < {a}{}",
         c.renewed_in_time(),
-        c.opportunity()
+        c.opportunity(),
+        c.license_filters_on("t")
     ))?;
     let (opportunities, renewed) = renewal.first().map_or((0, 0), |r| {
         (r[0].as_i64().unwrap_or(0), r[1].as_i64().unwrap_or(0))

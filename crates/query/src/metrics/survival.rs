@@ -10,16 +10,22 @@ use keylens_event::time::MICROS_PER_DAY;
 pub(super) fn observations(c: &Ctx) -> Result<BTreeMap<Key, Vec<Obs>>> {
     let dims = c.license_dims();
     let (p, a) = (c.p, c.as_of());
-    let sql = format!(
-        "SELECT {}l.created_at, fc.first_churn FROM licenses l \
-         LEFT JOIN (SELECT x.license_id AS license_id, min(x.at) AS first_churn FROM {} x GROUP BY x.license_id) fc \
-         ON fc.license_id = l.license_id \
-         WHERE l.created_at >= {} AND l.created_at < {} AND l.created_at <= {a}{}",
+    let cohort = format!(
+        "(SELECT {}l.license_id AS license_id, l.created_at AS created_at FROM licenses l \
+         WHERE l.created_at >= {} AND l.created_at < {} AND l.created_at <= {a}{})",
         select_dims(&dims),
-        c.churns_table(),
         p.from,
         p.to,
         c.license_filters()
+    );
+    let first_churn = format!(
+        "(SELECT x.license_id AS license_id, min(x.at) AS first_churn FROM {} x GROUP BY x.license_id)",
+        c.churns_table()
+    );
+    let g: String = (0..dims.len()).map(|i| format!("q.g{i}, ")).collect();
+    let sql = format!(
+        "SELECT {g}q.created_at, q.first_churn FROM {} q",
+        c.d.join(&cohort, Join::Left, &first_churn, None)
     );
     let mut out: BTreeMap<Key, Vec<Obs>> = BTreeMap::new();
     for r in c.rows(&sql)? {

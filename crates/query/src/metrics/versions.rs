@@ -8,23 +8,26 @@ pub fn versions(c: &Ctx) -> Result<Answer> {
     let latest = format!(
         "(SELECT e.license_id AS license_id, {} AS v FROM events e \
          WHERE e.type IN ('license.activated', 'license.validated', 'license.upgraded') \
-         AND e.version IS NOT NULL AND e.license_id IS NOT NULL{} GROUP BY e.license_id) q",
+         AND e.version IS NOT NULL AND e.license_id IS NOT NULL{} GROUP BY e.license_id)",
         c.d.arg_max("e.version", "e.ts"),
         c.in_range("e.ts")
     );
-    let join = if dims.is_empty() && c.p.filters.is_empty() {
-        String::new()
+    let source = if dims.is_empty() && c.p.filters.is_empty() {
+        format!("{latest} q")
     } else {
-        format!(
-            " JOIN licenses l ON l.license_id = q.license_id AND l.created_at <= {}",
-            c.as_of()
-        )
+        let licenses = format!(
+            "(SELECT {}l.license_id AS license_id FROM licenses l WHERE l.created_at <= {}{})",
+            select_dims(&dims),
+            c.as_of(),
+            c.license_filters()
+        );
+        format!("{} q", c.d.join(&latest, Join::Inner, &licenses, None))
     };
+    let g: Vec<String> = (0..dims.len()).map(|i| format!("q.g{i}")).collect();
     let sql = format!(
-        "SELECT {}q.v, count(*) FROM {latest}{join} WHERE 1 = 1{}{}",
-        select_dims(&dims),
-        c.license_filters(),
-        group_by(&dims, &["q.v".to_string()])
+        "SELECT {}q.v, count(*) FROM {source}{}",
+        g.iter().map(|x| format!("{x}, ")).collect::<String>(),
+        group_by(&g, &["q.v".to_string()])
     );
     let names = dim_names(&c.p.by);
     let mut keyed: Vec<(Key, String, i64)> = c
