@@ -5,6 +5,7 @@
 //! always gives the same verdicts.
 
 pub mod batch;
+pub mod columns;
 pub mod csv_rows;
 pub mod duration;
 pub mod event;

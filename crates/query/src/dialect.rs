@@ -32,6 +32,15 @@ pub trait Dialect {
     fn to_double(&self, expr: &str) -> String;
     /// A NULL typed as a nullable 64-bit integer (for UNION ALL branches).
     fn null_i64(&self) -> String;
+    /// A fold view (`segments`) as the right side of a join whose left side is the `events`
+    /// table itself: on a sharded store that join runs on each shard, which must then read its
+    /// own part of the view (a license's rows share its events' shard).
+    fn shard_local(&self, view: &str) -> String {
+        view.to_string()
+    }
+    /// A nullable expression known to hold no NULL where it is used, typed as not nullable (for
+    /// UNION ALL branches, whose types ClickHouse wants identical).
+    fn not_null(&self, expr: &str) -> String;
 
     fn add_duration(&self, t: &str, d: &IsoDuration) -> String {
         let base = if d.months > 0 {
@@ -122,6 +131,10 @@ impl Dialect for DuckDbDialect {
         "CAST(NULL AS BIGINT)".into()
     }
 
+    fn not_null(&self, expr: &str) -> String {
+        expr.to_string()
+    }
+
     fn join(&self, left: &str, kind: Join, right: &str, filter: Option<&str>) -> String {
         let kind = match kind {
             Join::Inner => "JOIN",
@@ -132,9 +145,124 @@ impl Dialect for DuckDbDialect {
     }
 }
 
+/// ClickHouse, from Debian's 18.16 to current releases: no CTEs, window functions or
+/// `DateTime64`; instants stay `Int64` microseconds and calendar arithmetic goes through
+/// `DateTime` seconds (so months are exact from 1970 to 2105, the range of `DateTime`).
+#[derive(Debug, Clone, Default)]
+pub struct ClickHouseDialect {
+    /// On a cluster, the database whose `_local` fold tables each shard reads for joins that
+    /// run on the shards (see [`Dialect::shard_local`]).
+    pub sharded: Option<String>,
+}
+
+/// `t` microseconds as a UTC `DateTime` (whole seconds).
+fn ch_datetime(t: &str) -> String {
+    format!("toDateTime(intDiv({t}, 1000000), 'UTC')")
+}
+
+impl Dialect for ClickHouseDialect {
+    fn string(&self, s: &str) -> String {
+        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+
+    fn int_div(&self, a: &str, b: i64) -> String {
+        // intDiv truncates toward zero; step down for negative remainders, like DuckDB's `//`.
+        format!("(intDiv({a}, {b}) - if(({a}) % {b} < 0, 1, 0))")
+    }
+
+    fn add_months(&self, t: &str, months: u32) -> String {
+        // addMonths clamps to the month's last day, as the contract says; the sub-second part
+        // is carried over unchanged.
+        format!(
+            "(toInt64(toUnixTimestamp(addMonths({}, {months}))) * 1000000 + ({t}) % 1000000)",
+            ch_datetime(t)
+        )
+    }
+
+    fn month_start(&self, t: &str) -> String {
+        format!(
+            "(toInt64(toUnixTimestamp(toDateTime(toStartOfMonth({}), 'UTC'))) * 1000000)",
+            ch_datetime(t)
+        )
+    }
+
+    fn percentile(&self, expr: &str, p: f64) -> String {
+        // quantileExact picks an element instead of interpolating (the median of 0..9 is 5, not
+        // 4.5): sort the values and interpolate between closest ranks ourselves (R type 7).
+        let s = format!("arraySort(groupArray({expr}))");
+        let h = format!("((length({s}) - 1) * {p})");
+        let lo = format!("arrayElement({s}, toUInt64(floor({h})) + 1)");
+        let hi = format!("arrayElement({s}, toUInt64(ceil({h})) + 1)");
+        format!("if(length({s}) = 0, NULL, {lo} + ({h} - floor({h})) * ({hi} - {lo}))")
+    }
+
+    fn instants_table(&self, values: &[i64]) -> String {
+        if values.is_empty() {
+            return "(SELECT toInt64(0) AS t WHERE 0)".into();
+        }
+        let list: Vec<String> = values.iter().map(|v| format!("toInt64({v})")).collect();
+        format!("(SELECT arrayJoin([{}]) AS t)", list.join(","))
+    }
+
+    fn pairs_table(&self, pairs: &[(i64, i64)]) -> String {
+        if pairs.is_empty() {
+            return "(SELECT toInt64(0) AS c, toInt64(0) AS t WHERE 0)".into();
+        }
+        let list: Vec<String> = pairs
+            .iter()
+            .map(|(c, t)| format!("(toInt64({c}), toInt64({t}))"))
+            .collect();
+        format!(
+            "(SELECT tupleElement(kl_pair, 1) AS c, tupleElement(kl_pair, 2) AS t FROM (SELECT arrayJoin([{}]) AS kl_pair))",
+            list.join(",")
+        )
+    }
+
+    fn arg_max(&self, value: &str, order: &str) -> String {
+        format!("argMax({value}, {order})")
+    }
+
+    fn to_double(&self, expr: &str) -> String {
+        format!("toFloat64({expr})")
+    }
+
+    fn null_i64(&self) -> String {
+        "CAST(NULL AS Nullable(Int64))".into()
+    }
+
+    fn not_null(&self, expr: &str) -> String {
+        format!("assumeNotNull({expr})")
+    }
+
+    fn shard_local(&self, view: &str) -> String {
+        match &self.sharded {
+            Some(db) => format!("(SELECT * FROM {db}.{view}_rows_local FINAL WHERE live = 1)"),
+            None => view.to_string(),
+        }
+    }
+
+    fn join(&self, left: &str, kind: Join, right: &str, filter: Option<&str>) -> String {
+        let kind = match kind {
+            Join::Inner => "ALL INNER JOIN",
+            Join::Left => "ALL LEFT JOIN",
+        };
+        let filter = filter.map(|f| format!(" WHERE {f}")).unwrap_or_default();
+        format!("(SELECT * FROM {left} {kind} {right} USING license_id{filter})")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clickhouse_literals_escape_quotes_and_backslashes() {
+        assert_eq!(ClickHouseDialect::default().string("it's"), "'it\\'s'");
+        assert_eq!(
+            ClickHouseDialect::default().string("a\\' OR 1=1 --"),
+            "'a\\\\\\' OR 1=1 --'"
+        );
+    }
 
     #[test]
     fn string_literals_escape_quotes() {

@@ -18,7 +18,7 @@ pub mod survival;
 pub mod values;
 
 pub use answer::Answer;
-pub use dialect::{Dialect, DuckDbDialect};
+pub use dialect::{ClickHouseDialect, Dialect, DuckDbDialect, Join};
 pub use dims::Dim;
 pub use engine::{Cell, Engine};
 pub use metrics::{export, names as metric_names, run};

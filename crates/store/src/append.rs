@@ -5,6 +5,7 @@ use duckdb::arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
 use duckdb::arrow::datatypes::{Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::params;
+use keylens_event::columns::{Column, Getter, COLUMNS};
 use keylens_event::time::now_micros;
 use keylens_event::Event;
 use std::collections::{BTreeSet, HashSet};
@@ -119,53 +120,23 @@ impl Store {
 
 /// The events as an Arrow batch with the columns of the `events` table, in its order.
 fn events_batch(events: &[&Event], received_at: i64) -> Result<RecordBatch> {
-    let text = |f: fn(&Event) -> Option<&str>| -> ArrayRef {
-        Arc::new(StringArray::from_iter(events.iter().map(|e| f(e))))
+    let array = |c: &Column| -> ArrayRef {
+        match c.get {
+            Getter::Text(f) => Arc::new(StringArray::from_iter(events.iter().map(|e| f(e)))),
+            Getter::Int(f) => Arc::new(Int64Array::from_iter(events.iter().map(|e| f(e)))),
+            Getter::Float(f) => Arc::new(Float64Array::from_iter(events.iter().map(|e| f(e)))),
+        }
     };
-    let int = |f: fn(&Event) -> Option<i64>| -> ArrayRef {
-        Arc::new(Int64Array::from_iter(events.iter().map(|e| f(e))))
-    };
-    let float = |f: fn(&Event) -> Option<f64>| -> ArrayRef {
-        Arc::new(Float64Array::from_iter(events.iter().map(|e| f(e))))
-    };
-    let columns: Vec<(&str, ArrayRef)> = vec![
-        ("id", text(|e| Some(&e.id))),
-        ("id_hash", int(|e| Some(id_hash(&e.id) as i64))),
-        ("type", text(|e| Some(e.kind().as_str()))),
-        ("ts", int(|e| Some(e.timestamp))),
-        ("license_id", text(|e| e.license_id.as_deref())),
-        ("user_id", text(|e| e.user_id.as_deref())),
-        ("account_id", text(|e| e.account_id.as_deref())),
-        ("product", text(|e| e.product.as_deref())),
-        ("tier", text(|e| e.tier.as_deref())),
-        ("model", text(|e| e.model.as_deref())),
-        ("region", text(|e| e.region.as_deref())),
-        ("channel", text(|e| e.channel.as_deref())),
-        ("machine_id", text(|e| e.machine_id.as_deref())),
-        ("version", text(|e| e.version.as_deref())),
-        ("from_version", text(|e| e.from_version.as_deref())),
-        ("ip", text(|e| e.ip.as_deref())),
-        ("country", text(|e| e.country.as_deref())),
-        ("lat", float(|e| e.lat)),
-        ("lon", float(|e| e.lon)),
-        ("amount", float(|e| e.amount)),
-        ("currency", text(|e| e.currency.as_deref())),
-        ("seats", int(|e| e.seats)),
-        ("term", text(|e| e.term.as_deref())),
-        ("expires_at", int(|e| e.expires_at)),
-        ("reason", text(|e| e.reason.as_deref())),
-        ("code", text(|e| e.code.as_deref())),
-        ("result", text(|e| e.result.as_deref())),
-        ("latency_ms", float(|e| e.latency_ms)),
-        ("quantity", float(|e| e.quantity)),
-        ("meter", text(|e| e.meter.as_deref())),
-        ("properties", text(|e| e.properties.as_deref())),
-        ("source", text(|e| e.source.as_deref())),
-        (
-            "received_at",
-            Arc::new(Int64Array::from(vec![received_at; events.len()])) as ArrayRef,
-        ),
-    ];
+    // The table's order: the contract's columns with our id hash after `id`, `received_at` last.
+    let mut columns: Vec<(&str, ArrayRef)> = COLUMNS.iter().map(|c| (c.name, array(c))).collect();
+    let hashes: ArrayRef = Arc::new(Int64Array::from_iter_values(
+        events.iter().map(|e| id_hash(&e.id) as i64),
+    ));
+    columns.insert(1, ("id_hash", hashes));
+    columns.push((
+        "received_at",
+        Arc::new(Int64Array::from(vec![received_at; events.len()])) as ArrayRef,
+    ));
     let fields: Vec<Field> = columns
         .iter()
         .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))

@@ -129,11 +129,4 @@ impl Store {
 }
 
 /// FNV-1a, 64 bit: stable across versions and platforms, unlike std's hasher.
-pub(crate) fn id_hash(id: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
+pub(crate) use keylens_event::columns::id_hash;

@@ -26,7 +26,7 @@ impl Ctx<'_> {
     /// First activation by `as_of` (with W: within W of creation).
     fn activated(&self) -> String {
         let mut s = format!(
-            "l.first_activation_at IS NOT NULL AND l.first_activation_at <= {}",
+            "l.first_activation_at IS NOT NULL AND coalesce(l.first_activation_at, 0) <= {}",
             self.as_of()
         );
         if let Some(w) = &self.p.window {

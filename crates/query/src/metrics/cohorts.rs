@@ -106,7 +106,7 @@ pub fn mrr(c: &Ctx) -> Result<Answer> {
           FROM terms t \
           WHERE t.created_at <= {a} AND t.set_at <= {a} AND t.amount IS NOT NULL{f}) x \
          CROSS JOIN {pairs} p \
-         WHERE x.start < p.t AND p.t <= x.end_at AND NOT (x.revoked IS NOT NULL AND x.revoked <= {a} AND x.revoked < p.t)\
+         WHERE x.start < p.t AND p.t <= x.end_at AND NOT (x.revoked IS NOT NULL AND coalesce(x.revoked, 0) <= {a} AND coalesce(x.revoked, 0) < p.t)\
          {group}",
         gs = g.iter().map(|x| format!("{x}, ")).collect::<String>(),
         dims = select_dims(&c.license_dims_on("t")),

@@ -9,8 +9,8 @@ pub fn trial_conversion_rate(c: &Ctx) -> Result<Answer> {
     let p = c.p;
     let limit = c.grace("l.first_end_at");
     let converted = format!(
-        "(l.first_model_change_at IS NOT NULL AND l.first_model_change_at <= {limit}) \
-         OR (l.first_renewal_at IS NOT NULL AND l.first_renewal_at <= {limit})"
+        "(l.first_model_change_at IS NOT NULL AND coalesce(l.first_model_change_at, 0) <= {limit}) \
+         OR (l.first_renewal_at IS NOT NULL AND coalesce(l.first_renewal_at, 0) <= {limit})"
     );
     let sql = format!(
         "SELECT {}count(*), sum(CASE WHEN {converted} THEN 1 ELSE 0 END) FROM licenses l \

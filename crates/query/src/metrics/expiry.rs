@@ -12,7 +12,7 @@ impl Ctx<'_> {
         format!(
             "{} ct \
              WHERE ct.created_at <= {a} AND ct.end_at > {a} \
-             AND NOT (ct.revoke_churn_at IS NOT NULL AND ct.revoke_churn_at <= {a}){}",
+             AND NOT (ct.revoke_churn_at IS NOT NULL AND coalesce(ct.revoke_churn_at, 0) <= {a}){}",
             self.current_terms(),
             self.license_filters_on("ct")
         )

@@ -15,9 +15,13 @@ impl Ctx<'_> {
     }
 
     /// The renewal that set the next end came by `end + grace`.
+    ///
+    /// Here and below, a nullable column is read through `coalesce(.., 0)` after its `IS NOT
+    /// NULL` test: ClickHouse 18.16 makes `0 AND NULL` NULL instead of false, and a NOT around
+    /// that would keep it NULL; with no NULL in the conjunction both engines agree.
     pub fn renewed_in_time(&self) -> String {
         format!(
-            "(t.next_set_at IS NOT NULL AND t.next_set_at <= {})",
+            "(t.next_set_at IS NOT NULL AND coalesce(t.next_set_at, 0) <= {})",
             self.grace("t.end_at")
         )
     }
@@ -25,7 +29,7 @@ impl Ctx<'_> {
     /// A revocation of the active license, known by `as_of`, cut this term short.
     pub fn cut_by_revocation(&self) -> String {
         format!(
-            "(t.revoke_churn_at IS NOT NULL AND t.revoke_churn_at <= {} AND t.revoke_churn_at < t.end_at)",
+            "(t.revoke_churn_at IS NOT NULL AND coalesce(t.revoke_churn_at, 0) <= {} AND coalesce(t.revoke_churn_at, 0) < t.end_at)",
             self.as_of()
         )
     }
@@ -63,9 +67,11 @@ impl Ctx<'_> {
              FROM terms t \
              WHERE {decided} AND NOT {cut} AND NOT {renewed}{tf} \
              UNION ALL \
-             SELECT {dims}l.license_id AS license_id, l.created_at AS created_at, l.revoke_churn_at AS at, 0 AS voluntary, {null} AS until \
+             SELECT {dims}l.license_id AS license_id, l.created_at AS created_at, {revoked} AS at, 0 AS voluntary, {null} AS until \
              FROM licenses l WHERE l.created_at <= {a} AND l.revoke_churn_at IS NOT NULL AND l.revoke_churn_at <= {a}{f})",
             null = self.d.null_i64(),
+            // Both branches give `at` the same, non-null type (ClickHouse's UNION ALL needs that).
+            revoked = self.d.not_null("l.revoke_churn_at"),
             decided = self.term_decided(),
             cut = self.cut_by_revocation(),
             renewed = self.renewed_in_time(),
@@ -79,16 +85,24 @@ impl Ctx<'_> {
     /// `revoke_churn_at`): the latest end set by then, and the money on the event that set it.
     pub fn current_terms(&self) -> String {
         let a = self.as_of();
-        // The attributes repeat on every term row of a license: max() picks the one value.
-        let attrs: String = ["created_at", "revoke_churn_at"]
+        // The attributes repeat on every term row of a license: max() picks the one value. The
+        // aggregates get names of their own, renamed outside: ClickHouse resolves a column name
+        // to a same-named alias of the same SELECT (`argMax(.., end_at)` would read `max(end_at)`).
+        let attrs: Vec<&str> = ["created_at", "revoke_churn_at"]
             .into_iter()
             .chain(crate::Dim::LICENSE.iter().map(|d| d.name()))
-            .map(|c| format!(", max(t.{c}) AS {c}"))
             .collect();
+        let inner: String = attrs
+            .iter()
+            .map(|c| format!(", max(t.{c}) AS kl_{c}"))
+            .collect();
+        let outer: String = attrs.iter().map(|c| format!(", kl_{c} AS {c}")).collect();
         format!(
-            "(SELECT t.license_id AS license_id, max(t.end_at) AS end_at, {}, {}{attrs} FROM terms t WHERE t.set_at <= {a} GROUP BY t.license_id)",
-            format_args!("{} AS amount", self.d.arg_max("t.amount", "t.end_at")),
-            format_args!("{} AS currency", self.d.arg_max("t.currency", "t.end_at")),
+            "(SELECT license_id, kl_end_at AS end_at, kl_amount AS amount, kl_currency AS currency{outer} FROM \
+             (SELECT t.license_id AS license_id, max(t.end_at) AS kl_end_at, {} AS kl_amount, {} AS kl_currency{inner} \
+              FROM terms t WHERE t.set_at <= {a} GROUP BY t.license_id))",
+            self.d.arg_max("t.amount", "t.end_at"),
+            self.d.arg_max("t.currency", "t.end_at"),
         )
     }
 }

@@ -164,12 +164,13 @@ impl Ctx<'_> {
         let known = |col: &str| format!("CASE WHEN created_at <= {a} THEN {col} END AS s_{col}");
         let segments = format!(
             "(SELECT license_id, valid_from AS s_from, valid_to AS s_to, tier AS s_tier, model AS s_model, \
-             {}, {}, {}, {}, {}, 1 AS s_matched FROM segments)",
+             {}, {}, {}, {}, {}, 1 AS s_matched FROM {})",
             known("product"),
             known("region"),
             known("channel"),
             known("account_id"),
             known("first_activation_at"),
+            self.d.shard_local("segments"),
         );
         // A license's segments cover all time, so each event of a known license matches one.
         let covering = "(s_matched IS NULL OR (ts >= s_from AND ts < s_to))";

@@ -1,0 +1,86 @@
+//! The golden cases on ClickHouse, the same events and queries as on the embedded store: on one
+//! server (`KEYLENS_CLICKHOUSE_URL`) and on a two-shard cluster (`KEYLENS_CLICKHOUSE_CLUSTER_URL`),
+//! each case in a fresh database. `scripts/test.sh` starts both (`scripts/clickhouse.sh`); without
+//! them these tests fail and say so.
+
+use keylens_clickhouse::Store;
+use keylens_event::time::parse_rfc3339;
+use keylens_event::validate;
+use keylens_golden::{cases, check, Case};
+
+pub fn url(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!(
+            "{var} is not set: these tests need ClickHouse. Run the suite with scripts/test.sh, or \
+             eval \"$(scripts/clickhouse.sh start)\" first (it prints the addresses)"
+        )
+    })
+}
+
+/// `url` with its database replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (head, tail) = url.rsplit_once('/').expect("a database in the address");
+    let query = tail
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    format!("{head}/{name}{query}")
+}
+
+fn load(case: &Case, url: &str) -> Store {
+    keylens_clickhouse::drop_database(url).unwrap();
+    let now = parse_rfc3339(case.now).unwrap();
+    let mut store = Store::open(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+    let events: Vec<_> = case
+        .events
+        .iter()
+        .map(|v| validate(v, now).unwrap_or_else(|e| panic!("{}: {e}: {v}", case.name)))
+        .collect();
+    let per = events.len().div_ceil(case.batches);
+    // Several appends: later batches must correct what earlier ones derived.
+    for chunk in events.chunks(per) {
+        store.append(chunk).unwrap();
+    }
+    store
+}
+
+fn run_all(var: &str, prefix: &str) {
+    let base = url(var);
+    let mut problems = Vec::new();
+    for case in cases() {
+        let url = with_database(&base, &format!("{prefix}_{}", case.name));
+        let store = load(&case, &url);
+        problems.extend(
+            check(&store.reader(), &case)
+                .into_iter()
+                .map(|p| format!("{url}: {p}")),
+        );
+    }
+    assert!(
+        problems.is_empty(),
+        "{} mismatches:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn golden_cases_on_one_clickhouse_server() {
+    run_all("KEYLENS_CLICKHOUSE_URL", "golden");
+}
+
+#[test]
+fn golden_cases_on_a_two_shard_cluster() {
+    run_all("KEYLENS_CLICKHOUSE_CLUSTER_URL", "golden_sharded");
+}
+
+#[test]
+fn golden_cases_survive_reopen_on_clickhouse() {
+    // The fold is persisted: a new process reading the same database gives the same answers.
+    let case = cases().into_iter().find(|c| c.name == "lifecycle").unwrap();
+    let url = with_database(&url("KEYLENS_CLICKHOUSE_URL"), "golden_reopen");
+    drop(load(&case, &url));
+    let store = Store::open(&url).unwrap();
+    let problems = check(&store.reader(), &case);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
