@@ -7,25 +7,7 @@ use keylens_clickhouse::Store;
 use keylens_event::time::parse_rfc3339;
 use keylens_event::validate;
 use keylens_golden::{cases, check, Case};
-
-pub fn url(var: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| {
-        panic!(
-            "{var} is not set: these tests need ClickHouse. Run the suite with scripts/test.sh, or \
-             eval \"$(scripts/clickhouse.sh start)\" first (it prints the addresses)"
-        )
-    })
-}
-
-/// `url` with its database replaced by `name`.
-pub fn with_database(url: &str, name: &str) -> String {
-    let (head, tail) = url.rsplit_once('/').expect("a database in the address");
-    let query = tail
-        .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
-        .unwrap_or_default();
-    format!("{head}/{name}{query}")
-}
+use keylens_testkit::clickhouse::{env_url, with_database};
 
 fn load(case: &Case, url: &str) -> Store {
     keylens_clickhouse::drop_database(url).unwrap();
@@ -45,7 +27,7 @@ fn load(case: &Case, url: &str) -> Store {
 }
 
 fn run_all(var: &str, prefix: &str) {
-    let base = url(var);
+    let base = env_url(var);
     let mut problems = Vec::new();
     for case in cases() {
         let url = with_database(&base, &format!("{prefix}_{}", case.name));
@@ -78,7 +60,7 @@ fn golden_cases_on_a_two_shard_cluster() {
 fn golden_cases_survive_reopen_on_clickhouse() {
     // The fold is persisted: a new process reading the same database gives the same answers.
     let case = cases().into_iter().find(|c| c.name == "lifecycle").unwrap();
-    let url = with_database(&url("KEYLENS_CLICKHOUSE_URL"), "golden_reopen");
+    let url = with_database(&env_url("KEYLENS_CLICKHOUSE_URL"), "golden_reopen");
     drop(load(&case, &url));
     let store = Store::open(&url).unwrap();
     let problems = check(&store.reader(), &case);

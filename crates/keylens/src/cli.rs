@@ -20,6 +20,17 @@ pub struct DataDir {
     /// Data directory of the embedded store (created if missing).
     #[arg(long, env = "KEYLENS_DATA", default_value = "./keylens-data")]
     pub data: PathBuf,
+    /// Use ClickHouse instead of the data directory:
+    /// clickhouse://[user[:password]@]host:port/database (the HTTP port), or for a sharded
+    /// cluster clickhouse://host:port,host:port/database?cluster=NAME with one server per shard.
+    #[arg(long, env = "KEYLENS_STORE", value_name = "URL")]
+    pub store: Option<String>,
+}
+
+impl DataDir {
+    pub fn target(&self) -> keylens_backend::Target {
+        keylens_backend::Target::new(&self.data, self.store.as_deref())
+    }
 }
 
 #[derive(Debug, Subcommand)]

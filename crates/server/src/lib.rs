@@ -26,7 +26,6 @@ pub use auth::{Keys, Scope};
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -34,7 +33,7 @@ use tokio::sync::watch;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
-    Store(#[from] keylens_store::Error),
+    Store(#[from] keylens_backend::Error),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -49,7 +48,8 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub struct Config {
-    pub data: PathBuf,
+    /// The store: a data directory (embedded) or a ClickHouse address.
+    pub store: keylens_backend::Target,
     pub listen: SocketAddr,
     pub keys: Keys,
     /// The Keygen account's Ed25519 public key; `None`: Keygen webhooks are off.
@@ -83,11 +83,11 @@ pub async fn serve(
     if !config.listen.ip().is_loopback() && config.keys.is_empty() {
         return Err(Error::OpenWithoutKeys(config.listen));
     }
-    let store = keylens_store::Store::open(&config.data)?;
+    let store = keylens_backend::Store::open(&config.store)?;
     let readers = readers::Pool::new(
         (0..READERS)
             .map(|_| store.reader())
-            .collect::<keylens_store::Result<Vec<_>>>()?,
+            .collect::<keylens_backend::Result<Vec<_>>>()?,
     );
     let overview_reader = store.reader()?;
     let (changed_tx, changed_rx) = watch::channel(0u64);

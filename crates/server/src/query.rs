@@ -70,7 +70,7 @@ pub async fn license(
     }
     let found = s
         .readers
-        .with(move |r| -> Result<_, keylens_store::Error> {
+        .with(move |r| -> Result<_, keylens_backend::Error> {
             Ok(keylens_query::license::describe(
                 &id,
                 &r.history(&id)?,

@@ -1,6 +1,6 @@
 //! A small pool of reader connections; queries run on blocking threads.
 
-use keylens_store::Reader;
+use keylens_backend::Reader;
 use std::sync::Mutex;
 use tokio::sync::Semaphore;
 

@@ -3,8 +3,8 @@
 //! Back-pressure: the queue holds at most `QUEUE` requests. A request that cannot enter it within
 //! `ENQUEUE_WAIT` is answered 429 with `Retry-After`, so a flood never grows memory without bound.
 
+use keylens_backend::{AppendOutcome, Store};
 use keylens_event::Event;
-use keylens_store::{AppendOutcome, Store};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 

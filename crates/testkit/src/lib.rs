@@ -1,6 +1,8 @@
 //! Runs the real `keylens serve` for tests and benchmarks: on a loopback port (0 = any free
 //! one), reading the address the server prints once it listens.
 
+pub mod clickhouse;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

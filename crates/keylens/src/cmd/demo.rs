@@ -3,8 +3,8 @@
 use crate::cli::GenerateArgs;
 use crate::Exit;
 use anyhow::{Context, Result};
+use keylens_backend::{Store, Target};
 use keylens_event::time::{format_rfc3339, MICROS_PER_DAY};
-use keylens_store::Store;
 use std::io::{BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,7 +37,7 @@ pub fn run(gen: &GenerateArgs, data: Option<PathBuf>, listen: SocketAddr) -> Res
         keylens_generate::write_ndjson(&spec, &mut out)?;
         out.flush()?;
     }
-    let mut store = Store::open(&dir)?;
+    let mut store = Store::open(&Target::Dir(dir.clone()))?;
     let started = std::time::Instant::now();
     let answer = super::import::import_files(&mut store, std::slice::from_ref(&file))?;
     eprintln!(
@@ -91,7 +91,7 @@ pub fn run(gen: &GenerateArgs, data: Option<PathBuf>, listen: SocketAddr) -> Res
     let seed = spec.seed;
     super::serve::serve(
         keylens_server::Config {
-            data: dir,
+            store: Target::Dir(dir),
             listen,
             keys: keylens_server::Keys::default(),
             keygen_public_key: None,

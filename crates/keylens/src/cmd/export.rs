@@ -11,8 +11,15 @@ use serde_json::{Map, Value};
 use std::io::{BufWriter, Write};
 
 pub fn run(a: ExportArgs) -> Result<u8> {
-    let store = super::open_existing(&a.data.data)?;
-    let db = store.read();
+    let store = super::open_existing(&a.data)?;
+    let db = store
+        .embedded()
+        .ok_or_else(|| {
+            Exit::usage(
+                "export reads the embedded store (--data); on ClickHouse, export with its own tools, e.g. SELECT ... FORMAT Parquet",
+            )
+        })?
+        .read();
     if a.format == ExportFormat::Parquet {
         let out = a.out.as_ref().ok_or_else(|| {
             Exit::usage("--format parquet writes a file: give it with --out FILE")

@@ -4,20 +4,20 @@ use crate::cli::InputFormat;
 use crate::Exit;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use keylens_backend::{Store, Target};
 use keylens_event::batch::{judge, judge_line};
 use keylens_event::time::now_micros;
 use keylens_event::{BatchAnswer, Event, Rejection};
-use keylens_store::Store;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Events appended per transaction.
 const BATCH: usize = 20_000;
 
-pub fn run(data: &Path, files: &[PathBuf], format: InputFormat, map: &[String]) -> Result<u8> {
+pub fn run(data: &Target, files: &[PathBuf], format: InputFormat, map: &[String]) -> Result<u8> {
     let csv_map =
         keylens_event::csv_rows::parse_map(map).map_err(|e| Exit::usage(e.to_string()))?;
     let mut store = Store::open(data)?;

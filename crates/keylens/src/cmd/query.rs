@@ -35,7 +35,7 @@ pub fn run(a: QueryArgs) -> Result<u8> {
     for f in &a.filters {
         pairs.push(("where".into(), f.clone()));
     }
-    let store = super::open_existing(&a.data.data)?;
+    let store = super::open_existing(&a.data)?;
     let answer =
         keylens_query::run(&store, &a.metric, &pairs, now_micros()).map_err(|e| match &e {
             keylens_query::Error::BadParam { param, .. } if param == "metric" => {

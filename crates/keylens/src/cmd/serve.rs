@@ -1,4 +1,4 @@
-//! `keylens serve`: the HTTP server on the embedded store.
+//! `keylens serve`: the HTTP server, on the embedded store or on ClickHouse.
 
 use crate::cli::ServeArgs;
 use crate::Exit;
@@ -19,7 +19,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     };
     serve(
         Config {
-            data: args.data.data,
+            store: args.data.target(),
             listen: args.listen,
             keys,
             keygen_public_key,

@@ -21,7 +21,7 @@ impl Ctx<'_> {
 
 pub fn time_to_expiration(c: &Ctx) -> Result<Answer> {
     c.p.allow_dims(&Dim::LICENSE, "time_to_expiration")?;
-    let dims = c.license_dims();
+    let dims = c.license_dims_on("ct");
     let g: Vec<String> = (0..dims.len()).map(|i| format!("g{i}")).collect();
     let days = format!(
         "{} / {MICROS_PER_DAY}",

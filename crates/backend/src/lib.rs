@@ -1,0 +1,194 @@
+//! One store over either engine, chosen by where it lives: a data directory is the embedded
+//! DuckDB store (`keylens-store`), a `clickhouse://` address is ClickHouse (`keylens-clickhouse`).
+//! The server and the command line hold this, so every command and route works on both with the
+//! same contract: an `Ok` append is durable and its licenses are derived.
+
+use keylens_event::Event;
+use keylens_lifecycle::History;
+use keylens_query::{Cell, Dialect, Engine};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+pub use keylens_store::AppendOutcome;
+
+/// Where a store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The embedded store in this data directory.
+    Dir(PathBuf),
+    /// A ClickHouse address, `clickhouse://host:port/database[?cluster=NAME]`.
+    ClickHouse(String),
+}
+
+impl Target {
+    /// `store` when given (a `clickhouse://` address), else the data directory.
+    pub fn new(data: &Path, store: Option<&str>) -> Target {
+        match store {
+            Some(url) => Target::ClickHouse(url.to_string()),
+            None => Target::Dir(data.to_path_buf()),
+        }
+    }
+
+    /// For messages: the directory or the address (without a password).
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Dir(d) => d.display().to_string(),
+            Target::ClickHouse(url) => match url.split_once('@') {
+                Some((scheme_user, host)) => {
+                    let user = scheme_user.split(':').take(2).collect::<Vec<_>>().join(":");
+                    format!("{user}@{host}")
+                }
+                None => url.clone(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Embedded(#[from] keylens_store::Error),
+    #[error(transparent)]
+    ClickHouse(#[from] keylens_clickhouse::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The writer. One per store and process.
+pub enum Store {
+    Embedded(keylens_store::Store),
+    ClickHouse(keylens_clickhouse::Store),
+}
+
+/// A reader for queries, usable from another thread.
+pub enum Reader {
+    Embedded(keylens_store::Reader),
+    ClickHouse(keylens_clickhouse::Reader),
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the store at `target`, finishing any derivation
+    /// an earlier process left undone.
+    pub fn open(target: &Target) -> Result<Store> {
+        Ok(match target {
+            Target::Dir(dir) => Store::Embedded(keylens_store::Store::open(dir)?),
+            Target::ClickHouse(url) => Store::ClickHouse(keylens_clickhouse::Store::open(url)?),
+        })
+    }
+
+    pub fn append(&mut self, events: &[Event]) -> Result<AppendOutcome> {
+        Ok(self.append_groups(&[events])?[0])
+    }
+
+    /// Stores several batches at once (a group commit) and tells each what became of its
+    /// events. When this returns `Ok` the accepted events are durable; call [`Store::refresh`]
+    /// before reading (ClickHouse derives during the append, so there it has nothing left to do).
+    pub fn append_groups(&mut self, groups: &[&[Event]]) -> Result<Vec<AppendOutcome>> {
+        Ok(match self {
+            Store::Embedded(s) => s.append_groups(groups)?,
+            Store::ClickHouse(s) => s
+                .append_groups(groups)?
+                .into_iter()
+                .map(|o| AppendOutcome {
+                    accepted: o.accepted,
+                    duplicates: o.duplicates,
+                })
+                .collect(),
+        })
+    }
+
+    /// Derives the licenses appends touched; `progress(done, total)` after each chunk.
+    pub fn refresh_with(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
+        match self {
+            Store::Embedded(s) => Ok(s.refresh_with(progress)?),
+            Store::ClickHouse(_) => Ok(0),
+        }
+    }
+
+    pub fn refresh(&mut self) -> Result<u64> {
+        self.refresh_with(&mut |_, _| {})
+    }
+
+    pub fn reader(&self) -> Result<Reader> {
+        Ok(match self {
+            Store::Embedded(s) => Reader::Embedded(s.reader()?),
+            Store::ClickHouse(s) => Reader::ClickHouse(s.reader()),
+        })
+    }
+
+    /// The embedded store, for what only it does (export through DuckDB's writers).
+    pub fn embedded(&self) -> Option<&keylens_store::Store> {
+        match self {
+            Store::Embedded(s) => Some(s),
+            Store::ClickHouse(_) => None,
+        }
+    }
+}
+
+impl Reader {
+    /// The license's history, folded from its stored lifecycle events.
+    pub fn history(&self, license_id: &str) -> Result<History> {
+        Ok(match self {
+            Reader::Embedded(r) => r.history(license_id)?,
+            Reader::ClickHouse(r) => r.history(license_id)?,
+        })
+    }
+
+    /// The license's events, oldest first, at most `limit`, as contract JSON.
+    pub fn license_events(
+        &self,
+        license_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Map<String, Value>>> {
+        Ok(match self {
+            Reader::Embedded(r) => r.license_events(license_id, limit)?,
+            Reader::ClickHouse(r) => r.license_events(license_id, limit)?,
+        })
+    }
+}
+
+impl Engine for Reader {
+    fn dialect(&self) -> &dyn Dialect {
+        match self {
+            Reader::Embedded(r) => r.dialect(),
+            Reader::ClickHouse(r) => r.dialect(),
+        }
+    }
+
+    fn rows(&self, sql: &str) -> Result<Vec<Vec<Cell>>, String> {
+        match self {
+            Reader::Embedded(r) => r.rows(sql),
+            Reader::ClickHouse(r) => r.rows(sql),
+        }
+    }
+}
+
+impl Engine for Store {
+    fn dialect(&self) -> &dyn Dialect {
+        match self {
+            Store::Embedded(s) => s.dialect(),
+            Store::ClickHouse(s) => s.dialect(),
+        }
+    }
+
+    fn rows(&self, sql: &str) -> Result<Vec<Vec<Cell>>, String> {
+        match self {
+            Store::Embedded(s) => s.rows(sql),
+            Store::ClickHouse(s) => s.rows(sql),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_pick_the_engine_and_hide_passwords() {
+        let t = Target::new(Path::new("d"), None);
+        assert_eq!(t, Target::Dir("d".into()));
+        let t = Target::new(Path::new("d"), Some("clickhouse://me:secret@h:8123/k"));
+        assert!(matches!(t, Target::ClickHouse(_)));
+        assert_eq!(t.describe(), "clickhouse://me@h:8123/k");
+    }
+}
