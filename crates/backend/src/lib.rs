@@ -82,7 +82,7 @@ impl Store {
 
     /// Stores several batches at once (a group commit) and tells each what became of its
     /// events. When this returns `Ok` the accepted events are durable; call [`Store::refresh`]
-    /// before reading (ClickHouse derives during the append, so there it has nothing left to do).
+    /// before reading (ClickHouse derives during this append already).
     pub fn append_groups(&mut self, groups: &[&[Event]]) -> Result<Vec<AppendOutcome>> {
         Ok(match self {
             Store::Embedded(s) => s.append_groups(groups)?,
@@ -97,11 +97,26 @@ impl Store {
         })
     }
 
+    /// Stores events for a bulk import: durable like [`Store::append`], but their licenses are
+    /// only derived by the next [`Store::refresh_with`] (once at the end, not per batch).
+    pub fn append_deferred(&mut self, events: &[Event]) -> Result<AppendOutcome> {
+        match self {
+            Store::Embedded(s) => Ok(s.append(events)?),
+            Store::ClickHouse(s) => {
+                let o = s.append_unfolded(events)?;
+                Ok(AppendOutcome {
+                    accepted: o.accepted,
+                    duplicates: o.duplicates,
+                })
+            }
+        }
+    }
+
     /// Derives the licenses appends touched; `progress(done, total)` after each chunk.
     pub fn refresh_with(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
         match self {
             Store::Embedded(s) => Ok(s.refresh_with(progress)?),
-            Store::ClickHouse(_) => Ok(0),
+            Store::ClickHouse(s) => Ok(s.refresh_with(progress)?),
         }
     }
 

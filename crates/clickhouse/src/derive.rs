@@ -11,8 +11,8 @@ use std::collections::HashMap;
 /// Licenses read and re-folded per round: bounds memory and query size.
 const CHUNK: usize = 5_000;
 
-const LIFECYCLE_COLUMNS: &str = "license_id, id, type, ts, expires_at, term, product, model, tier, region, channel, account_id, seats, amount, currency";
-const LIFECYCLE_TYPES: &str = "('license.created', 'license.activated', 'license.upgraded', 'license.renewed', 'license.expired', 'license.revoked')";
+/// The columns of the `lifecycle` table, the fold's input.
+pub(crate) const LIFECYCLE_COLUMNS: &str = "license_id, id, type, ts, expires_at, term, product, model, tier, region, channel, account_id, seats, amount, currency";
 
 fn id_list(ids: &[String]) -> String {
     ids.iter()
@@ -48,7 +48,7 @@ fn lifecycle_event(r: &[Cell]) -> LifecycleEvent {
 /// Folds the stored lifecycle events of `ids`, one history per license that has any.
 fn histories(client: &crate::http::Client, ids: &[String]) -> Result<Vec<(String, History)>> {
     let rows = client.rows(&format!(
-        "SELECT {LIFECYCLE_COLUMNS} FROM events WHERE type IN {LIFECYCLE_TYPES} AND license_id IN ({}) ORDER BY license_id",
+        "SELECT {LIFECYCLE_COLUMNS} FROM lifecycle WHERE license_id IN ({}) ORDER BY license_id",
         id_list(ids)
     ))?;
     let mut by_license: Vec<(String, Vec<LifecycleEvent>)> = Vec::new();
@@ -70,8 +70,14 @@ fn histories(client: &crate::http::Client, ids: &[String]) -> Result<Vec<(String
 }
 
 impl Store {
-    /// Re-folds `ids` from their stored events and writes their rows.
-    pub(crate) fn refold(&mut self, ids: &[String]) -> Result<()> {
+    /// Re-folds `ids` (sorted: a chunk is then one range of `lifecycle`'s order) from their
+    /// stored lifecycle events and writes their rows; `progress(done, total)` after each chunk.
+    pub(crate) fn refold(
+        &mut self,
+        ids: &[String],
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<()> {
+        let mut done = 0u64;
         for chunk in ids.chunks(CHUNK) {
             let folded = histories(&self.client, chunk)?;
             // How many terms and segments each license had, to retire the ones it lost.
@@ -105,6 +111,8 @@ impl Store {
                     self.client.insert(table, body)?;
                 }
             }
+            done += chunk.len() as u64;
+            progress(done, ids.len() as u64);
         }
         Ok(())
     }

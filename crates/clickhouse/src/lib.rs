@@ -100,8 +100,13 @@ impl Store {
             last_version: 0,
             behind: false,
         };
-        store.finish_pending()?;
+        store.finish_pending(true, &mut |_, _| {})?;
         Ok(store)
+    }
+
+    /// Runs one statement as it is: for maintenance and tests, never with user input.
+    pub fn execute(&self, sql: &str) -> Result<String> {
+        self.client.execute(sql)
     }
 
     pub fn reader(&self) -> Reader {
@@ -120,8 +125,23 @@ impl Store {
     /// repeated across batches is accepted in the first. When this returns `Ok`, ClickHouse has
     /// the events and the licenses they touch are re-folded.
     pub fn append_groups(&mut self, groups: &[&[Event]]) -> Result<Vec<AppendOutcome>> {
+        self.store_groups(groups, true)
+    }
+
+    /// Stores the events like [`Store::append`] but leaves their licenses to the next
+    /// [`Store::refresh_with`]: for bulk imports, which fold once at the end.
+    pub fn append_unfolded(&mut self, events: &[Event]) -> Result<AppendOutcome> {
+        Ok(self.store_groups(&[events], false)?[0])
+    }
+
+    /// Re-folds every license touched since the last fold; `progress(done, total)`.
+    pub fn refresh_with(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
+        self.finish_pending(false, progress)
+    }
+
+    fn store_groups(&mut self, groups: &[&[Event]], fold_now: bool) -> Result<Vec<AppendOutcome>> {
         if self.behind {
-            self.finish_pending()?;
+            self.finish_pending(true, &mut |_, _| {})?;
             self.behind = false;
         }
         self.load_ids()?;
@@ -145,9 +165,13 @@ impl Store {
         if fresh.is_empty() {
             return Ok(outcomes);
         }
-        let dirty: BTreeSet<&str> = fresh
+        let lifecycle: Vec<&Event> = fresh
             .iter()
-            .filter(|e| e.kind().is_lifecycle())
+            .copied()
+            .filter(|e| e.kind().is_lifecycle() && e.license_id.is_some())
+            .collect();
+        let dirty: BTreeSet<&str> = lifecycle
+            .iter()
             .filter_map(|e| e.license_id.as_deref())
             .collect();
         let batch = self.next_version();
@@ -164,10 +188,14 @@ impl Store {
             }
             self.client.insert("dirty", &body)?;
         }
-        if let Err(e) = self
-            .client
-            .insert("events", &events_json(&fresh, now_micros()))
-        {
+        if let Err(e) = self.client.insert(
+            "events",
+            &rows_json(
+                &fresh,
+                COLUMNS.iter().map(|c| (c.name, c.get)),
+                Some(now_micros()),
+            ),
+        ) {
             // It may have landed anyway: learn the stored ids afresh before the next append.
             self.id_hashes = None;
             return Err(e);
@@ -176,15 +204,32 @@ impl Store {
         for e in &fresh {
             hashes.insert(id_hash(&e.id));
         }
-        let ids: Vec<String> = dirty.iter().map(|s| s.to_string()).collect();
-        let folded = self.refold(&ids).and_then(|()| {
+        let lifecycle_columns = COLUMNS
+            .iter()
+            .filter(|c| derive::LIFECYCLE_COLUMNS.split(", ").any(|n| n == c.name))
+            .map(|c| (c.name, c.get));
+        let copied = if lifecycle.is_empty() {
+            Ok(())
+        } else {
             self.client
-                .insert("refreshed", format!("{{\"batch\":{batch}}}\n").as_bytes())
-        });
-        if let Err(e) = folded {
-            // The events are stored; their licenses are re-folded before the next append.
+                .insert("lifecycle", &rows_json(&lifecycle, lifecycle_columns, None))
+        };
+        if let Err(e) = copied {
+            // The events are stored: the catch-up copies what is missing from them.
             self.behind = true;
             return Err(e);
+        }
+        if fold_now {
+            let ids: Vec<String> = dirty.iter().map(|s| s.to_string()).collect();
+            let folded = self.refold(&ids, &mut |_, _| {}).and_then(|()| {
+                self.client
+                    .insert("refreshed", format!("{{\"batch\":{batch}}}\n").as_bytes())
+            });
+            if let Err(e) = folded {
+                // The events are stored; their licenses are re-folded before the next append.
+                self.behind = true;
+                return Err(e);
+            }
         }
         Ok(outcomes)
     }
@@ -194,8 +239,10 @@ impl Store {
         self.last_version
     }
 
-    /// Re-folds the licenses of batches inserted after the last refresh (a crash in between).
-    fn finish_pending(&mut self) -> Result<()> {
+    /// Re-folds the licenses of batches stored after the last fold (an import, or a crash or a
+    /// failure in between). With `repair`, first copies to `lifecycle` the lifecycle events of
+    /// those licenses that reached `events` only (a failure between the two inserts).
+    fn finish_pending(&mut self, repair: bool, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
         let done = self
             .client
             .rows("SELECT max(batch) FROM refreshed")?
@@ -203,29 +250,42 @@ impl Store {
             .and_then(|r| r.first())
             .and_then(Cell::as_i64)
             .unwrap_or(0);
-        let pending: Vec<(String, i64)> = self
-            .client
-            .rows(&format!(
-                "SELECT license_id, max(batch) FROM dirty WHERE batch > {done} GROUP BY license_id"
-            ))?
-            .into_iter()
-            .filter_map(|r| Some((r[0].as_text()?, r[1].as_i64()?)))
-            .collect();
-        self.last_version = done;
-        if pending.is_empty() {
-            return Ok(());
-        }
-        tracing::info!(
-            licenses = pending.len(),
-            "finishing the fold of an interrupted append"
-        );
-        let ids: Vec<String> = pending.iter().map(|p| p.0.clone()).collect();
-        let last = pending.iter().map(|p| p.1).max().unwrap_or(done);
+        let rows = self.client.rows(&format!(
+            "SELECT license_id, max(batch) FROM dirty WHERE batch > {done} GROUP BY license_id ORDER BY license_id"
+        ))?;
+        let pending: Vec<String> = rows.iter().filter_map(|r| r[0].as_text()).collect();
+        let last = rows
+            .iter()
+            .filter_map(|r| r[1].as_i64())
+            .max()
+            .unwrap_or(done);
         self.last_version = self.last_version.max(last);
-        self.refold(&ids)?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        if repair {
+            tracing::info!(
+                licenses = pending.len(),
+                "finishing the fold of an interrupted append"
+            );
+            for chunk in pending.chunks(5_000) {
+                let ids = chunk
+                    .iter()
+                    .map(|id| self.dialect.string(id))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                self.client.execute(&format!(
+                    "INSERT INTO lifecycle SELECT {cols} FROM events WHERE type IN {types} AND license_id IN ({ids}) \
+                     AND id NOT IN (SELECT id FROM lifecycle WHERE license_id IN ({ids}))",
+                    cols = derive::LIFECYCLE_COLUMNS.replace("license_id,", "assumeNotNull(license_id) AS license_id,"),
+                    types = LIFECYCLE_TYPES,
+                ))?;
+            }
+        }
+        self.refold(&pending, progress)?;
         self.client
             .insert("refreshed", format!("{{\"batch\":{last}}}\n").as_bytes())?;
-        Ok(())
+        Ok(pending.len() as u64)
     }
 
     fn load_ids(&mut self) -> Result<()> {
@@ -296,25 +356,34 @@ fn check_cluster(client: &Client, cluster: &str, listed: usize) -> Result<()> {
     Ok(())
 }
 
-/// The events as `JSONEachRow` lines with the `events` table's columns.
-fn events_json(events: &[&Event], received_at: i64) -> Vec<u8> {
+/// Lines of `JSONEachRow` with the given columns of each event (and `received_at` when given).
+fn rows_json<'a>(
+    events: &[&Event],
+    columns: impl Iterator<Item = (&'a str, Getter)> + Clone,
+    received_at: Option<i64>,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(events.len() * 300);
     for e in events {
         let mut m = Map::new();
-        for c in COLUMNS {
-            let v = match c.get {
+        for (name, get) in columns.clone() {
+            let v = match get {
                 Getter::Text(f) => f(e).map(Value::from),
                 Getter::Int(f) => f(e).map(Value::from),
                 Getter::Float(f) => f(e).map(Value::from),
             };
-            m.insert(c.name.into(), v.unwrap_or(Value::Null));
+            m.insert(name.into(), v.unwrap_or(Value::Null));
         }
-        m.insert("received_at".into(), Value::from(received_at));
+        if let Some(r) = received_at {
+            m.insert("received_at".into(), Value::from(r));
+        }
         serde_json::to_writer(&mut out, &m).expect("JSON to memory");
         out.push(b'\n');
     }
     out
 }
+
+/// The event types the fold reads.
+const LIFECYCLE_TYPES: &str = "('license.created', 'license.activated', 'license.upgraded', 'license.renewed', 'license.expired', 'license.revoked')";
 
 impl Engine for Reader {
     fn dialect(&self) -> &dyn Dialect {

@@ -2,6 +2,8 @@
 //!
 //! - `events`: MergeTree partitioned by month of `ts`, ordered by `(type, ts)`: every metric
 //!   reads one or a few event types over a time range.
+//! - `lifecycle`: the lifecycle events (the fold's input, a small share of all events) again,
+//!   ordered by `(license_id, ts)`, so re-folding a set of licenses reads only their rows.
 //! - `licenses_rows`, `terms_rows`, `segments_rows`: the license fold, as ReplacingMergeTree
 //!   tables keyed by license (and row number), versioned by refresh. A re-fold writes the
 //!   license's rows again with a higher version, and marks rows it no longer has `live = 0`; the
@@ -59,6 +61,16 @@ fn tables() -> Vec<Table> {
             columns: events_columns(),
             engine: "MergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(ts, 1000000), 'UTC')) ORDER BY (type, ts)",
             shard_by: Some("cityHash64(ifNull(license_id, id))"),
+        },
+        Table {
+            name: "lifecycle",
+            columns: "license_id String, id String, type String, ts Int64, expires_at Nullable(Int64), term Nullable(String), \
+                      product Nullable(String), model Nullable(String), tier Nullable(String), region Nullable(String), \
+                      channel Nullable(String), account_id Nullable(String), seats Nullable(Int64), amount Nullable(Float64), \
+                      currency Nullable(String)"
+                .into(),
+            engine: "MergeTree ORDER BY (license_id, ts)",
+            shard_by: Some("cityHash64(license_id)"),
         },
         Table {
             name: "licenses_rows",

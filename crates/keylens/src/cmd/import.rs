@@ -60,7 +60,7 @@ fn import_files_as(
                     continue;
                 }
                 let started = std::time::Instant::now();
-                let out = store.append(&chunk.events)?;
+                let out = store.append_deferred(&chunk.events)?;
                 append_time += started.elapsed();
                 answer.accepted += out.accepted;
                 answer.duplicates += out.duplicates;
