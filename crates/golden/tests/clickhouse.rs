@@ -66,3 +66,27 @@ fn golden_cases_survive_reopen_on_clickhouse() {
     let problems = check(&store.reader(), &case);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn dimension_values_on_clickhouse_equal_the_embedded_store() {
+    // The dashboard's filter values, from the same events on both engines.
+    let case = cases().into_iter().find(|c| c.name == "lifecycle").unwrap();
+    let url = with_database(&env_url("KEYLENS_CLICKHOUSE_URL"), "golden_dimensions");
+    let store = load(&case, &url);
+    let dir = tempfile::tempdir().unwrap();
+    let mut duck = keylens_store::Store::open(dir.path()).unwrap();
+    let now = parse_rfc3339(case.now).unwrap();
+    let events: Vec<_> = case
+        .events
+        .iter()
+        .map(|v| validate(v, now).unwrap())
+        .collect();
+    duck.append(&events).unwrap();
+    duck.refresh().unwrap();
+    let expected = keylens_query::dimension_values(&duck.reader().unwrap()).unwrap();
+    assert_eq!(
+        keylens_query::dimension_values(&store.reader()).unwrap(),
+        expected
+    );
+    assert!(expected["region"].as_array().is_some_and(|r| !r.is_empty()));
+}

@@ -106,7 +106,7 @@ pub fn activations(c: &Ctx) -> Result<Answer> {
             .to_string(),
         "count(*)".to_string(),
     ];
-    let s = c.event_series(&dims, "e.type = 'license.activated'", &aggregates, &[])?;
+    let s = c.event_series(&dims, "type = 'license.activated'", &aggregates, &[])?;
     let names = dim_names(&c.p.by);
     let rows = s.rows(&names, |m, _, _, v| {
         m.insert("first_activations".into(), json!(int_at(v, 0)));
@@ -121,10 +121,10 @@ pub fn activations(c: &Ctx) -> Result<Answer> {
 pub fn activation_failures(c: &Ctx) -> Result<Answer> {
     let count = ["count(*)".to_string()];
     let dims = c.event_dims(&[]);
-    let mut failed = c.event_series(&dims, "e.type = 'license.activation_failed'", &count, &[])?;
+    let mut failed = c.event_series(&dims, "type = 'license.activation_failed'", &count, &[])?;
     let skip = [Dim::Reason];
     let act_dims = c.event_dims(&skip);
-    let activated = c.event_series(&act_dims, "e.type = 'license.activated'", &count, &skip)?;
+    let activated = c.event_series(&act_dims, "type = 'license.activated'", &count, &skip)?;
     let reason_pos = c.p.by.iter().position(|d| *d == Dim::Reason);
     if reason_pos.is_none() {
         // Groups with activations but no failures still get rows (failed 0, rate 0).

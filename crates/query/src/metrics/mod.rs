@@ -149,7 +149,12 @@ impl Ctx<'_> {
     /// `with_license`. The segment's columns are then `e.s_tier`, `e.s_model` (as after the
     /// event) and `e.s_product`, `e.s_region`, `e.s_channel`, `e.s_account_id`,
     /// `e.s_first_activation_at` (the license's, NULL unless it was created by `as_of`).
-    pub fn event_source(&self, skip: &[Dim], with_license: bool) -> String {
+    ///
+    /// `pushdown` is a condition over the events' own columns, unqualified and free of user
+    /// values, that the caller also applies outside: it filters the events before the join,
+    /// which ClickHouse 18.16 does not do by itself (13 s instead of 1.5 s for activations at
+    /// 1M licenses).
+    pub fn event_source(&self, skip: &[Dim], with_license: bool, pushdown: &str) -> String {
         let needs = with_license
             || self
                 .p
@@ -173,15 +178,19 @@ impl Ctx<'_> {
             self.d.shard_local("segments"),
         );
         // A license's segments cover all time, so each event of a known license matches one.
-        let covering = "(s_matched IS NULL OR (ts >= s_from AND ts < s_to))";
+        let covering =
+            format!("{pushdown} AND (s_matched IS NULL OR (ts >= s_from AND ts < s_to))");
         format!(
             "{} e",
-            self.d.join("events", Join::Left, &segments, Some(covering))
+            self.d
+                .join("events", Join::Left, &segments, Some(&covering))
         )
     }
 
     /// An event-level series: `aggregates` per group (`dims`) and bucket of `e.ts`, over the
     /// events matching `condition` inside `[from, to)`, with the filters except `skip`.
+    /// `condition` names the events' columns unqualified and holds no user values (see
+    /// [`Ctx::event_source`]).
     pub fn event_series(
         &self,
         dims: &[String],
@@ -194,7 +203,11 @@ impl Ctx<'_> {
             "SELECT {}{b}, {} FROM {} WHERE {condition}{}{}{}",
             select_dims(dims),
             aggregates.join(", "),
-            self.event_source(skip, aggregates.iter().any(|a| a.contains("e.s_"))),
+            self.event_source(
+                skip,
+                aggregates.iter().any(|a| a.contains("e.s_")),
+                &format!("{condition}{}", self.in_range("ts"))
+            ),
             self.in_range("e.ts"),
             self.event_filters(skip),
             group_by(dims, std::slice::from_ref(&b))

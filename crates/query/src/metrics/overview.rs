@@ -33,9 +33,10 @@ pub fn overview(c: &Ctx) -> Result<Answer> {
     let first_activations = one(format!(
         "SELECT count(*) FROM licenses l WHERE l.created_at <= {a} AND l.first_activation_at > {day} AND l.first_activation_at <= {a}{f}"
     ))?;
+    let failed_when = format!("type = 'license.activation_failed' AND ts > {day} AND ts <= {a}");
     let failed = one(format!(
-        "SELECT count(*) FROM {} WHERE e.type = 'license.activation_failed' AND e.ts > {day} AND e.ts <= {a}{}",
-        c.event_source(&[], false),
+        "SELECT count(*) FROM {} WHERE {failed_when}{}",
+        c.event_source(&[], false, &failed_when),
         c.event_filters(&[])
     ))?;
     let churned = one(format!(
@@ -51,11 +52,13 @@ pub fn overview(c: &Ctx) -> Result<Answer> {
     let (opportunities, renewed) = renewal.first().map_or((0, 0), |r| {
         (r[0].as_i64().unwrap_or(0), r[1].as_i64().unwrap_or(0))
     });
+    let booked_when = format!(
+        "type IN ('license.created', 'license.renewed', 'license.upgraded') AND amount IS NOT NULL \
+         AND ts > {month} AND ts <= {a}"
+    );
     let bookings_rows = c.rows(&format!(
-        "SELECT e.currency, sum(e.amount) FROM {} \
-         WHERE e.type IN ('license.created', 'license.renewed', 'license.upgraded') AND e.amount IS NOT NULL \
-         AND e.ts > {month} AND e.ts <= {a}{} GROUP BY e.currency ORDER BY e.currency",
-        c.event_source(&[], false),
+        "SELECT e.currency, sum(e.amount) FROM {} WHERE {booked_when}{} GROUP BY e.currency ORDER BY e.currency",
+        c.event_source(&[], false, &booked_when),
         c.event_filters(&[])
     ))?;
     let mut bookings = Map::new();

@@ -12,7 +12,7 @@ pub fn validations(c: &Ctx) -> Result<Answer> {
         c.d.percentile("e.latency_ms", 0.95),
         c.d.percentile("e.latency_ms", 0.99),
     ];
-    let s = c.event_series(&dims, "e.type = 'license.validated'", &aggregates, &[])?;
+    let s = c.event_series(&dims, "type = 'license.validated'", &aggregates, &[])?;
     let names = dim_names(&c.p.by);
     let rows = s.rows(&names, |m, _, _, v| {
         let (calls, invalid) = (int_at(v, 0), int_at(v, 1));

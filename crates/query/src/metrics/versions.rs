@@ -67,7 +67,7 @@ pub fn upgrades(c: &Ctx) -> Result<Answer> {
     let dims = c.event_dims(&[]);
     let s = c.event_series(
         &dims,
-        "e.type = 'license.upgraded' AND e.version IS NOT NULL",
+        "type = 'license.upgraded' AND version IS NOT NULL",
         &["count(*)".to_string()],
         &[],
     )?;
