@@ -32,18 +32,21 @@ import() { # ENGINE ARGS...: prints "events/s seconds"
   end=$(date +%s.%N)
   python3 -c "s=$end-$start; print(f'{$events/s:.0f} {s:.1f}')"
 }
-rm -rf "$work/store"
-read -r duck_rate duck_secs < <(import --data "$work/store")
-python3 - "$url" <<'PY'
+echo
+echo "| | embedded (DuckDB) | ClickHouse |"
+echo "|---|---|---|"
+# KEYLENS_BENCH_REUSE=1 keeps the stores of an earlier run in the same folder and measures queries only.
+if [ "${KEYLENS_BENCH_REUSE:-}" != 1 ]; then
+  rm -rf "$work/store"
+  read -r duck_rate duck_secs < <(import --data "$work/store")
+  python3 - "$url" <<'PY'
 import sys, urllib.request
 u = sys.argv[1].replace("clickhouse://", "http://"); host, db = u.rsplit("/", 1)
 urllib.request.urlopen(urllib.request.Request(host + "/", data=f"DROP DATABASE IF EXISTS {db}".encode())).read()
 PY
-read -r ch_rate ch_secs < <(import --store "$url")
-echo
-echo "| | embedded (DuckDB) | ClickHouse |"
-echo "|---|---|---|"
-echo "| import, events/s | $duck_rate ($duck_secs s) | $ch_rate ($ch_secs s) |"
+  read -r ch_rate ch_secs < <(import --store "$url")
+  echo "| import, events/s | $duck_rate ($duck_secs s) | $ch_rate ($ch_secs s) |"
+fi
 
 median() { # median wall ms of 3 runs of keylens query ARGS (after one warm-up)
   "$bin" query "$@" > /dev/null
