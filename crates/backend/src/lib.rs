@@ -124,6 +124,14 @@ impl Store {
         self.refresh_with(&mut |_, _| {})
     }
 
+    /// Loads the stored ids' hashes (dedup) now rather than on the first append.
+    pub fn load_ids(&mut self) -> Result<()> {
+        match self {
+            Store::Embedded(s) => Ok(s.load_ids()?),
+            Store::ClickHouse(s) => Ok(s.load_ids()?),
+        }
+    }
+
     pub fn reader(&self) -> Result<Reader> {
         Ok(match self {
             Store::Embedded(s) => Reader::Embedded(s.reader()?),

@@ -288,7 +288,8 @@ impl Store {
         Ok(pending.len() as u64)
     }
 
-    fn load_ids(&mut self) -> Result<()> {
+    /// Loads the stored ids' hashes now rather than on the first append.
+    pub fn load_ids(&mut self) -> Result<()> {
         if self.id_hashes.is_none() {
             let mut set = HashSet::new();
             self.client

@@ -48,9 +48,10 @@ pub fn publish(
             let r = reader
                 .take()
                 .expect("the reader is returned after each use");
-            let Ok((r, json)) = tokio::task::spawn_blocking(move || {
+            let Ok((r, json, took)) = tokio::task::spawn_blocking(move || {
+                let started = std::time::Instant::now();
                 let json = overview(&r);
-                (r, json)
+                (r, json, started.elapsed())
             })
             .await
             else {
@@ -60,7 +61,10 @@ pub fn publish(
             if json != **tx.borrow() {
                 tx.send_replace(Arc::new(json));
             }
-            tokio::time::sleep(COALESCE).await;
+            // At most four a second, and never more than half the time computing: on a
+            // large store under constant ingest an overview costs hundreds of milliseconds, and
+            // recomputing back to back would take a core from ingest.
+            tokio::time::sleep(COALESCE.max(took)).await;
         }
     });
     rx

@@ -84,6 +84,11 @@ fn run(
     changed: watch::Sender<u64>,
     sizes: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
 ) {
+    // Learn the stored ids before the first request needs them (seconds at tens of millions of
+    // events); requests queue meanwhile. A failure here is retried by the first append.
+    if let Err(e) = store.load_ids() {
+        tracing::warn!(error = %e, "loading the stored ids failed; the first write retries");
+    }
     while let Some(first) = rx.blocking_recv() {
         // Everything already waiting goes into the same commit.
         let mut jobs = vec![first];

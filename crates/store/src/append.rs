@@ -97,7 +97,7 @@ impl Store {
         let known = self.id_hashes.as_ref().expect("loaded by append");
         let candidates: Vec<i64> = events
             .map(|e| id_hash(&e.id))
-            .filter(|h| known.contains(h))
+            .filter(|h| known.contains(*h))
             .map(|h| h as i64)
             .collect::<BTreeSet<_>>()
             .into_iter()

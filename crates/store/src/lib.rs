@@ -12,13 +12,13 @@
 mod append;
 mod derive;
 mod engine;
+mod ids;
 mod schema;
 mod timeline;
 
 pub use append::AppendOutcome;
 pub use timeline::StoredEvent;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +63,7 @@ pub struct Store {
     /// 64-bit hashes of every stored id: most new ids are told apart from stored ones without
     /// touching the table; a hit is confirmed against the stored ids (hashes can collide).
     /// Loaded on the first append, so processes that only query never pay for it.
-    id_hashes: Option<HashSet<u64>>,
+    id_hashes: Option<ids::IdHashes>,
 }
 
 impl Store {
@@ -114,17 +114,24 @@ impl Store {
             as u64)
     }
 
-    /// The set of stored id hashes, loaded on first use.
-    pub(crate) fn id_hashes(&mut self) -> Result<&mut HashSet<u64>> {
+    /// The stored id hashes, loaded on first use (or by [`Store::load_ids`]).
+    pub(crate) fn id_hashes(&mut self) -> Result<&mut ids::IdHashes> {
         if self.id_hashes.is_none() {
-            let mut set = HashSet::new();
+            let n = self.event_count()? as usize;
+            let mut all = Vec::with_capacity(n);
             let mut stmt = self.db.conn.prepare("SELECT id_hash FROM events")?;
             for h in stmt.query_map([], |r| r.get::<_, i64>(0))? {
-                set.insert(h? as u64);
+                all.push(h? as u64);
             }
-            self.id_hashes = Some(set);
+            self.id_hashes = Some(ids::IdHashes::from_unsorted(all));
         }
         Ok(self.id_hashes.as_mut().expect("just loaded"))
+    }
+
+    /// Loads the stored ids' hashes now instead of on the first append: a server does it before
+    /// taking writes, so its first request does not wait for it.
+    pub fn load_ids(&mut self) -> Result<()> {
+        self.id_hashes().map(|_| ())
     }
 }
 

@@ -1,0 +1,207 @@
+//! The live figures while ingest runs: `overview` latency, event-to-SSE freshness, and the
+//! server's peak RSS. Prints Markdown for BENCHMARKS.md.
+//!
+//! The server runs on a copy of the metrics benchmark's store (`bench-store-N`, N from
+//! `KEYLENS_BENCH_LICENSES`, default 100000; built by `cargo bench --bench metrics`). For 20 s:
+//! - 4 background clients post batches of 250 validation events as fast as answers come back
+//!   (the bulk of real traffic);
+//! - one probe client, every 200 ms, posts a new license's creation and first activation (dated
+//!   now) and waits for the first `/v1/stream` overview whose `first_activations_24h` counts it:
+//!   freshness is the time from the probe's 200 to that event;
+//! - another client asks `GET /v1/metrics/overview` in a loop: its latency under load.
+//!
+//! Peak RSS is the server process's `VmHWM` at the end.
+//! Run: `source scripts/env.sh && cargo bench -p keylens --bench live`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let e = entry.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+fn now_rfc3339() -> String {
+    keylens_event::time::format_rfc3339(keylens_event::time::now_micros())
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let licenses: u64 = std::env::var("KEYLENS_BENCH_LICENSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let source = Path::new(&target).join(format!("bench-store-{licenses}"));
+    if !source.join("complete").exists() {
+        println!("(no {} yet: run `KEYLENS_BENCH_LICENSES={licenses} cargo bench -p keylens --bench metrics` first)", source.display());
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("store");
+    copy_dir(&source, &data);
+    let server =
+        keylens_testkit::Server::start(Path::new(env!("CARGO_BIN_EXE_keylens")), &data, &[], &[]);
+    let base = server.url.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+
+    // The stream: every overview with the instant it arrived.
+    let seen: Arc<Mutex<Vec<(Instant, i64)>>> = Arc::default();
+    let stream = {
+        let (seen, base) = (seen.clone(), base.clone());
+        std::thread::spawn(move || {
+            let mut resp = agent().get(&format!("{base}/v1/stream")).call().unwrap();
+            for line in BufReader::new(resp.body_mut().as_reader()).lines() {
+                let Ok(line) = line else { break };
+                if let Some(data) = line.strip_prefix("data: ") {
+                    let v: serde_json::Value = serde_json::from_str(data).unwrap();
+                    let n = v["rows"][0]["first_activations_24h"].as_i64().unwrap_or(0);
+                    seen.lock().unwrap().push((Instant::now(), n));
+                }
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_secs(2));
+
+    let load: Vec<_> = (0..4)
+        .map(|c| {
+            let (stop, base) = (stop.clone(), base.clone());
+            std::thread::spawn(move || {
+                let agent = agent();
+                let mut sent = 0u64;
+                let mut r = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let ts = now_rfc3339();
+                    let body: Vec<String> = (0..250)
+                        .map(|i| format!(r#"{{"id":"live-{c}-{r}-{i}","type":"license.validated","timestamp":"{ts}","license_id":"L1-{i}","result":"valid","latency_ms":40}}"#))
+                        .collect();
+                    let resp = agent.post(&format!("{base}/v1/events")).header("Content-Type", "application/x-ndjson").send(body.join("\n").as_str()).unwrap();
+                    assert_eq!(resp.status().as_u16(), 200);
+                    sent += 250;
+                    r += 1;
+                }
+                sent
+            })
+        })
+        .collect();
+
+    let overview = {
+        let (stop, base) = (stop.clone(), base.clone());
+        std::thread::spawn(move || {
+            let agent = agent();
+            let mut times = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let mut resp = agent
+                    .get(&format!("{base}/v1/metrics/overview"))
+                    .call()
+                    .unwrap();
+                resp.body_mut().read_to_string().unwrap();
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            times
+        })
+    };
+
+    let started = Instant::now();
+    let agent = agent();
+    let mut freshness = Vec::new();
+    let mut k = 0;
+    while started.elapsed() < Duration::from_secs(20) {
+        k += 1;
+        let id = format!("probe-{}-{k}", std::process::id());
+        let ts = now_rfc3339();
+        let body = format!(
+            "{{\"id\":\"{id}-c\",\"type\":\"license.created\",\"timestamp\":\"{ts}\",\"license_id\":\"{id}\",\"product\":\"p\",\"model\":\"subscription\",\"term\":\"P1Y\"}}\n\
+             {{\"id\":\"{id}-a\",\"type\":\"license.activated\",\"timestamp\":\"{ts}\",\"license_id\":\"{id}\",\"machine_id\":\"m\"}}"
+        );
+        let before = seen.lock().unwrap().last().map_or(0, |s| s.1);
+        let resp = agent
+            .post(&format!("{base}/v1/events"))
+            .header("Content-Type", "application/x-ndjson")
+            .send(body.as_str())
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let acked = Instant::now();
+        // The first overview after the answer that counts this activation.
+        let deadline = acked + Duration::from_secs(10);
+        loop {
+            let hit = seen
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(at, n)| *at >= acked && *n > before)
+                .map(|(at, _)| *at);
+            if let Some(at) = hit {
+                freshness.push((at - acked).as_secs_f64() * 1000.0);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no overview counted probe {k} within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let ingested: u64 = load.into_iter().map(|t| t.join().unwrap()).sum();
+    let mut over = overview.join().unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("VmHWM: ?")
+        .to_string();
+    drop(server);
+    drop(stream);
+    over.sort_by(f64::total_cmp);
+    freshness.sort_by(f64::total_cmp);
+    println!("| live figure, {licenses} licenses, 20 s of ingest | value |");
+    println!("|---|---|");
+    println!(
+        "| background ingest (4 clients, batches of 250) | {:.0} events/s |",
+        ingested as f64 / secs
+    );
+    println!(
+        "| overview latency under load, p50 / p99 ({} requests) | {:.1} / {:.1} ms |",
+        over.len(),
+        pct(&over, 0.5),
+        pct(&over, 0.99)
+    );
+    println!(
+        "| event-to-SSE freshness, p50 / p99 ({} probes) | {:.0} / {:.0} ms |",
+        freshness.len(),
+        pct(&freshness, 0.5),
+        pct(&freshness, 0.99)
+    );
+    println!(
+        "| server peak RSS ({}) | {} |",
+        "VmHWM",
+        hwm.trim_start_matches("VmHWM:").trim()
+    );
+}
