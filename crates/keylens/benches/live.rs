@@ -200,8 +200,7 @@ fn main() {
         pct(&freshness, 0.99)
     );
     println!(
-        "| server peak RSS ({}) | {} |",
-        "VmHWM",
+        "| server peak RSS (VmHWM) | {} |",
         hwm.trim_start_matches("VmHWM:").trim()
     );
 }
