@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The benchmarks behind BENCHMARKS.md: whole-process import throughput of a generated stream,
-# then each metric's latency (criterion). Usage: scripts/bench.sh [LICENSES] (default 100000).
+# then each metric's latency (criterion), the same metrics beside hand-written SQL, the live
+# figures under ingest, and HTTP ingest. Usage: scripts/bench.sh [LICENSES] (default 100000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -20,5 +21,9 @@ secs=$(grep -o 'import: [0-9.]*' "$work/time" | cut -d' ' -f2)
 echo "import throughput: $(python3 -c "print(round($events / $secs))") events/s"
 echo "== metric latency"
 KEYLENS_BENCH_LICENSES="$n" cargo bench --locked -p keylens --bench metrics
+echo "== keylens beside hand-written SQL (answers compared first)"
+KEYLENS_BENCH_LICENSES="$n" cargo bench --locked -p keylens --bench baseline
+echo "== live figures while ingest runs (overview latency, SSE freshness, peak RSS)"
+KEYLENS_BENCH_LICENSES="$n" cargo bench --locked -p keylens --bench live
 echo "== HTTP ingest and metric latency over HTTP"
 cargo bench --locked -p keylens --bench http

@@ -1,0 +1,226 @@
+//! keylens beside the SQL a user would write by hand on the same DuckDB file: for each metric
+//! here, a hand-written query over the raw `events` table that gives the same answer. The answers
+//! are compared first (the run stops at a difference), then both are timed: median of 5 warm runs
+//! each. Prints Markdown for BENCHMARKS.md.
+//!
+//! The store is the metrics benchmark's (`bench-store-N`, `KEYLENS_BENCH_LICENSES`, default
+//! 100000; build it with `cargo bench --bench metrics`). As of 2026-11-01, the 90 days before.
+//! Run: `source scripts/env.sh && cargo bench -p keylens --bench baseline`.
+//!
+//! Covered so far: the event-level metrics and activation_rate, whose hand-written form is a
+//! query per metric. The license-level metrics built on terms (renewal, churn, survival, cohorts,
+//! MRR) need the license fold restated in SQL for the comparison; not written yet.
+
+use keylens_query::{Cell, Engine};
+use keylens_store::Store;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+const AS_OF: i64 = 1_793_491_200_000_000; // 2026-11-01T00:00:00Z
+const DAY: i64 = 86_400_000_000;
+const FROM: i64 = AS_OF - 90 * DAY;
+
+fn median_ms(mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..5)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[2]
+}
+
+/// Rows keyed by their first `key_len` cells (as text), the rest as numbers.
+fn keyed(rows: Vec<Vec<Cell>>, key_len: usize) -> BTreeMap<Vec<String>, Vec<f64>> {
+    rows.into_iter()
+        .map(|r| {
+            let key = r[..key_len]
+                .iter()
+                .map(|c| c.as_text().unwrap_or_default())
+                .collect();
+            let vals = r[key_len..]
+                .iter()
+                .map(|c| c.as_f64().unwrap_or(f64::NAN))
+                .collect();
+            (key, vals)
+        })
+        .collect()
+}
+
+/// keylens's answer rows as the same shape: `keys` fields (text), then `values` fields.
+fn from_answer(
+    rows: &[serde_json::Map<String, Value>],
+    keys: &[&str],
+    values: &[&str],
+) -> BTreeMap<Vec<String>, Vec<f64>> {
+    rows.iter()
+        .map(|r| {
+            let key = keys
+                .iter()
+                .map(|k| match &r[*k] {
+                    Value::String(s) if *k == "bucket" => {
+                        keylens_event::time::parse_rfc3339(s).unwrap().to_string()
+                    }
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            let vals = values
+                .iter()
+                .map(|v| r[*v].as_f64().unwrap_or(f64::NAN))
+                .collect();
+            (key, vals)
+        })
+        .collect()
+}
+
+fn same(
+    a: &BTreeMap<Vec<String>, Vec<f64>>,
+    b: &BTreeMap<Vec<String>, Vec<f64>>,
+) -> Result<(), String> {
+    for (k, hv) in b {
+        let kv = a
+            .get(k)
+            .ok_or_else(|| format!("keylens has no row {k:?}"))?;
+        for (x, y) in kv.iter().zip(hv) {
+            let close = (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-9 * x.abs().max(1.0);
+            if !close {
+                return Err(format!("row {k:?}: keylens {kv:?}, by hand {hv:?}"));
+            }
+        }
+    }
+    // keylens fills empty buckets with zeros; any other row must be one of those.
+    for (k, kv) in a {
+        if !b.contains_key(k) && kv.iter().any(|v| *v != 0.0 && !v.is_nan()) {
+            return Err(format!(
+                "keylens row {k:?} = {kv:?} has no hand-written counterpart"
+            ));
+        }
+    }
+    Ok(())
+}
+
+struct Case {
+    metric: &'static str,
+    params: &'static [(&'static str, &'static str)],
+    keys: &'static [&'static str],
+    values: &'static [&'static str],
+    sql: String,
+}
+
+fn cases() -> Vec<Case> {
+    let range = format!("ts >= {FROM} AND ts < {AS_OF}");
+    let day = format!("(ts // {DAY}) * {DAY}");
+    vec![
+        Case {
+            metric: "validations",
+            params: &[],
+            keys: &["bucket"],
+            values: &["calls", "invalid", "p50_ms", "p95_ms", "p99_ms"],
+            sql: format!("SELECT {day} AS b, count(*), sum(CASE WHEN result = 'invalid' THEN 1 ELSE 0 END), \
+                 quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95), quantile_cont(latency_ms, 0.99) \
+                 FROM events WHERE type = 'license.validated' AND {range} GROUP BY b"),
+        },
+        Case {
+            metric: "renewals",
+            params: &[],
+            keys: &["currency", "bucket"],
+            values: &["count", "amount"],
+            sql: format!("SELECT currency, {day} AS b, count(*), coalesce(sum(amount), 0) FROM events \
+                 WHERE type = 'license.renewed' AND {range} GROUP BY currency, b"),
+        },
+        Case {
+            metric: "revenue",
+            params: &[],
+            keys: &["currency", "bucket"],
+            values: &["new", "renewal", "upgrade"],
+            sql: format!("SELECT currency, {day} AS b, \
+                 sum(CASE WHEN type = 'license.created' THEN amount ELSE 0 END), \
+                 sum(CASE WHEN type = 'license.renewed' THEN amount ELSE 0 END), \
+                 sum(CASE WHEN type = 'license.upgraded' THEN amount ELSE 0 END) FROM events \
+                 WHERE type IN ('license.created', 'license.renewed', 'license.upgraded') AND amount IS NOT NULL AND {range} \
+                 GROUP BY currency, b"),
+        },
+        Case {
+            metric: "upgrades",
+            params: &[],
+            keys: &["bucket"],
+            values: &["count"],
+            sql: format!("SELECT {day} AS b, count(*) FROM events WHERE type = 'license.upgraded' AND version IS NOT NULL AND {range} GROUP BY b"),
+        },
+        Case {
+            metric: "activation_failures",
+            params: &[("by", "reason")],
+            keys: &["reason", "bucket"],
+            values: &["failed", "rate"],
+            // The rate's denominator: failures plus successful activations of the same day.
+            sql: format!("SELECT f.reason, f.b, f.n, f.n / (f.n + coalesce(a.n, 0)) FROM \
+                 (SELECT reason, {day} AS b, count(*) AS n FROM events WHERE type = 'license.activation_failed' AND {range} GROUP BY reason, b) f \
+                 LEFT JOIN (SELECT {day} AS b, count(*) AS n FROM events WHERE type = 'license.activated' AND {range} GROUP BY b) a ON a.b = f.b"),
+        },
+        Case {
+            metric: "activation_rate",
+            params: &[("by", "model")],
+            keys: &["model"],
+            values: &["denominator", "numerator"],
+            // Each license rebuilt from its events: created when and as what, first activated when.
+            sql: format!("SELECT model, count(*), sum(CASE WHEN first_act IS NOT NULL AND first_act <= {AS_OF} THEN 1 ELSE 0 END) FROM \
+                 (SELECT license_id, min(ts) FILTER (WHERE type = 'license.created') AS created_at, \
+                         arg_min(model, ts) FILTER (WHERE type = 'license.created') AS model, \
+                         min(ts) FILTER (WHERE type = 'license.activated') AS first_act \
+                  FROM events WHERE license_id IS NOT NULL AND ts <= {AS_OF} \
+                    AND type IN ('license.created', 'license.activated') GROUP BY license_id) l \
+                 WHERE created_at >= {FROM} AND created_at < {AS_OF} GROUP BY model"),
+        },
+    ]
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let licenses: u64 = std::env::var("KEYLENS_BENCH_LICENSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| "target".into());
+    let dir = target.join(format!("bench-store-{licenses}"));
+    if !dir.join("complete").exists() {
+        println!("(no {} yet: run `KEYLENS_BENCH_LICENSES={licenses} cargo bench -p keylens --bench metrics` first)", dir.display());
+        return;
+    }
+    let store = Store::open(&dir).unwrap();
+    let reader = store.reader().unwrap();
+    println!("| metric ({licenses} licenses) | keylens | hand-written SQL | keylens / by hand |");
+    println!("|---|---|---|---|");
+    for c in cases() {
+        let mut pairs: Vec<(String, String)> = vec![("as_of".into(), "2026-11-01".into())];
+        pairs.extend(c.params.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let answer = keylens_query::run(&reader, c.metric, &pairs, AS_OF).unwrap();
+        let ours = from_answer(&answer.rows, c.keys, c.values);
+        let theirs = keyed(reader.rows(&c.sql).unwrap(), c.keys.len());
+        if let Err(e) = same(&ours, &theirs) {
+            panic!("{}: the answers differ: {e}", c.metric);
+        }
+        let k = median_ms(|| {
+            keylens_query::run(&reader, c.metric, &pairs, AS_OF).unwrap();
+        });
+        let h = median_ms(|| {
+            reader.rows(&c.sql).unwrap();
+        });
+        let params: Vec<String> = c.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!(
+            "| {} {} | {k:.1} ms | {h:.1} ms | {:.2} |",
+            c.metric,
+            params.join(","),
+            k / h
+        );
+    }
+}
