@@ -13,13 +13,10 @@ use std::path::Path;
 use std::time::Instant;
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    if keylens_testkit::listing() {
         return;
     }
-    let licenses: u64 = std::env::var("KEYLENS_BENCH_LICENSES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+    let licenses = keylens_testkit::bench_licenses();
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("events.ndjson");
     {

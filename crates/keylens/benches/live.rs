@@ -47,13 +47,10 @@ fn now_rfc3339() -> String {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    if keylens_testkit::listing() {
         return;
     }
-    let licenses: u64 = std::env::var("KEYLENS_BENCH_LICENSES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+    let licenses = keylens_testkit::bench_licenses();
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let source = Path::new(&target).join(format!("bench-store-{licenses}"));
     if !source.join("complete").exists() {

@@ -79,3 +79,17 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// For benchmarks: how many licenses, from `KEYLENS_BENCH_LICENSES` (default 100,000).
+pub fn bench_licenses() -> u64 {
+    std::env::var("KEYLENS_BENCH_LICENSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+
+/// `cargo test --benches` runs custom-harness benchmarks with `--list`: they have nothing to
+/// test, and return at once when this is true.
+pub fn listing() -> bool {
+    std::env::args().any(|a| a == "--list")
+}
