@@ -9,7 +9,7 @@ use keylens_query::{Cell, Dialect, Engine};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
-pub use keylens_store::AppendOutcome;
+pub use keylens_event::dedup::AppendOutcome;
 
 /// Where a store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,14 +86,7 @@ impl Store {
     pub fn append_groups(&mut self, groups: &[&[Event]]) -> Result<Vec<AppendOutcome>> {
         Ok(match self {
             Store::Embedded(s) => s.append_groups(groups)?,
-            Store::ClickHouse(s) => s
-                .append_groups(groups)?
-                .into_iter()
-                .map(|o| AppendOutcome {
-                    accepted: o.accepted,
-                    duplicates: o.duplicates,
-                })
-                .collect(),
+            Store::ClickHouse(s) => s.append_groups(groups)?,
         })
     }
 
@@ -102,13 +95,7 @@ impl Store {
     pub fn append_deferred(&mut self, events: &[Event]) -> Result<AppendOutcome> {
         match self {
             Store::Embedded(s) => Ok(s.append(events)?),
-            Store::ClickHouse(s) => {
-                let o = s.append_unfolded(events)?;
-                Ok(AppendOutcome {
-                    accepted: o.accepted,
-                    duplicates: o.duplicates,
-                })
-            }
+            Store::ClickHouse(s) => Ok(s.append_unfolded(events)?),
         }
     }
 

@@ -14,7 +14,8 @@ const CHUNK: usize = 5_000;
 /// The columns of the `lifecycle` table, the fold's input.
 pub(crate) const LIFECYCLE_COLUMNS: &str = "license_id, id, type, ts, expires_at, term, product, model, tier, region, channel, account_id, seats, amount, currency";
 
-fn id_list(ids: &[String]) -> String {
+/// `ids` as a list of string literals for `IN (...)`.
+pub(crate) fn id_list(ids: &[String]) -> String {
     ids.iter()
         .map(|id| ClickHouseDialect::default().string(id))
         .collect::<Vec<_>>()

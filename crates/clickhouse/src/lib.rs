@@ -22,7 +22,9 @@ mod url;
 pub use url::Location;
 
 use http::Client;
-use keylens_event::columns::{id_hash, Getter, COLUMNS};
+use keylens_event::columns::{Getter, COLUMNS};
+pub use keylens_event::dedup::AppendOutcome;
+use keylens_event::dedup::{first_copies, id_hash, IdHashes};
 use keylens_event::time::now_micros;
 use keylens_event::Event;
 use keylens_query::{Cell, ClickHouseDialect, Dialect, Engine};
@@ -53,18 +55,11 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Outcome of one batch of an append: stored, or already there.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AppendOutcome {
-    pub accepted: u64,
-    pub duplicates: u64,
-}
-
 /// The writer: appends and the fold. One per database.
 pub struct Store {
     client: Client,
     dialect: ClickHouseDialect,
-    id_hashes: Option<HashSet<u64>>,
+    id_hashes: Option<IdHashes>,
     /// The version of the last rows written; each refresh writes a higher one.
     last_version: i64,
     /// A fold failed after its events were stored: finish it before the next append.
@@ -146,22 +141,7 @@ impl Store {
         }
         self.load_ids()?;
         let existing = self.stored_ids_among(groups.iter().flat_map(|g| g.iter()))?;
-        let total: usize = groups.iter().map(|g| g.len()).sum();
-        let mut seen: HashSet<&str> = HashSet::with_capacity(total);
-        let mut fresh: Vec<&Event> = Vec::with_capacity(total);
-        let mut outcomes = Vec::with_capacity(groups.len());
-        for g in groups {
-            let before = fresh.len();
-            fresh.extend(
-                g.iter()
-                    .filter(|e| !existing.contains(e.id.as_str()) && seen.insert(e.id.as_str())),
-            );
-            let accepted = (fresh.len() - before) as u64;
-            outcomes.push(AppendOutcome {
-                accepted,
-                duplicates: g.len() as u64 - accepted,
-            });
-        }
+        let (fresh, outcomes) = first_copies(groups, &existing);
         if fresh.is_empty() {
             return Ok(outcomes);
         }
@@ -269,11 +249,7 @@ impl Store {
                 "finishing the fold of an interrupted append"
             );
             for chunk in pending.chunks(5_000) {
-                let ids = chunk
-                    .iter()
-                    .map(|id| self.dialect.string(id))
-                    .collect::<Vec<_>>()
-                    .join(",");
+                let ids = derive::id_list(chunk);
                 self.client.execute(&format!(
                     "INSERT INTO lifecycle SELECT {cols} FROM events WHERE type IN {types} AND license_id IN ({ids}) \
                      AND id NOT IN (SELECT id FROM lifecycle WHERE license_id IN ({ids}))",
@@ -291,12 +267,12 @@ impl Store {
     /// Loads the stored ids' hashes now rather than on the first append.
     pub fn load_ids(&mut self) -> Result<()> {
         if self.id_hashes.is_none() {
-            let mut set = HashSet::new();
+            let mut all = Vec::new();
             self.client
                 .each_string("SELECT id FROM events", &mut |id| {
-                    set.insert(id_hash(&String::from_utf8_lossy(id)));
+                    all.push(id_hash(&String::from_utf8_lossy(id)));
                 })?;
-            self.id_hashes = Some(set);
+            self.id_hashes = Some(IdHashes::from_unsorted(all));
         }
         Ok(())
     }
@@ -308,7 +284,7 @@ impl Store {
     ) -> Result<HashSet<String>> {
         let known = self.id_hashes.as_ref().expect("loaded by append");
         let candidates: BTreeSet<&str> = events
-            .filter(|e| known.contains(&id_hash(&e.id)))
+            .filter(|e| known.contains(id_hash(&e.id)))
             .map(|e| e.id.as_str())
             .collect();
         let list: Vec<&str> = candidates.into_iter().collect();

@@ -89,14 +89,3 @@ pub const COLUMNS: &[Column] = &[
     text("properties", |e| e.properties.as_deref()),
     text("source", |e| e.source.as_deref()),
 ];
-
-/// The 64-bit FNV-1a hash of an id, which stores keep in memory to tell new ids from stored ones
-/// without touching their tables (a hit is confirmed against the stored ids: hashes collide).
-pub fn id_hash(id: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}

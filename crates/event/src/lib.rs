@@ -7,6 +7,7 @@
 pub mod batch;
 pub mod columns;
 pub mod csv_rows;
+pub mod dedup;
 pub mod duration;
 pub mod event;
 pub mod time;

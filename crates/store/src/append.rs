@@ -6,18 +6,12 @@ use duckdb::arrow::datatypes::{Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::params;
 use keylens_event::columns::{Column, Getter, COLUMNS};
+use keylens_event::dedup::first_copies;
+pub use keylens_event::dedup::AppendOutcome;
 use keylens_event::time::now_micros;
 use keylens_event::Event;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AppendOutcome {
-    /// Events stored by this call.
-    pub accepted: u64,
-    /// Events whose id was already stored, or repeated earlier in the same call.
-    pub duplicates: u64,
-}
 
 impl Store {
     /// Stores the events whose ids are new, in one transaction.
@@ -34,22 +28,7 @@ impl Store {
     pub fn append_groups(&mut self, groups: &[&[Event]]) -> Result<Vec<AppendOutcome>> {
         self.id_hashes()?;
         let existing = self.stored_ids_among(groups.iter().flat_map(|g| g.iter()))?;
-        let total: usize = groups.iter().map(|g| g.len()).sum();
-        let mut seen: HashSet<&str> = HashSet::with_capacity(total);
-        let mut fresh: Vec<&Event> = Vec::with_capacity(total);
-        let mut outcomes = Vec::with_capacity(groups.len());
-        for g in groups {
-            let before = fresh.len();
-            fresh.extend(
-                g.iter()
-                    .filter(|e| !existing.contains(e.id.as_str()) && seen.insert(e.id.as_str())),
-            );
-            let accepted = (fresh.len() - before) as u64;
-            outcomes.push(AppendOutcome {
-                accepted,
-                duplicates: g.len() as u64 - accepted,
-            });
-        }
+        let (fresh, outcomes) = first_copies(groups, &existing);
         if fresh.is_empty() {
             return Ok(outcomes);
         }

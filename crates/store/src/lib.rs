@@ -12,7 +12,6 @@
 mod append;
 mod derive;
 mod engine;
-mod ids;
 mod schema;
 mod timeline;
 
@@ -63,7 +62,7 @@ pub struct Store {
     /// 64-bit hashes of every stored id: most new ids are told apart from stored ones without
     /// touching the table; a hit is confirmed against the stored ids (hashes can collide).
     /// Loaded on the first append, so processes that only query never pay for it.
-    id_hashes: Option<ids::IdHashes>,
+    id_hashes: Option<IdHashes>,
 }
 
 impl Store {
@@ -115,7 +114,7 @@ impl Store {
     }
 
     /// The stored id hashes, loaded on first use (or by [`Store::load_ids`]).
-    pub(crate) fn id_hashes(&mut self) -> Result<&mut ids::IdHashes> {
+    pub(crate) fn id_hashes(&mut self) -> Result<&mut IdHashes> {
         if self.id_hashes.is_none() {
             let n = self.event_count()? as usize;
             let mut all = Vec::with_capacity(n);
@@ -123,7 +122,7 @@ impl Store {
             for h in stmt.query_map([], |r| r.get::<_, i64>(0))? {
                 all.push(h? as u64);
             }
-            self.id_hashes = Some(ids::IdHashes::from_unsorted(all));
+            self.id_hashes = Some(IdHashes::from_unsorted(all));
         }
         Ok(self.id_hashes.as_mut().expect("just loaded"))
     }
@@ -136,4 +135,5 @@ impl Store {
 }
 
 /// FNV-1a, 64 bit: stable across versions and platforms, unlike std's hasher.
-pub(crate) use keylens_event::columns::id_hash;
+pub(crate) use keylens_event::dedup::id_hash;
+use keylens_event::dedup::IdHashes;
