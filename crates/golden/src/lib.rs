@@ -30,6 +30,23 @@ pub struct Case {
     pub queries: Vec<Query>,
 }
 
+impl Case {
+    /// The case's events, validated as of its `now`, split into its `batches` appends in order.
+    pub fn batches(&self) -> Vec<Vec<keylens_event::Event>> {
+        let now = keylens_event::time::parse_rfc3339(self.now).expect("valid now");
+        let events: Vec<_> = self
+            .events
+            .iter()
+            .map(|v| {
+                keylens_event::validate(v, now)
+                    .unwrap_or_else(|e| panic!("{}: {e}: {v}", self.name))
+            })
+            .collect();
+        let per = events.len().div_ceil(self.batches);
+        events.chunks(per).map(<[_]>::to_vec).collect()
+    }
+}
+
 /// Runs every query of `case` against `engine` and returns the mismatches, described.
 pub fn check(engine: &dyn Engine, case: &Case) -> Vec<String> {
     let now = keylens_event::time::parse_rfc3339(case.now).expect("valid now");

@@ -11,17 +11,10 @@ use keylens_testkit::clickhouse::{env_url, with_database};
 
 fn load(case: &Case, url: &str) -> Store {
     keylens_clickhouse::drop_database(url).unwrap();
-    let now = parse_rfc3339(case.now).unwrap();
     let mut store = Store::open(url).unwrap_or_else(|e| panic!("{url}: {e}"));
-    let events: Vec<_> = case
-        .events
-        .iter()
-        .map(|v| validate(v, now).unwrap_or_else(|e| panic!("{}: {e}: {v}", case.name)))
-        .collect();
-    let per = events.len().div_ceil(case.batches);
     // Several appends: later batches must correct what earlier ones derived.
-    for chunk in events.chunks(per) {
-        store.append(chunk).unwrap();
+    for batch in case.batches() {
+        store.append(&batch).unwrap();
     }
     store
 }

@@ -6,16 +6,9 @@ use keylens_golden::{cases, check, Case};
 use keylens_store::Store;
 
 fn load(case: &Case, dir: &std::path::Path) -> Store {
-    let now = parse_rfc3339(case.now).unwrap();
     let mut store = Store::open(dir).unwrap();
-    let events: Vec<_> = case
-        .events
-        .iter()
-        .map(|v| validate(v, now).unwrap_or_else(|e| panic!("{}: {e}: {v}", case.name)))
-        .collect();
-    let per = events.len().div_ceil(case.batches);
-    for chunk in events.chunks(per) {
-        store.append(chunk).unwrap();
+    for batch in case.batches() {
+        store.append(&batch).unwrap();
         // Derive between batches too: later batches must correct earlier derivations.
         store.refresh().unwrap();
     }

@@ -76,20 +76,18 @@ pub fn expiring(c: &Ctx) -> Result<Answer> {
     }
     c.p.allow_dims(&Dim::LICENSE, "expiring")?;
     let window = c.p.window.unwrap_or(IsoDuration::days(30));
+    // The license's attributes, in the order of `Dim::LICENSE`, between the end and the money.
+    let columns: Vec<String> = Dim::LICENSE
+        .iter()
+        .map(|d| d.license_column("ct"))
+        .collect();
     let sql = format!(
-        "SELECT ct.license_id, ct.end_at, ct.product, ct.model, ct.tier, ct.region, ct.channel, ct.account_id, ct.amount, ct.currency \
+        "SELECT ct.license_id, ct.end_at, {}, ct.amount, ct.currency \
          FROM {} AND ct.end_at <= {} ORDER BY ct.end_at, ct.license_id",
+        columns.join(", "),
         c.running_terms(),
         c.d.add_duration(&c.as_of().to_string(), &window)
     );
-    let attrs = [
-        "product",
-        "model",
-        "tier",
-        "region",
-        "channel",
-        "account_id",
-    ];
     let rows = c
         .rows(&sql)?
         .into_iter()
@@ -100,8 +98,8 @@ pub fn expiring(c: &Ctx) -> Result<Answer> {
                 "expires_at".into(),
                 json!(r[1].as_i64().map(format_rfc3339)),
             );
-            for (i, a) in attrs.iter().enumerate() {
-                m.insert(a.to_string(), json!(r[2 + i].as_text()));
+            for (i, d) in Dim::LICENSE.iter().enumerate() {
+                m.insert(d.name().into(), json!(r[2 + i].as_text()));
             }
             m.insert("last_amount".into(), num(r[8].as_f64()));
             m.insert("currency".into(), json!(r[9].as_text()));
