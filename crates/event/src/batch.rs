@@ -3,7 +3,8 @@
 //! rejected event, never the end of the file.
 
 use crate::event::Event;
-use crate::validate::validate;
+use crate::fields::Fields;
+use crate::validate::validate_fields;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -42,9 +43,13 @@ impl BatchAnswer {
 
 /// Judges one parsed JSON value as the event at `index`.
 pub fn judge(value: &Value, index: usize, now: i64) -> Result<Event, Rejection> {
-    validate(value, now).map_err(|e| Rejection {
+    judge_fields(&Fields::from_value(value), index, now)
+}
+
+fn judge_fields(fields: &Fields, index: usize, now: i64) -> Result<Event, Rejection> {
+    validate_fields(fields, now).map_err(|e| Rejection {
         index,
-        id: value.get("id").and_then(Value::as_str).map(str::to_string),
+        id: fields.id().map(str::to_string),
         field: e.field,
         error: e.message,
     })
@@ -52,8 +57,8 @@ pub fn judge(value: &Value, index: usize, now: i64) -> Result<Event, Rejection> 
 
 /// Judges one NDJSON line (already known not to be blank).
 pub fn judge_line(line: &str, index: usize, now: i64) -> Result<Event, Rejection> {
-    match serde_json::from_str::<Value>(line) {
-        Ok(v) => judge(&v, index, now),
+    match Fields::from_json(line) {
+        Ok(f) => judge_fields(&f, index, now),
         Err(e) => Err(Rejection {
             index,
             id: None,

@@ -10,6 +10,7 @@ pub mod csv_rows;
 pub mod dedup;
 pub mod duration;
 pub mod event;
+pub mod fields;
 pub mod time;
 pub mod validate;
 

@@ -3,8 +3,9 @@
 
 use crate::duration::IsoDuration;
 use crate::event::{Event, EventType};
+use crate::fields::{slot, Fields, Raw};
 use crate::time::{format_rfc3339, parse_rfc3339, EARLIEST, MICROS_PER_DAY};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,10 +73,15 @@ const MAX_STRING_BYTES: usize = 1024;
 /// Validates one event. `now` is the server's clock (UTC micros): events more than 24 h after it
 /// are rejected.
 pub fn validate(value: &Value, now: i64) -> Result<Event, FieldError> {
-    let obj = value
-        .as_object()
-        .ok_or_else(|| err("", "an event must be a JSON object"))?;
-    if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+    validate_fields(&Fields::from_value(value), now)
+}
+
+/// Validates one event read into [`Fields`] (see [`validate`]).
+pub fn validate_fields(obj: &Fields, now: i64) -> Result<Event, FieldError> {
+    if obj.not_object {
+        return Err(err("", "an event must be a JSON object"));
+    }
+    if let Some(unknown) = &obj.unknown {
         return Err(err(
             unknown,
             format!("unknown field '{unknown}'; put free-form data under 'properties'"),
@@ -186,12 +192,10 @@ pub fn validate(value: &Value, now: i64) -> Result<Event, FieldError> {
     } else if e.amount.is_some() {
         e.currency = Some("USD".to_string());
     }
-    if let Some(v) = obj.get("seats").filter(|v| !v.is_null()) {
-        let n = v
-            .as_i64()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| err("seats", "must be an integer >= 1"))?;
-        e.seats = Some(n);
+    match obj.get(slot("seats")) {
+        None | Some(Raw::Null) => {}
+        Some(Raw::Int(n)) if *n >= 1 => e.seats = Some(*n),
+        Some(_) => return Err(err("seats", "must be an integer >= 1")),
     }
     let term = match opt_str(obj, "term")? {
         Some(t) => {
@@ -209,18 +213,19 @@ pub fn validate(value: &Value, now: i64) -> Result<Event, FieldError> {
     }
     e.latency_ms = non_negative(obj, "latency_ms")?;
     e.quantity = opt_num(obj, "quantity")?;
-    if let Some(p) = obj.get("properties").filter(|v| !v.is_null()) {
-        if !p.is_object() {
-            return Err(err("properties", "must be a JSON object"));
+    match obj.get(slot("properties")) {
+        None | Some(Raw::Null) => {}
+        Some(Raw::Object(p)) => {
+            let s = Value::Object(p.clone()).to_string();
+            if s.len() > MAX_PROPERTIES_BYTES {
+                return Err(err(
+                    "properties",
+                    format!("is {} bytes serialised; the limit is 8 KiB", s.len()),
+                ));
+            }
+            e.properties = Some(s);
         }
-        let s = p.to_string();
-        if s.len() > MAX_PROPERTIES_BYTES {
-            return Err(err(
-                "properties",
-                format!("is {} bytes serialised; the limit is 8 KiB", s.len()),
-            ));
-        }
-        e.properties = Some(s);
+        Some(_) => return Err(err("properties", "must be a JSON object")),
     }
 
     type_rules(&kind, &mut e, term)?;
@@ -311,35 +316,37 @@ fn type_rules(
     Ok(())
 }
 
-fn required_str(obj: &Map<String, Value>, field: &str) -> Result<String, FieldError> {
+fn required_str(obj: &Fields, field: &str) -> Result<String, FieldError> {
     opt_str(obj, field)?.ok_or_else(|| err(field, "is required"))
 }
 
-fn opt_str(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, FieldError> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => {
+fn opt_str(obj: &Fields, field: &str) -> Result<Option<String>, FieldError> {
+    match obj.get(slot(field)) {
+        None | Some(Raw::Null) => Ok(None),
+        Some(Raw::Str(s)) => {
             if s.contains('\0') {
                 return Err(err(field, "must not contain a NUL character"));
             }
             if s.len() > MAX_STRING_BYTES {
                 return Err(err(field, "is longer than 1024 bytes"));
             }
-            Ok(Some(s.clone()))
+            Ok(Some(s.to_string()))
         }
         Some(_) => Err(err(field, "must be a string")),
     }
 }
 
-fn opt_num(obj: &Map<String, Value>, field: &str) -> Result<Option<f64>, FieldError> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => Ok(n.as_f64()),
-        Some(_) => Err(err(field, "must be a number")),
+fn opt_num(obj: &Fields, field: &str) -> Result<Option<f64>, FieldError> {
+    match obj.get(slot(field)) {
+        None | Some(Raw::Null) => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| err(field, "must be a number")),
     }
 }
 
-fn non_negative(obj: &Map<String, Value>, field: &str) -> Result<Option<f64>, FieldError> {
+fn non_negative(obj: &Fields, field: &str) -> Result<Option<f64>, FieldError> {
     let v = opt_num(obj, field)?;
     if v.is_some_and(|x| x < 0.0) {
         return Err(err(field, "must be a number >= 0"));

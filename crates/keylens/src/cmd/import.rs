@@ -14,8 +14,10 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::PathBuf;
 
-/// Events appended per transaction.
-const BATCH: usize = 20_000;
+/// Events appended per transaction: one DuckDB row group (122,880 rows), so a commit writes
+/// whole row groups to the database file instead of logging rows to the WAL and copying them
+/// again at the next checkpoint (measured: half the storing time of 20,000-event commits).
+const BATCH: usize = 122_880;
 
 pub fn run(data: &Target, files: &[PathBuf], format: InputFormat, map: &[String]) -> Result<u8> {
     let csv_map =
@@ -47,8 +49,9 @@ fn import_files_as(
     csv_map: &HashMap<String, String>,
 ) -> Result<BatchAnswer> {
     // Reading and validating run on their own thread while this one appends, so parsing the
-    // next batch overlaps storing the last. The channel holds two batches: memory stays bounded.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
+    // next batch overlaps storing the last. The channel holds one batch: memory stays bounded
+    // (about a kilobyte per event in flight).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
     let mut answer = BatchAnswer::default();
     let mut append_time = std::time::Duration::ZERO;
     std::thread::scope(|scope| -> Result<()> {

@@ -1,0 +1,291 @@
+//! One event's fields as read from JSON, before validation: each known field in its slot of
+//! [`FIELDS`], strings borrowed from the input where they hold no escapes.
+//!
+//! Why not `serde_json::Value`: building a map per event (an allocation per key and value, a
+//! SipHash per lookup) was most of the time of reading an event. This reads an object in one pass
+//! straight into fixed slots; validation then looks fields up by position. It reads any serde
+//! input, so a `Value` (a JSON array's element, a CSV row) goes through the same code.
+
+use crate::validate::FIELDS;
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt;
+
+/// One field's value, as much as validation needs to know of it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Raw<'a> {
+    Null,
+    Str(Cow<'a, str>),
+    Int(i64),
+    /// A positive integer above `i64::MAX`.
+    Big(u64),
+    Float(f64),
+    Object(serde_json::Map<String, Value>),
+    /// A boolean or an array: never valid for any field, so only its presence is kept.
+    Other,
+}
+
+impl Raw<'_> {
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Raw::Int(n) => Some(n as f64),
+            Raw::Big(n) => Some(n as f64),
+            Raw::Float(x) => Some(x),
+            _ => None,
+        }
+    }
+}
+
+/// The fields of one event, by their position in [`FIELDS`].
+#[derive(Debug, Default)]
+pub struct Fields<'a> {
+    slots: [Option<Raw<'a>>; FIELDS.len()],
+    /// The first key, in document order, that is not a field of the contract.
+    pub unknown: Option<String>,
+    /// The input was valid JSON but not an object.
+    pub not_object: bool,
+}
+
+impl<'a> Fields<'a> {
+    /// Reads one JSON text. Errors are JSON syntax errors only.
+    pub fn from_json(text: &'a str) -> serde_json::Result<Fields<'a>> {
+        serde_json::from_str(text)
+    }
+
+    /// Reads an already parsed value.
+    pub fn from_value(value: &'a Value) -> Fields<'a> {
+        // A `Value` always deserializes: every shape has a visitor method below.
+        Fields::deserialize(value).unwrap_or_else(|_| Fields {
+            not_object: true,
+            ..Fields::default()
+        })
+    }
+
+    /// The value of the field at `slot` (an index into [`FIELDS`]); `None` when absent.
+    pub fn get(&self, slot: usize) -> Option<&Raw<'a>> {
+        self.slots[slot].as_ref()
+    }
+
+    /// The event's `id` when it is a string, for naming a rejected event.
+    pub fn id(&self) -> Option<&str> {
+        match self.get(slot("id")) {
+            Some(Raw::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// The position of a field name in [`FIELDS`]. Panics on a name that is not a field: callers
+/// pass literals, and in a `const` context the panic is a compile error.
+#[inline]
+pub const fn slot(name: &str) -> usize {
+    match find(name) {
+        Some(i) => i,
+        None => panic!("not a field of the contract"),
+    }
+}
+
+const fn find(name: &str) -> Option<usize> {
+    let mut i = 0;
+    while i < FIELDS.len() {
+        if eq(FIELDS[i].as_bytes(), name.as_bytes()) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+const fn eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(FieldsVisitor)
+    }
+}
+
+struct FieldsVisitor;
+
+impl FieldsVisitor {
+    fn not_object<E>(self) -> Result<Fields<'static>, E> {
+        Ok(Fields {
+            not_object: true,
+            ..Fields::default()
+        })
+    }
+}
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = Fields<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Fields<'de>, M::Error> {
+        let mut out = Fields::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match FIELDS.iter().position(|f| *f == key) {
+                // A repeated key keeps its last value, as a JSON object read into a map would.
+                Some(i) => out.slots[i] = Some(map.next_value::<Raw<'de>>()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                    if out.unknown.is_none() {
+                        out.unknown = Some(key.into_owned());
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Fields<'de>, S::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        self.not_object()
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Fields<'de>, E> {
+        self.not_object()
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Fields<'de>, E> {
+        self.not_object()
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Fields<'de>, E> {
+        self.not_object()
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Fields<'de>, E> {
+        self.not_object()
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Fields<'de>, E> {
+        self.not_object()
+    }
+    fn visit_unit<E>(self) -> Result<Fields<'de>, E> {
+        self.not_object()
+    }
+    fn visit_none<E>(self) -> Result<Fields<'de>, E> {
+        self.not_object()
+    }
+}
+
+impl<'de> Deserialize<'de> for Raw<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(RawVisitor)
+    }
+}
+
+struct RawVisitor;
+
+impl<'de> Visitor<'de> for RawVisitor {
+    type Value = Raw<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Raw<'de>, E> {
+        Ok(Raw::Str(Cow::Borrowed(s)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Raw<'de>, E> {
+        Ok(Raw::Str(Cow::Owned(s.to_string())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Raw<'de>, E> {
+        Ok(Raw::Str(Cow::Owned(s)))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Raw<'de>, E> {
+        Ok(Raw::Int(n))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Raw<'de>, E> {
+        Ok(i64::try_from(n).map_or(Raw::Big(n), Raw::Int))
+    }
+    fn visit_f64<E>(self, x: f64) -> Result<Raw<'de>, E> {
+        Ok(Raw::Float(x))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Raw<'de>, E> {
+        Ok(Raw::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Raw<'de>, E> {
+        Ok(Raw::Null)
+    }
+    fn visit_none<E>(self) -> Result<Raw<'de>, E> {
+        Ok(Raw::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw<'de>, D::Error> {
+        Raw::deserialize(d)
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Raw<'de>, S::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Raw::Other)
+    }
+    fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<Raw<'de>, M::Error> {
+        // Only `properties` may be an object; it is stored serialised, so it is read whole.
+        let v = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        match v {
+            Value::Object(m) => Ok(Raw::Object(m)),
+            _ => Ok(Raw::Other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_follow_the_contract_order() {
+        assert_eq!(slot("id"), 0);
+        assert_eq!(slot("source"), FIELDS.len() - 1);
+    }
+
+    #[test]
+    fn reads_each_kind_of_value_and_the_first_unknown_key() {
+        let f = Fields::from_json(
+            r#"{"id":"a\"b","zz":1,"seats":3,"amount":2.5,"lat":null,"tier":true,"yy":[1],
+                "properties":{"k":[1,{"x":2}]},"expires_at":18446744073709551615}"#,
+        )
+        .unwrap();
+        assert_eq!(f.id(), Some("a\"b"));
+        assert_eq!(f.unknown.as_deref(), Some("zz"));
+        assert_eq!(f.get(slot("seats")), Some(&Raw::Int(3)));
+        assert_eq!(f.get(slot("amount")), Some(&Raw::Float(2.5)));
+        assert_eq!(f.get(slot("lat")), Some(&Raw::Null));
+        assert_eq!(f.get(slot("lon")), None);
+        assert_eq!(f.get(slot("tier")), Some(&Raw::Other));
+        assert_eq!(f.get(slot("expires_at")), Some(&Raw::Big(u64::MAX)));
+        match f.get(slot("properties")) {
+            Some(Raw::Object(m)) => {
+                assert_eq!(Value::Object(m.clone()).to_string(), r#"{"k":[1,{"x":2}]}"#)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_value_reads_like_its_text() {
+        let text = r#"{"id":"e","type":"license.usage","quantity":1.5,"meter":"m","x":{}}"#;
+        let v: Value = serde_json::from_str(text).unwrap();
+        let (a, b) = (Fields::from_json(text).unwrap(), Fields::from_value(&v));
+        assert_eq!(a.slots, b.slots);
+        assert_eq!(a.unknown, b.unknown);
+    }
+
+    #[test]
+    fn json_that_is_not_an_object() {
+        for text in ["[1,2]", "3", "\"s\"", "null", "true"] {
+            assert!(Fields::from_json(text).unwrap().not_object, "{text}");
+        }
+        assert!(Fields::from_json("{\"id\":").is_err());
+    }
+}
