@@ -3,8 +3,8 @@
 //! derived licenses, one commit at the end. Prints Markdown for BENCHMARKS.md.
 //!
 //! `KEYLENS_BENCH_LICENSES` (default 100000) licenses are generated to a file first; `keylens
-//! import` is timed as a whole process (parse, validate, dedup, durable
-//! derive; commits of 122,880 events), the floor in process (parse each line into JSON, pick the columns, append).
+//! import` is timed as a whole process (parse, validate, dedup, durable commits of 122,880
+//! events, derive), the floor in process (parse each line into JSON, pick the columns, append).
 //! Run: `source scripts/env.sh && cargo bench -p keylens --bench import_floor`.
 
 use keylens_event::columns::{Getter, COLUMNS};
