@@ -84,9 +84,18 @@ impl Store {
     /// events. When this returns `Ok` the accepted events are durable; call [`Store::refresh`]
     /// before reading (ClickHouse derives during this append already).
     pub fn append_groups(&mut self, groups: &[&[Event]]) -> Result<Vec<AppendOutcome>> {
+        self.append_groups_then(groups, &mut |_| {})
+    }
+
+    /// [`Store::append_groups`], then `stored(event)` for each event stored (once it is durable).
+    pub fn append_groups_then(
+        &mut self,
+        groups: &[&[Event]],
+        stored: &mut dyn FnMut(&Event),
+    ) -> Result<Vec<AppendOutcome>> {
         Ok(match self {
-            Store::Embedded(s) => s.append_groups(groups)?,
-            Store::ClickHouse(s) => s.append_groups(groups)?,
+            Store::Embedded(s) => s.append_groups_then(groups, stored)?,
+            Store::ClickHouse(s) => s.append_groups_then(groups, stored)?,
         })
     }
 

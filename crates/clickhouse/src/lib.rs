@@ -120,13 +120,23 @@ impl Store {
     /// repeated across batches is accepted in the first. When this returns `Ok`, ClickHouse has
     /// the events and the licenses they touch are re-folded.
     pub fn append_groups(&mut self, groups: &[&[Event]]) -> Result<Vec<AppendOutcome>> {
-        self.store_groups(groups, true)
+        self.store_groups(groups, true, &mut |_| {})
+    }
+
+    /// [`Store::append_groups`], calling `stored(event)` for each event once ClickHouse has
+    /// stored it (even if re-folding its license then fails and the call returns an error).
+    pub fn append_groups_then(
+        &mut self,
+        groups: &[&[Event]],
+        stored: &mut dyn FnMut(&Event),
+    ) -> Result<Vec<AppendOutcome>> {
+        self.store_groups(groups, true, stored)
     }
 
     /// Stores the events like [`Store::append`] but leaves their licenses to the next
     /// [`Store::refresh_with`]: for bulk imports, which fold once at the end.
     pub fn append_unfolded(&mut self, events: &[Event]) -> Result<AppendOutcome> {
-        Ok(self.store_groups(&[events], false)?[0])
+        Ok(self.store_groups(&[events], false, &mut |_| {})?[0])
     }
 
     /// Re-folds every license touched since the last fold; `progress(done, total)`.
@@ -134,7 +144,12 @@ impl Store {
         self.finish_pending(false, progress)
     }
 
-    fn store_groups(&mut self, groups: &[&[Event]], fold_now: bool) -> Result<Vec<AppendOutcome>> {
+    fn store_groups(
+        &mut self,
+        groups: &[&[Event]],
+        fold_now: bool,
+        stored: &mut dyn FnMut(&Event),
+    ) -> Result<Vec<AppendOutcome>> {
         if self.behind {
             self.finish_pending(true, &mut |_, _| {})?;
             self.behind = false;
@@ -184,6 +199,7 @@ impl Store {
         for e in &fresh {
             hashes.insert(id_hash(&e.id));
         }
+        fresh.iter().for_each(|e| stored(e));
         let lifecycle_columns = COLUMNS
             .iter()
             .filter(|c| derive::LIFECYCLE_COLUMNS.split(", ").any(|n| n == c.name))

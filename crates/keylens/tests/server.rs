@@ -59,6 +59,17 @@ fn get(url: &str, key: Option<&str>) -> (u16, String) {
     (status, body)
 }
 
+/// Runs the CLI, which must succeed; its stdout.
+fn cli(args: &[&str]) -> String {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "keylens {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
@@ -940,4 +951,122 @@ fn keygen_webhooks_are_verified_and_mapped() {
     assert_eq!(of("license.created")["source"], "keygen");
     assert_eq!(v["state"]["attributes"]["tier"], "pro");
     assert_eq!(v["state"]["current_end"], "2026-03-01T10:00:00Z");
+}
+
+/// The live header counts recent failed activations and bookings from events the writer keeps in
+/// memory (loaded at start, added per commit); its answer must equal the SQL one of the CLI.
+#[test]
+fn live_overview_from_memory_equals_the_sql_answer() {
+    use chrono::{Duration as Days, SecondsFormat, Utc};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let now = Utc::now();
+    let at = |ago: Days| (now - ago).to_rfc3339_opts(SecondsFormat::Micros, true);
+    let failed = |id: &str, ago: Days| {
+        format!(
+            r#"{{"id":"{id}","type":"license.activation_failed","timestamp":"{}","reason":"seat_limit","license_id":"L1"}}"#,
+            at(ago)
+        )
+    };
+    let booking = |id: &str, kind: &str, ago: Days, amount: f64, currency: &str| {
+        let extra = if kind == "license.created" {
+            r#","product":"app","model":"subscription","term":"P1Y""#
+        } else {
+            r#","term":"P1Y""#
+        };
+        format!(
+            r#"{{"id":"{id}","type":"{kind}","timestamp":"{}","license_id":"{id}-L","amount":{amount},"currency":"{currency}"{extra}}}"#,
+            at(ago)
+        )
+    };
+    // Stored before the server starts: loaded from the store (and the 40-day-old ones are not).
+    let before = [
+        failed("f-old", Days::hours(30)),
+        failed("f-in", Days::hours(2)),
+        booking("b1", "license.created", Days::days(3), 100.10, "EUR"),
+        booking("b2", "license.created", Days::days(40), 55.0, "EUR"),
+        booking("b3", "license.created", Days::days(29), 0.2, "USD"),
+    ]
+    .join("\n");
+    let file = dir.path().join("before.ndjson");
+    std::fs::write(&file, before).unwrap();
+    cli(&[
+        "import",
+        "--data",
+        data.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+
+    let log = dir.path().join("server.log");
+    let server = keylens_testkit::Server::start_with(
+        bin(),
+        &data,
+        "127.0.0.1:0",
+        &[("KEYLENS_LOG", "info")],
+        &[],
+        Some(std::fs::File::create(&log).unwrap()),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("recent events for the live header loaded")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the writer never loaded the recent events"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Stored through the server: added by the writer; a repeated id counts once.
+    let after = [
+        failed("f-new", Days::minutes(5)),
+        booking("b4", "license.renewed", Days::days(1), 20.05, "EUR"),
+        booking("b1", "license.created", Days::days(3), 100.10, "EUR"),
+        r#"{"id":"v1","type":"license.validated","timestamp":"2026-01-01T00:00:00Z","license_id":"b1-L","result":"valid"}"#.to_string(),
+    ]
+    .join("\n");
+    let (code, body) = post(&format!("{}/v1/events", server.url), after.as_bytes(), &[]);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(json(&body)["duplicates"], 1);
+
+    let as_of = at(Days::zero());
+    let (code, body) = get(
+        &format!("{}/v1/metrics/overview?as_of={as_of}", server.url),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    let live = json(&body)["rows"][0].clone();
+    assert_eq!(live["failed_activations_24h"], 2);
+    let eur = live["bookings_30d"]["EUR"].as_f64().unwrap();
+    assert!((eur - 120.15).abs() < 1e-9, "{live}");
+    assert_eq!(live["bookings_30d"]["USD"].as_f64(), Some(0.2));
+    server.kill9();
+
+    let out = cli(&[
+        "query",
+        "overview",
+        "--data",
+        data.to_str().unwrap(),
+        "--as-of",
+        &as_of,
+        "--format",
+        "json",
+    ]);
+    let sql = json(&out)["rows"][0].clone();
+    for (k, v) in sql.as_object().unwrap() {
+        match (v.as_f64(), live[k].as_f64()) {
+            (Some(a), Some(b)) => assert!((a - b).abs() < 1e-9, "{k}: {a} vs {b}"),
+            _ if k == "bookings_30d" => {
+                for (cur, sum) in v.as_object().unwrap() {
+                    let b = live[k][cur].as_f64().unwrap();
+                    assert!((sum.as_f64().unwrap() - b).abs() < 1e-9, "{cur}");
+                }
+                assert_eq!(
+                    v.as_object().unwrap().len(),
+                    live[k].as_object().unwrap().len()
+                );
+            }
+            _ => assert_eq!(v, &live[k], "{k}"),
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! stored event before it answers (`Engine::rows` may assume they are).
 
 use crate::dialect::Dialect;
+use crate::recent::RecentCounts;
 
 /// One value of a result row.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,4 +51,10 @@ pub trait Engine {
     fn dialect(&self) -> &dyn Dialect;
     /// Runs one SELECT and returns its rows, columns in SELECT order.
     fn rows(&self, sql: &str) -> Result<Vec<Vec<Cell>>, String>;
+    /// The live header's event counts as of `as_of` from events kept in memory
+    /// ([`crate::recent`]), when this engine keeps them and they cover the windows. They must
+    /// equal what SQL over `events` gives.
+    fn recent_counts(&self, _as_of: i64) -> Option<RecentCounts> {
+        None
+    }
 }

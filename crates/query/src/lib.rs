@@ -13,6 +13,7 @@ pub mod engine;
 pub mod license;
 pub mod metrics;
 pub mod params;
+pub mod recent;
 pub mod stats;
 pub mod survival;
 pub mod values;
@@ -23,6 +24,7 @@ pub use dims::Dim;
 pub use engine::{Cell, Engine};
 pub use metrics::{export, names as metric_names, run};
 pub use params::Params;
+pub use recent::{RecentCounts, RecentEvents};
 pub use values::dimension_values;
 
 /// What can go wrong answering a query.

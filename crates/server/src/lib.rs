@@ -17,6 +17,7 @@ pub mod keygen;
 mod openapi;
 mod query;
 mod readers;
+mod recent;
 mod routes;
 mod stats;
 mod stream;
@@ -65,6 +66,8 @@ pub(crate) struct Shared {
     pub writer: writer::Handle,
     pub readers: readers::Pool,
     pub overview: watch::Receiver<Arc<String>>,
+    /// Recent events the live header counts, kept by the writer.
+    pub recent: recent::Recent,
     pub shutdown: watch::Receiver<bool>,
     pub stats: stats::Stats,
     pub keys: Keys,
@@ -93,12 +96,14 @@ pub async fn serve(
     let (changed_tx, changed_rx) = watch::channel(0u64);
     let (stop_tx, stop_rx) = watch::channel(false);
     let stats = stats::Stats::default();
-    let writer = writer::spawn(store, changed_tx);
-    let overview = stream::publish(overview_reader, changed_rx, stop_rx.clone());
+    let recent = recent::Recent::default();
+    let writer = writer::spawn(store, changed_tx, recent.clone());
+    let overview = stream::publish(overview_reader, recent.clone(), changed_rx, stop_rx.clone());
     let shared = Arc::new(Shared {
         writer,
         readers,
         overview,
+        recent,
         shutdown: stop_rx.clone(),
         stats,
         keys: config.keys,

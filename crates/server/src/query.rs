@@ -1,6 +1,7 @@
 //! `GET /v1/metrics/{metric}` and `GET /v1/licenses/{id}`.
 
 use crate::ingest::error;
+use crate::recent::Live;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -15,9 +16,16 @@ pub async fn metric(
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
     let now = now_micros();
+    let recent = s.recent.clone();
     let result = s
         .readers
-        .with(move |r| keylens_query::run(r, &metric, &pairs, now))
+        .with(move |reader| {
+            let live = Live {
+                reader,
+                recent: &recent,
+            };
+            keylens_query::run(&live, &metric, &pairs, now)
+        })
         .await;
     match result {
         Ok(a) => Json(a.to_json()).into_response(),

@@ -2,6 +2,7 @@
 //! four a second), shared by every subscriber through a watch channel. A slow subscriber simply
 //! skips to the latest value; none can stall the server. Streams end when the server shuts down.
 
+use crate::recent::{Live, Recent};
 use crate::AppState;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -22,8 +23,9 @@ const COALESCE: Duration = Duration::from_millis(250);
 const PERIODIC: Duration = Duration::from_secs(30);
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-fn overview(reader: &Reader) -> String {
-    match keylens_query::run(reader, "overview", &[], now_micros()) {
+fn overview(reader: &Reader, recent: &Recent) -> String {
+    let live = Live { reader, recent };
+    match keylens_query::run(&live, "overview", &[], now_micros()) {
         Ok(a) => a.to_json().to_string(),
         Err(e) => serde_json::json!({"error": e.to_string()}).to_string(),
     }
@@ -32,10 +34,11 @@ fn overview(reader: &Reader) -> String {
 /// Starts the publisher; the receiver always holds the latest overview (JSON text).
 pub fn publish(
     reader: Reader,
+    recent: Recent,
     mut changed: watch::Receiver<u64>,
     mut stop: watch::Receiver<bool>,
 ) -> watch::Receiver<Arc<String>> {
-    let first = overview(&reader);
+    let first = overview(&reader, &recent);
     let (tx, rx) = watch::channel(Arc::new(first));
     tokio::spawn(async move {
         let mut reader = Some(reader);
@@ -48,9 +51,10 @@ pub fn publish(
             let r = reader
                 .take()
                 .expect("the reader is returned after each use");
+            let recent = recent.clone();
             let Ok((r, json, took)) = tokio::task::spawn_blocking(move || {
                 let started = std::time::Instant::now();
-                let json = overview(&r);
+                let json = overview(&r, &recent);
                 (r, json, started.elapsed())
             })
             .await

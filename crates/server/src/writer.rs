@@ -3,6 +3,7 @@
 //! Back-pressure: the queue holds at most `QUEUE` requests. A request that cannot enter it within
 //! `ENQUEUE_WAIT` is answered 429 with `Retry-After`, so a flood never grows memory without bound.
 
+use crate::recent::Recent;
 use keylens_backend::{AppendOutcome, Store};
 use keylens_event::Event;
 use std::time::Duration;
@@ -67,13 +68,13 @@ impl Handle {
     }
 }
 
-pub fn spawn(store: Store, changed: watch::Sender<u64>) -> Handle {
+pub fn spawn(store: Store, changed: watch::Sender<u64>, recent: Recent) -> Handle {
     let (tx, rx) = mpsc::channel(QUEUE);
     let commits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sizes = commits.clone();
     std::thread::Builder::new()
         .name("keylens-writer".into())
-        .spawn(move || run(store, rx, changed, sizes))
+        .spawn(move || run(store, rx, changed, sizes, recent))
         .expect("the writer thread starts");
     Handle { tx, commits }
 }
@@ -83,12 +84,14 @@ fn run(
     mut rx: mpsc::Receiver<Job>,
     changed: watch::Sender<u64>,
     sizes: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+    recent: Recent,
 ) {
     // Learn the stored ids before the first request needs them (seconds at tens of millions of
     // events); requests queue meanwhile. A failure here is retried by the first append.
     if let Err(e) = store.load_ids() {
         tracing::warn!(error = %e, "loading the stored ids failed; the first write retries");
     }
+    recent.load(&store);
     while let Some(first) = rx.blocking_recv() {
         // Everything already waiting goes into the same commit.
         let mut jobs = vec![first];
@@ -103,7 +106,16 @@ fn run(
             }
         }
         let groups: Vec<&[Event]> = jobs.iter().map(|j| j.events.as_slice()).collect();
-        let result = store.append_groups(&groups).inspect(|outcomes| {
+        let mut counted = Vec::new();
+        let result = store.append_groups_then(&groups, &mut |e| {
+            if Recent::wants(e) {
+                counted.push(e.clone());
+            }
+        });
+        // Stored events count even if the call failed after storing them (ClickHouse re-folds
+        // after its insert).
+        recent.add(&counted);
+        let result = result.inspect(|outcomes| {
             // Derive before answering, so a client that reads right after its 200 sees its
             // events in every metric. The events are already durable; if deriving fails, the
             // licenses stay marked and the next commit (or restart) derives them.

@@ -26,6 +26,16 @@ impl Store {
     /// became of its events. An id repeated across batches is accepted in the first one and a
     /// duplicate in the others. Durable when it returns `Ok`, like [`Store::append`].
     pub fn append_groups(&mut self, groups: &[&[Event]]) -> Result<Vec<AppendOutcome>> {
+        self.append_groups_then(groups, &mut |_| {})
+    }
+
+    /// [`Store::append_groups`], then `stored(event)` for each event it stored, once the commit
+    /// is durable (for what a process keeps in memory of its own writes).
+    pub fn append_groups_then(
+        &mut self,
+        groups: &[&[Event]],
+        stored: &mut dyn FnMut(&Event),
+    ) -> Result<Vec<AppendOutcome>> {
         self.id_hashes()?;
         let existing = self.stored_ids_among(groups.iter().flat_map(|g| g.iter()))?;
         let (fresh, outcomes) = first_copies(groups, &existing);
@@ -50,6 +60,7 @@ impl Store {
         for e in &fresh {
             hashes.insert(id_hash(&e.id));
         }
+        fresh.iter().for_each(|e| stored(e));
         Ok(outcomes)
     }
 

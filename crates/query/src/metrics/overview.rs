@@ -17,31 +17,29 @@ pub fn overview(c: &Ctx) -> Result<Answer> {
     );
     let f = c.license_filters();
     let churns = c.churns_table();
-    let one = |sql: String| -> Result<i64> {
-        Ok(c.rows(&sql)?
-            .first()
-            .and_then(|r| r.first())
-            .and_then(Cell::as_i64)
-            .unwrap_or(0))
+    // One scan of the licenses for both of their counts, one of the churns for both of theirs.
+    // (A NULL condition takes the ELSE branch on every engine.)
+    let licenses = c.rows(&format!(
+        "SELECT count(*), sum(CASE WHEN l.first_activation_at > {day} AND l.first_activation_at <= {a} \
+         THEN 1 ELSE 0 END) FROM licenses l WHERE l.created_at <= {a}{f}"
+    ))?;
+    let (created, first_activations) = two_counts(&licenses);
+    let churn_rows = c.rows(&format!(
+        "SELECT sum(CASE WHEN c.until IS NULL OR {a} < c.until THEN 1 ELSE 0 END), \
+         sum(CASE WHEN c.at > {month} THEN 1 ELSE 0 END) FROM {churns} c WHERE c.at <= {a}"
+    ))?;
+    let (churned_now, churned) = two_counts(&churn_rows);
+    // The event counts: from the events the writer keeps in memory when it does (the live
+    // header's case: no filters), else from SQL.
+    let recent = if c.p.filters.is_empty() {
+        c.engine.recent_counts(a)
+    } else {
+        None
     };
-    let created = one(format!(
-        "SELECT count(*) FROM licenses l WHERE l.created_at <= {a}{f}"
-    ))?;
-    let churned_now = one(format!(
-        "SELECT count(*) FROM {churns} c WHERE c.at <= {a} AND (c.until IS NULL OR {a} < c.until)"
-    ))?;
-    let first_activations = one(format!(
-        "SELECT count(*) FROM licenses l WHERE l.created_at <= {a} AND l.first_activation_at > {day} AND l.first_activation_at <= {a}{f}"
-    ))?;
-    let failed_when = format!("type = 'license.activation_failed' AND ts > {day} AND ts <= {a}");
-    let failed = one(format!(
-        "SELECT count(*) FROM {} WHERE {failed_when}{}",
-        c.event_source(&[], false, &failed_when),
-        c.event_filters(&[])
-    ))?;
-    let churned = one(format!(
-        "SELECT count(*) FROM {churns} c WHERE c.at > {month} AND c.at <= {a}"
-    ))?;
+    let (failed, bookings_rows) = match recent {
+        Some(r) => (r.failed_24h, r.bookings_30d.into_iter().collect()),
+        None => event_counts(c, day, month)?,
+    };
     let renewal = c.rows(&format!(
         "SELECT count(*), sum(CASE WHEN {} THEN 1 ELSE 0 END) FROM terms t \
          WHERE {} AND t.end_at >= {quarter} AND t.end_at < {a}{}",
@@ -49,23 +47,10 @@ pub fn overview(c: &Ctx) -> Result<Answer> {
         c.opportunity(),
         c.license_filters_on("t")
     ))?;
-    let (opportunities, renewed) = renewal.first().map_or((0, 0), |r| {
-        (r[0].as_i64().unwrap_or(0), r[1].as_i64().unwrap_or(0))
-    });
-    let booked_when = format!(
-        "type IN ('license.created', 'license.renewed', 'license.upgraded') AND amount IS NOT NULL \
-         AND ts > {month} AND ts <= {a}"
-    );
-    let bookings_rows = c.rows(&format!(
-        "SELECT e.currency, sum(e.amount) FROM {} WHERE {booked_when}{} GROUP BY e.currency ORDER BY e.currency",
-        c.event_source(&[], false, &booked_when),
-        c.event_filters(&[])
-    ))?;
+    let (opportunities, renewed) = two_counts(&renewal);
     let mut bookings = Map::new();
-    for r in bookings_rows {
-        if let (Some(cur), Some(sum)) = (r[0].as_text(), r[1].as_f64()) {
-            bookings.insert(cur, json!(sum));
-        }
+    for (cur, sum) in bookings_rows {
+        bookings.insert(cur, json!(sum));
     }
     let mut m = Map::new();
     m.insert("active_licenses".into(), json!(created - churned_now));
@@ -80,4 +65,90 @@ pub fn overview(c: &Ctx) -> Result<Answer> {
     m.insert("renewed_90d".into(), json!(renewed));
     m.insert("bookings_30d".into(), Value::Object(bookings));
     Ok(c.answer(vec![m], None))
+}
+
+/// The two integer cells of a one-row answer (an empty sum is 0).
+fn two_counts(rows: &[Vec<Cell>]) -> (i64, i64) {
+    rows.first().map_or((0, 0), |r| {
+        (
+            r[0].as_i64().unwrap_or(0),
+            r.get(1).and_then(Cell::as_i64).unwrap_or(0),
+        )
+    })
+}
+
+/// Failed activations in `(day, as_of]` and bookings per currency in `(month, as_of]`, by SQL.
+fn event_counts(c: &Ctx, day: i64, month: i64) -> Result<(i64, Vec<(String, f64)>)> {
+    let a = c.as_of();
+    let failed_when = format!("type = 'license.activation_failed' AND ts > {day} AND ts <= {a}");
+    let failed = c.rows(&format!(
+        "SELECT count(*) FROM {} WHERE {failed_when}{}",
+        c.event_source(&[], false, &failed_when),
+        c.event_filters(&[])
+    ))?;
+    let booked_when = format!(
+        "type IN ('license.created', 'license.renewed', 'license.upgraded') AND amount IS NOT NULL \
+         AND ts > {month} AND ts <= {a}"
+    );
+    let rows = c.rows(&format!(
+        "SELECT e.currency, sum(e.amount) FROM {} WHERE {booked_when}{} GROUP BY e.currency ORDER BY e.currency",
+        c.event_source(&[], false, &booked_when),
+        c.event_filters(&[])
+    ))?;
+    let bookings = rows
+        .iter()
+        .filter_map(|r| Some((r[0].as_text()?, r[1].as_f64()?)))
+        .collect();
+    Ok((two_counts(&failed).0, bookings))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{Cell, Engine};
+    use crate::recent::RecentCounts;
+    use crate::{Dialect, DuckDbDialect};
+    use std::collections::BTreeMap;
+
+    /// Answers every query with zeros and offers fixed recent counts.
+    struct Fake;
+
+    impl Engine for Fake {
+        fn dialect(&self) -> &dyn Dialect {
+            &DuckDbDialect
+        }
+        fn rows(&self, _sql: &str) -> Result<Vec<Vec<Cell>>, String> {
+            Ok(vec![vec![Cell::Int(0), Cell::Int(0)]])
+        }
+        fn recent_counts(&self, _as_of: i64) -> Option<RecentCounts> {
+            Some(RecentCounts {
+                failed_24h: 7,
+                bookings_30d: BTreeMap::from([("EUR".to_string(), 1.5)]),
+            })
+        }
+    }
+
+    fn row(pairs: &[(&str, &str)]) -> serde_json::Value {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        crate::run(&Fake, "overview", &pairs, 1_800_000_000_000_000)
+            .unwrap()
+            .to_json()["rows"][0]
+            .clone()
+    }
+
+    #[test]
+    fn the_unfiltered_overview_takes_the_engines_recent_counts() {
+        let r = row(&[]);
+        assert_eq!(r["failed_activations_24h"], 7);
+        assert_eq!(r["bookings_30d"]["EUR"], 1.5);
+    }
+
+    #[test]
+    fn a_filtered_overview_counts_by_sql() {
+        let r = row(&[("where", "product=app")]);
+        assert_eq!(r["failed_activations_24h"], 0);
+        assert!(r["bookings_30d"].get("EUR").is_none());
+    }
 }
