@@ -8,9 +8,9 @@
 //! Run: `source scripts/env.sh && cargo bench -p keylens --bench baseline`.
 //!
 //! Covered: the event-level metrics and activation_rate, whose hand-written form is a query per
-//! metric, and renewal_rate, mrr and churn, which by hand need each license's term chain rebuilt
-//! from its events on every query (`baseline/fold.sql`, a recursive query, then one query per
-//! metric in `baseline/`). Not covered yet: survival, cohort retention.
+//! metric, and renewal_rate, mrr, churn, cohort_retention and survival, which by hand need each
+//! license's term chain rebuilt from its events on every query (`baseline/fold.sql`, a recursive
+//! query, then one query per metric in `baseline/`).
 
 use keylens_query::{Cell, Engine};
 use keylens_store::Store;
@@ -64,7 +64,7 @@ fn from_answer(
             let key = keys
                 .iter()
                 .map(|k| match &r[*k] {
-                    Value::String(s) if *k == "bucket" => {
+                    Value::String(s) if *k == "bucket" || *k == "cohort" => {
                         keylens_event::time::parse_rfc3339(s).unwrap().to_string()
                     }
                     Value::String(s) => s.clone(),
@@ -112,6 +112,10 @@ struct Case {
     keys: &'static [&'static str],
     values: &'static [&'static str],
     sql: String,
+}
+
+fn instant(s: &str) -> i64 {
+    keylens_event::time::parse_instant(s).unwrap()
 }
 
 /// A hand-written license-level query: the fold, then `tail` (which may add CTEs after a comma).
@@ -207,6 +211,25 @@ fn cases() -> Vec<Case> {
             keys: &["bucket"],
             values: &["churned", "voluntary", "involuntary", "active_at_start"],
             sql: by_fold(&format!(",\n{}", include_str!("baseline/churn.sql"))),
+        },
+        Case {
+            metric: "cohort_retention",
+            params: &[("from", "2025-11-01")],
+            keys: &["cohort", "offset"],
+            values: &["size", "active"],
+            sql: by_fold(&format!(
+                ",\n{}",
+                include_str!("baseline/cohort_retention.sql")
+            ))
+            .replace("{COHORTS_FROM}", &instant("2025-11-01").to_string()),
+        },
+        Case {
+            metric: "survival",
+            params: &[("by", "model"), ("from", "2026-08-01")],
+            keys: &["model"],
+            values: &["n", "events", "median_days"],
+            sql: by_fold(&format!(",\n{}", include_str!("baseline/survival.sql")))
+                .replace("{SURVIVAL_FROM}", &instant("2026-08-01").to_string()),
         },
     ]
 }

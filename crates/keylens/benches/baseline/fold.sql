@@ -6,14 +6,14 @@
 -- Placeholders: {AS_OF}, {FROM}, {GRACE} (microseconds), {DAY}.
 WITH RECURSIVE
 lc AS (
-  SELECT license_id, id, ts, type, expires_at, term, region, amount, currency,
+  SELECT license_id, id, ts, type, expires_at, term, region, model, amount, currency,
          CASE type WHEN 'license.created' THEN 0 WHEN 'license.revoked' THEN 1
                    WHEN 'license.expired' THEN 2 ELSE 3 END AS k
   FROM events
   WHERE license_id IS NOT NULL AND ts <= {AS_OF}
     AND type IN ('license.created', 'license.revoked', 'license.expired', 'license.renewed')),
 cr AS (
-  SELECT license_id, ts AS c0, region, amount AS a0, currency AS cur0, CASE WHEN expires_at IS NOT NULL THEN greatest(expires_at, ts) END AS e0
+  SELECT license_id, ts AS c0, region, model, amount AS a0, currency AS cur0, CASE WHEN expires_at IS NOT NULL THEN greatest(expires_at, ts) END AS e0
   FROM (SELECT *, row_number() OVER (PARTITION BY license_id ORDER BY ts, id) AS n
         FROM lc WHERE k = 0) WHERE n = 1),
 rv AS (
@@ -49,4 +49,13 @@ terms AS (
 churn_rv AS (
   SELECT rv.license_id, CASE WHEN max(t.end_at) IS NOT NULL AND rv.rv_at >= max(t.end_at) THEN NULL ELSE rv.rv_at END AS rc
   FROM rv LEFT JOIN terms t ON t.license_id = rv.license_id AND t.set_at < rv.rv_at
-  GROUP BY rv.license_id, rv.rv_at)
+  GROUP BY rv.license_id, rv.rv_at),
+-- Every recognised churn: term ends not renewed in time, revocations of active licenses;
+-- `until` is the reactivation.
+churns AS (
+  SELECT t.license_id, t.end_at AS at, 1 AS voluntary, t.next_set_at AS until
+  FROM terms t LEFT JOIN churn_rv USING (license_id)
+  WHERE t.end_at + {GRACE} <= {AS_OF} AND NOT (churn_rv.rc IS NOT NULL AND churn_rv.rc < t.end_at)
+    AND NOT (t.next_set_at IS NOT NULL AND t.next_set_at <= t.end_at + {GRACE})
+  UNION ALL
+  SELECT license_id, rc, 0, NULL FROM churn_rv WHERE rc IS NOT NULL)
