@@ -36,11 +36,12 @@ fn store() -> (Store, String) {
             end,
         };
         let now = end + 86_400_000_000;
-        let mut batch = Vec::with_capacity(20_000);
+        // Appended in batches the size of `keylens import`'s commits (one DuckDB row group).
+        let mut batch = Vec::with_capacity(122_880);
         keylens_generate::generate(&spec, &mut |e| {
             let v = serde_json::to_value(e).unwrap();
             batch.push(keylens_event::validate(&v, now).unwrap());
-            if batch.len() == 20_000 {
+            if batch.len() == 122_880 {
                 store.append(&batch).unwrap();
                 batch.clear();
             }

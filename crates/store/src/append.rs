@@ -65,10 +65,17 @@ impl Store {
     }
 
     fn write(&self, fresh: &[&Event], dirty: &BTreeSet<&str>) -> Result<()> {
+        // Stored in (type, timestamp) order within each append: a metric reads one or a few
+        // types, and DuckDB skips reading a row's other columns where a whole vector fails the
+        // type filter, which rows of one type side by side make common. At 1M licenses imported
+        // this way: upgrades 270 -> 69 ms, renewals 298 -> 100 ms, validations 1,258 -> 923 ms
+        // (BENCHMARKS.md). Nothing reads the table in insertion order.
+        let mut sorted = fresh.to_vec();
+        sorted.sort_by(|a, b| (a.kind(), a.timestamp).cmp(&(b.kind(), b.timestamp)));
         let mut app = self.db.conn.appender("events")?;
         // One Arrow batch per call: DuckDB takes whole column vectors instead of one value per
         // FFI call, which is what makes appends cheap.
-        app.append_record_batch(events_batch(fresh, now_micros())?)?;
+        app.append_record_batch(events_batch(&sorted, now_micros())?)?;
         app.flush()?;
         drop(app);
         let mut app = self.db.conn.appender("dirty")?;
