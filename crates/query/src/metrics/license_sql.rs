@@ -83,26 +83,20 @@ impl Ctx<'_> {
     /// Each license's current term as known by `as_of`, as a derived table `(license_id, end_at,
     /// amount, currency)` and the license's attributes (`created_at`, `product`..`account_id`,
     /// `revoke_churn_at`): the latest end set by then, and the money on the event that set it.
+    ///
+    /// A license's terms form a chain (each `next_set_at` is the next term's `set_at`, ends
+    /// increase), so its current term is the one set by `as_of` whose successor was not: a
+    /// filter, where the latest end per license by GROUP BY cost 1.1 s at 1M licenses.
     pub fn current_terms(&self) -> String {
         let a = self.as_of();
-        // The attributes repeat on every term row of a license: max() picks the one value. The
-        // aggregates get names of their own, renamed outside: ClickHouse resolves a column name
-        // to a same-named alias of the same SELECT (`argMax(.., end_at)` would read `max(end_at)`).
-        let attrs: Vec<&str> = ["created_at", "revoke_churn_at"]
+        let attrs: String = ["created_at", "revoke_churn_at"]
             .into_iter()
             .chain(crate::Dim::LICENSE.iter().map(|d| d.name()))
+            .map(|c| format!(", t.{c} AS {c}"))
             .collect();
-        let inner: String = attrs
-            .iter()
-            .map(|c| format!(", max(t.{c}) AS kl_{c}"))
-            .collect();
-        let outer: String = attrs.iter().map(|c| format!(", kl_{c} AS {c}")).collect();
         format!(
-            "(SELECT license_id, kl_end_at AS end_at, kl_amount AS amount, kl_currency AS currency{outer} FROM \
-             (SELECT t.license_id AS license_id, max(t.end_at) AS kl_end_at, {} AS kl_amount, {} AS kl_currency{inner} \
-              FROM terms t WHERE t.set_at <= {a} GROUP BY t.license_id))",
-            self.d.arg_max("t.amount", "t.end_at"),
-            self.d.arg_max("t.currency", "t.end_at"),
+            "(SELECT t.license_id AS license_id, t.end_at AS end_at, t.amount AS amount, t.currency AS currency{attrs} \
+             FROM terms t WHERE t.set_at <= {a} AND (t.next_set_at IS NULL OR coalesce(t.next_set_at, 0) > {a}))"
         )
     }
 }
