@@ -101,13 +101,34 @@ pub fn time_to_activate(c: &Ctx) -> Result<Answer> {
 
 pub fn activations(c: &Ctx) -> Result<Answer> {
     let dims = c.event_dims(&[]);
+    let names = dim_names(&c.p.by);
+    if dims.is_empty() && c.p.filters.is_empty() {
+        // Ungrouped and unfiltered, a first activation is the license's `first_activation_at`:
+        // counted from the licenses, the events need no join with the segments (which at 1M
+        // licenses was most of this metric's time).
+        let s = c.event_series(&[], "type = 'license.activated'", &["count(*)".into()], &[])?;
+        let a = c.as_of();
+        let bucket = c.bucket("l.first_activation_at");
+        let firsts = c.rows(&format!(
+            "SELECT {bucket}, count(*) FROM licenses l WHERE l.created_at <= {a} \
+             AND l.first_activation_at IS NOT NULL{} GROUP BY {bucket}",
+            c.in_range("l.first_activation_at")
+        ))?;
+        let mut first = Series::new(c.p.buckets()?);
+        first.add(firsts, 0);
+        let rows = s.rows(&names, |m, k, b, v| {
+            let f = int_at(first.groups.get(k).and_then(|m| m.get(&b)), 0);
+            m.insert("first_activations".into(), json!(f));
+            m.insert("machine_activations".into(), json!(int_at(v, 0)));
+        });
+        return Ok(c.answer(rows, None));
+    }
     let aggregates = [
         "count(DISTINCT CASE WHEN e.ts = e.s_first_activation_at THEN e.license_id END)"
             .to_string(),
         "count(*)".to_string(),
     ];
     let s = c.event_series(&dims, "type = 'license.activated'", &aggregates, &[])?;
-    let names = dim_names(&c.p.by);
     let rows = s.rows(&names, |m, _, _, v| {
         m.insert("first_activations".into(), json!(int_at(v, 0)));
         m.insert("machine_activations".into(), json!(int_at(v, 1)));
