@@ -67,9 +67,14 @@ impl<'a> Fields<'a> {
         self.slots[slot].as_ref()
     }
 
+    /// The value of the field called `name`; `None` when absent or not a field.
+    pub fn named(&self, name: &str) -> Option<&Raw<'a>> {
+        self.get(FIELDS.iter().position(|f| *f == name)?)
+    }
+
     /// The event's `id` when it is a string, for naming a rejected event.
     pub fn id(&self) -> Option<&str> {
-        match self.get(slot("id")) {
+        match self.get(const { slot("id") }) {
             Some(Raw::Str(s)) => Some(s),
             _ => None,
         }

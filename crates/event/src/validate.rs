@@ -3,7 +3,7 @@
 
 use crate::duration::IsoDuration;
 use crate::event::{Event, EventType};
-use crate::fields::{slot, Fields, Raw};
+use crate::fields::{Fields, Raw};
 use crate::time::{format_rfc3339, parse_rfc3339, EARLIEST, MICROS_PER_DAY};
 use serde_json::Value;
 use std::net::IpAddr;
@@ -192,7 +192,7 @@ pub fn validate_fields(obj: &Fields, now: i64) -> Result<Event, FieldError> {
     } else if e.amount.is_some() {
         e.currency = Some("USD".to_string());
     }
-    match obj.get(slot("seats")) {
+    match obj.named("seats") {
         None | Some(Raw::Null) => {}
         Some(Raw::Int(n)) if *n >= 1 => e.seats = Some(*n),
         Some(_) => return Err(err("seats", "must be an integer >= 1")),
@@ -213,7 +213,7 @@ pub fn validate_fields(obj: &Fields, now: i64) -> Result<Event, FieldError> {
     }
     e.latency_ms = non_negative(obj, "latency_ms")?;
     e.quantity = opt_num(obj, "quantity")?;
-    match obj.get(slot("properties")) {
+    match obj.named("properties") {
         None | Some(Raw::Null) => {}
         Some(Raw::Object(p)) => {
             let s = Value::Object(p.clone()).to_string();
@@ -321,7 +321,7 @@ fn required_str(obj: &Fields, field: &str) -> Result<String, FieldError> {
 }
 
 fn opt_str(obj: &Fields, field: &str) -> Result<Option<String>, FieldError> {
-    match obj.get(slot(field)) {
+    match obj.named(field) {
         None | Some(Raw::Null) => Ok(None),
         Some(Raw::Str(s)) => {
             if s.contains('\0') {
@@ -337,7 +337,7 @@ fn opt_str(obj: &Fields, field: &str) -> Result<Option<String>, FieldError> {
 }
 
 fn opt_num(obj: &Fields, field: &str) -> Result<Option<f64>, FieldError> {
-    match obj.get(slot(field)) {
+    match obj.named(field) {
         None | Some(Raw::Null) => Ok(None),
         Some(v) => v
             .as_f64()
