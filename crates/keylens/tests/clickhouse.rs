@@ -388,3 +388,88 @@ fn clickhouse_killed_mid_ingest_loses_nothing_acknowledged() {
     assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
     assert_eq!(stored.len(), 60 * 50);
 }
+
+/// On ClickHouse too, the live overview counts recent failed activations and bookings from the
+/// events the writer keeps in memory (loaded at start, added per commit), and answers as the
+/// SQL of the CLI does.
+#[test]
+fn live_overview_from_memory_equals_the_sql_answer_on_clickhouse() {
+    use chrono::{Duration as Span, SecondsFormat, Utc};
+    let url = with_database(&env_url("KEYLENS_CLICKHOUSE_URL"), "live_overview");
+    keylens_clickhouse::drop_database(&url).unwrap();
+    let now = Utc::now();
+    let at = |ago: Span| (now - ago).to_rfc3339_opts(SecondsFormat::Micros, true);
+    let failed = |id: &str, ago: Span| {
+        format!(
+            r#"{{"id":"{id}","type":"license.activation_failed","timestamp":"{}","reason":"other"}}"#,
+            at(ago)
+        )
+    };
+    let created = |id: &str, ago: Span, amount: f64| {
+        format!(
+            r#"{{"id":"{id}","type":"license.created","timestamp":"{}","license_id":"{id}-L","product":"app","model":"subscription","term":"P1Y","amount":{amount},"currency":"EUR"}}"#,
+            at(ago)
+        )
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let before = tmp.path().join("before.ndjson");
+    let lines = [
+        failed("f-in", Span::hours(3)),
+        failed("f-out", Span::hours(30)),
+        created("b1", Span::days(2), 10.5),
+        created("b-old", Span::days(40), 99.0),
+    ];
+    std::fs::write(&before, lines.join("\n")).unwrap();
+    let (code, _, err) = keylens(&["import", "--store", &url, before.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+
+    let log = tmp.path().join("server.log");
+    let server = keylens_testkit::Server::start_with(
+        bin(),
+        &tmp.path().join("unused"),
+        "127.0.0.1:0",
+        &[("KEYLENS_LOG", "info")],
+        &["--store", &url],
+        Some(std::fs::File::create(&log).unwrap()),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("recent events for the live header loaded")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never loaded the recent events"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let after = [
+        failed("f-new", Span::minutes(1)),
+        created("b2", Span::hours(5), 0.25),
+        created("b1", Span::days(2), 10.5),
+    ];
+    assert_eq!(
+        post(&format!("{}/v1/events", server.url), &after.join("\n")).unwrap(),
+        200
+    );
+    let as_of = at(Span::zero());
+    let live: Value = serde_json::from_str(&get(&format!(
+        "{}/v1/metrics/overview?as_of={as_of}",
+        server.url
+    )))
+    .unwrap();
+    assert_eq!(live["rows"][0]["failed_activations_24h"], 2, "{live}");
+    assert_eq!(live["rows"][0]["bookings_30d"]["EUR"], 10.75, "{live}");
+    let (code, sql, err) = keylens(&[
+        "query", "overview", "--store", &url, "--as-of", &as_of, "--format", "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mut diff = Vec::new();
+    differences(
+        &live,
+        &serde_json::from_str::<Value>(&sql).unwrap(),
+        "overview",
+        &mut diff,
+    );
+    assert!(diff.is_empty(), "{diff:?}");
+}
