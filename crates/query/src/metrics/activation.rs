@@ -74,10 +74,9 @@ pub fn time_to_activate(c: &Ctx) -> Result<Answer> {
     let secs =
         c.d.to_double("greatest(l.first_activation_at - l.created_at, 0)");
     let sql = format!(
-        "SELECT {}count(*), avg(x), {}, {} FROM (SELECT {}{secs} / 1000000 AS x FROM licenses l WHERE {} AND {}) q{}",
+        "SELECT {}count(*), avg(x), {} FROM (SELECT {}{secs} / 1000000 AS x FROM licenses l WHERE {} AND {}) q{}",
         inner_dims.iter().map(|g| format!("{g}, ")).collect::<String>(),
-        c.d.percentile("x", 0.5),
-        c.d.percentile("x", 0.9),
+        c.d.percentiles("x", &[0.5, 0.9]).join(", "),
         select_dims(&dims),
         c.cohort(),
         c.activated(),
