@@ -3,8 +3,9 @@
 //!
 //! Why not `serde_json::Value`: building a map per event (an allocation per key and value, a
 //! SipHash per lookup) was most of the time of reading an event. This reads an object in one pass
-//! straight into fixed slots; validation then looks fields up by position. It reads any serde
-//! input, so a `Value` (a JSON array's element, a CSV row) goes through the same code.
+//! straight into fixed slots, one per field of the contract, which validation then reads. It
+//! reads any serde input, so a `Value` (a JSON array's element, a CSV row) goes through the same
+//! code.
 
 use crate::validate::FIELDS;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -62,58 +63,23 @@ impl<'a> Fields<'a> {
         })
     }
 
-    /// The value of the field at `slot` (an index into [`FIELDS`]); `None` when absent.
-    pub fn get(&self, slot: usize) -> Option<&Raw<'a>> {
-        self.slots[slot].as_ref()
-    }
-
     /// The value of the field called `name`; `None` when absent or not a field.
     pub fn named(&self, name: &str) -> Option<&Raw<'a>> {
-        self.get(FIELDS.iter().position(|f| *f == name)?)
+        self.slots[position(name)?].as_ref()
     }
 
     /// The event's `id` when it is a string, for naming a rejected event.
     pub fn id(&self) -> Option<&str> {
-        match self.get(const { slot("id") }) {
+        match self.named("id") {
             Some(Raw::Str(s)) => Some(s),
             _ => None,
         }
     }
 }
 
-/// The position of a field name in [`FIELDS`]. Panics on a name that is not a field: callers
-/// pass literals, and in a `const` context the panic is a compile error.
-#[inline]
-pub const fn slot(name: &str) -> usize {
-    match find(name) {
-        Some(i) => i,
-        None => panic!("not a field of the contract"),
-    }
-}
-
-const fn find(name: &str) -> Option<usize> {
-    let mut i = 0;
-    while i < FIELDS.len() {
-        if eq(FIELDS[i].as_bytes(), name.as_bytes()) {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
-}
-
-const fn eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
+/// The position of a field name in [`FIELDS`]; `None` for a name that is not a field.
+fn position(name: &str) -> Option<usize> {
+    FIELDS.iter().position(|f| *f == name)
 }
 
 impl<'de> Deserialize<'de> for Fields<'de> {
@@ -143,7 +109,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Fields<'de>, M::Error> {
         let mut out = Fields::default();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match FIELDS.iter().position(|f| *f == key) {
+            match position(&key) {
                 // A repeated key keeps its last value, as a JSON object read into a map would.
                 Some(i) => out.slots[i] = Some(map.next_value::<Raw<'de>>()?),
                 None => {
@@ -250,8 +216,9 @@ mod tests {
 
     #[test]
     fn slots_follow_the_contract_order() {
-        assert_eq!(slot("id"), 0);
-        assert_eq!(slot("source"), FIELDS.len() - 1);
+        assert_eq!(position("id"), Some(0));
+        assert_eq!(position("source"), Some(FIELDS.len() - 1));
+        assert_eq!(position("licence_id"), None);
     }
 
     #[test]
@@ -263,13 +230,13 @@ mod tests {
         .unwrap();
         assert_eq!(f.id(), Some("a\"b"));
         assert_eq!(f.unknown.as_deref(), Some("zz"));
-        assert_eq!(f.get(slot("seats")), Some(&Raw::Int(3)));
-        assert_eq!(f.get(slot("amount")), Some(&Raw::Float(2.5)));
-        assert_eq!(f.get(slot("lat")), Some(&Raw::Null));
-        assert_eq!(f.get(slot("lon")), None);
-        assert_eq!(f.get(slot("tier")), Some(&Raw::Other));
-        assert_eq!(f.get(slot("expires_at")), Some(&Raw::Big(u64::MAX)));
-        match f.get(slot("properties")) {
+        assert_eq!(f.named("seats"), Some(&Raw::Int(3)));
+        assert_eq!(f.named("amount"), Some(&Raw::Float(2.5)));
+        assert_eq!(f.named("lat"), Some(&Raw::Null));
+        assert_eq!(f.named("lon"), None);
+        assert_eq!(f.named("tier"), Some(&Raw::Other));
+        assert_eq!(f.named("expires_at"), Some(&Raw::Big(u64::MAX)));
+        match f.named("properties") {
             Some(Raw::Object(m)) => {
                 assert_eq!(Value::Object(m.clone()).to_string(), r#"{"k":[1,{"x":2}]}"#)
             }
