@@ -11,6 +11,7 @@
 //! overview falls back to SQL when an engine has none, when filters are given, or when its
 //! windows reach back past what is kept.
 
+use crate::dialect::Dialect;
 use crate::engine::{Cell, Engine};
 use crate::{Error, Result};
 use keylens_event::time::MICROS_PER_DAY;
@@ -23,6 +24,13 @@ pub const KEEP: i64 = 31 * MICROS_PER_DAY;
 
 /// Types whose `amount` is a booking (the overview's `bookings_30d`, `revenue`).
 const BOOKING_TYPES: [EventType; 3] = [EventType::Created, EventType::Renewed, EventType::Upgraded];
+
+/// The SQL condition, over `events`' own columns unqualified, for a booking: an event of a
+/// booking type with an amount. The in-memory events and every SQL count of bookings use it.
+pub(crate) fn booked(d: &dyn Dialect) -> String {
+    let types: Vec<String> = BOOKING_TYPES.iter().map(|t| d.string(t.as_str())).collect();
+    format!("type IN ({}) AND amount IS NOT NULL", types.join(", "))
+}
 
 struct Booking {
     ts: i64,
@@ -49,17 +57,12 @@ pub struct RecentCounts {
 impl RecentEvents {
     /// Loads the stored events with `timestamp > kept_after` that the live header counts.
     pub fn load(engine: &dyn Engine, kept_after: i64) -> Result<RecentEvents> {
-        let types: Vec<String> = BOOKING_TYPES
-            .iter()
-            .map(|t| engine.dialect().string(t.as_str()))
-            .collect();
+        let d = engine.dialect();
         let sql = format!(
             "SELECT type, ts, currency, amount FROM events WHERE ts > {kept_after} AND \
-             (type = {failed} OR (type IN ({types}) AND amount IS NOT NULL))",
-            failed = engine
-                .dialect()
-                .string(EventType::ActivationFailed.as_str()),
-            types = types.join(", "),
+             (type = {failed} OR ({booked}))",
+            failed = d.string(EventType::ActivationFailed.as_str()),
+            booked = booked(d),
         );
         let mut out = RecentEvents {
             kept_after,
@@ -83,22 +86,26 @@ impl RecentEvents {
         Ok(out)
     }
 
+    /// Whether an event is of a kind kept here, whatever its timestamp: a failed activation, or
+    /// a booking with its currency (a writer copies only these out of a commit).
+    pub fn keeps(e: &Event) -> bool {
+        *e.kind() == EventType::ActivationFailed
+            || (BOOKING_TYPES.contains(e.kind()) && e.amount.is_some() && e.currency.is_some())
+    }
+
     /// Counts one newly stored event (call once per event, after its commit).
     pub fn add(&mut self, e: &Event) {
-        if e.timestamp <= self.kept_after {
+        if e.timestamp <= self.kept_after || !Self::keeps(e) {
             return;
         }
-        let kind = e.kind();
-        if *kind == EventType::ActivationFailed {
+        if *e.kind() == EventType::ActivationFailed {
             self.failed.push(e.timestamp);
-        } else if BOOKING_TYPES.contains(kind) {
-            if let (Some(amount), Some(currency)) = (e.amount, &e.currency) {
-                self.bookings.push(Booking {
-                    ts: e.timestamp,
-                    currency: currency.clone(),
-                    amount,
-                });
-            }
+        } else if let (Some(amount), Some(currency)) = (e.amount, &e.currency) {
+            self.bookings.push(Booking {
+                ts: e.timestamp,
+                currency: currency.clone(),
+                amount,
+            });
         }
     }
 

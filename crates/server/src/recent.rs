@@ -4,7 +4,7 @@
 
 use keylens_backend::{Reader, Store};
 use keylens_event::time::now_micros;
-use keylens_event::{Event, EventType};
+use keylens_event::Event;
 use keylens_query::recent::KEEP;
 use keylens_query::{Cell, Dialect, Engine, RecentCounts, RecentEvents};
 use std::sync::{Arc, Mutex};
@@ -34,17 +34,6 @@ impl Recent {
                 tracing::warn!(error = %e, "loading recent events failed; the overview reads them by SQL")
             }
         }
-    }
-
-    /// Whether an event is of a kind kept here (the writer copies only those).
-    pub fn wants(e: &Event) -> bool {
-        matches!(
-            e.kind(),
-            EventType::ActivationFailed
-                | EventType::Created
-                | EventType::Renewed
-                | EventType::Upgraded
-        )
     }
 
     /// Adds events a commit stored, and forgets what slid out of every window.

@@ -108,7 +108,7 @@ fn run(
         let groups: Vec<&[Event]> = jobs.iter().map(|j| j.events.as_slice()).collect();
         let mut counted = Vec::new();
         let result = store.append_groups_then(&groups, &mut |e| {
-            if Recent::wants(e) {
+            if keylens_query::RecentEvents::keeps(e) {
                 counted.push(e.clone());
             }
         });

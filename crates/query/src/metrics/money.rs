@@ -32,9 +32,7 @@ pub fn revenue(c: &Ctx) -> Result<Answer> {
         sum_of("license.renewed"),
         sum_of("license.upgraded"),
     ];
-    let condition =
-        "type IN ('license.created', 'license.renewed', 'license.upgraded') AND amount IS NOT NULL";
-    let s = c.event_series(&dims, condition, &aggregates, &[])?;
+    let s = c.event_series(&dims, &crate::recent::booked(c.d), &aggregates, &[])?;
     let rows = s.rows(&names, |m, _, _, v| {
         let (new, renewal, upgrade) = (
             float_at(v, 0).unwrap_or(0.0),

@@ -87,8 +87,8 @@ fn event_counts(c: &Ctx, day: i64, month: i64) -> Result<(i64, Vec<(String, f64)
         c.event_filters(&[])
     ))?;
     let booked_when = format!(
-        "type IN ('license.created', 'license.renewed', 'license.upgraded') AND amount IS NOT NULL \
-         AND ts > {month} AND ts <= {a}"
+        "{} AND ts > {month} AND ts <= {a}",
+        crate::recent::booked(c.d)
     );
     let rows = c.rows(&format!(
         "SELECT e.currency, sum(e.amount) FROM {} WHERE {booked_when}{} GROUP BY e.currency ORDER BY e.currency",
