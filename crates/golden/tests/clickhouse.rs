@@ -4,8 +4,6 @@
 //! them these tests fail and say so.
 
 use keylens_clickhouse::Store;
-use keylens_event::time::parse_rfc3339;
-use keylens_event::validate;
 use keylens_golden::{cases, check, Case};
 use keylens_testkit::clickhouse::{env_url, with_database};
 
@@ -68,13 +66,7 @@ fn dimension_values_on_clickhouse_equal_the_embedded_store() {
     let store = load(&case, &url);
     let dir = tempfile::tempdir().unwrap();
     let mut duck = keylens_store::Store::open(dir.path()).unwrap();
-    let now = parse_rfc3339(case.now).unwrap();
-    let events: Vec<_> = case
-        .events
-        .iter()
-        .map(|v| validate(v, now).unwrap())
-        .collect();
-    duck.append(&events).unwrap();
+    duck.append(&case.batches().concat()).unwrap();
     duck.refresh().unwrap();
     let expected = keylens_query::dimension_values(&duck.reader().unwrap()).unwrap();
     assert_eq!(
