@@ -432,17 +432,11 @@ fn live_overview_from_memory_equals_the_sql_answer_on_clickhouse() {
         &["--store", &url],
         Some(std::fs::File::create(&log).unwrap()),
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !std::fs::read_to_string(&log)
-        .unwrap()
-        .contains("recent events for the live header loaded")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the writer never loaded the recent events"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    keylens_testkit::wait_for_log(
+        &log,
+        "recent events for the live header loaded",
+        "the writer never loaded the recent events",
+    );
     let after = [
         failed("f-new", Span::minutes(1)),
         created("b2", Span::hours(5), 0.25),

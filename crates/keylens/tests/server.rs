@@ -1006,17 +1006,11 @@ fn live_overview_from_memory_equals_the_sql_answer() {
         &[],
         Some(std::fs::File::create(&log).unwrap()),
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !std::fs::read_to_string(&log)
-        .unwrap()
-        .contains("recent events for the live header loaded")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the writer never loaded the recent events"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    keylens_testkit::wait_for_log(
+        &log,
+        "recent events for the live header loaded",
+        "the writer never loaded the recent events",
+    );
     // Stored through the server: added by the writer; a repeated id counts once.
     let after = [
         failed("f-new", Days::minutes(5)),

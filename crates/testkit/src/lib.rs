@@ -80,6 +80,19 @@ impl Drop for Server {
     }
 }
 
+/// Waits until the text file at `path` (a server's log) contains `needle`; panics with `what`
+/// after 20 s.
+pub fn wait_for_log(path: &Path, needle: &str, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_to_string(path)
+        .expect("the log file exists")
+        .contains(needle)
+    {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// For benchmarks: how many licenses, from `KEYLENS_BENCH_LICENSES` (default 100,000).
 pub fn bench_licenses() -> u64 {
     std::env::var("KEYLENS_BENCH_LICENSES")
