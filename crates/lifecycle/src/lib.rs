@@ -14,6 +14,7 @@
 //!    states the same predicates; a conformance test checks the two agree on random histories.
 
 mod fold;
+pub mod live;
 mod rows;
 mod view;
 
