@@ -48,7 +48,7 @@ impl Figure {
 }
 
 /// `figure` counts one while `from <= as_of` and (`until` is `None` or `as_of < until`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Span {
     pub figure: Figure,
     pub from: i64,
@@ -56,7 +56,7 @@ pub struct Span {
 }
 
 /// What the spans read of a stored `licenses` row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LicenseRow {
     pub created_at: i64,
     pub first_activation_at: Option<i64>,
@@ -65,7 +65,7 @@ pub struct LicenseRow {
 
 /// What the spans read of a stored `terms` row: the term, and its license's creation and
 /// revocation churn (stored on the row too).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TermRow {
     pub end_at: i64,
     pub set_at: i64,
@@ -77,7 +77,7 @@ pub struct TermRow {
 }
 
 /// A stored row of either table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LiveRow {
     License(LicenseRow),
     Term(TermRow),

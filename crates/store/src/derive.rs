@@ -3,6 +3,7 @@
 use crate::{Result, Store};
 use duckdb::params;
 use keylens_event::IsoDuration;
+use keylens_lifecycle::live::LiveRow;
 use keylens_lifecycle::{fold, History, Kind, LifecycleEvent};
 
 /// Licenses re-folded per transaction: bounds the memory of a large refresh.
@@ -20,6 +21,17 @@ impl Store {
     /// Re-folds every license marked dirty by earlier appends. Returns how many were re-folded.
     /// `progress` is called with (done, total) after each chunk.
     pub fn refresh_with(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
+        self.refresh_observed(progress, None)
+    }
+
+    /// [`Store::refresh_with`], telling `changed` each `licenses` and `terms` row a committed
+    /// chunk removed (`-1`) and wrote (`+1`): what a process keeping counts over those rows
+    /// ([`Store::live_rows`]) needs to stay equal to the tables.
+    pub fn refresh_observed(
+        &mut self,
+        progress: &mut dyn FnMut(u64, u64),
+        mut changed: Option<&mut dyn FnMut(&LiveRow, i64)>,
+    ) -> Result<u64> {
         let total: i64 =
             self.db
                 .conn
@@ -37,9 +49,16 @@ impl Store {
         let mut done = 0u64;
         for chunk in 0..chunks {
             self.db.conn.execute_batch("BEGIN TRANSACTION")?;
-            match self.refresh_chunk(chunk) {
+            let mut rows = changed.is_some().then(Vec::new);
+            match self.refresh_chunk(chunk, rows.as_mut()) {
                 Ok(n) => {
                     self.db.conn.execute_batch("COMMIT")?;
+                    // Only what a commit made true is told.
+                    if let (Some(f), Some(rows)) = (changed.as_mut(), rows) {
+                        for (row, sign) in &rows {
+                            f(row, *sign);
+                        }
+                    }
                     done += n;
                     progress(done, total as u64);
                 }
@@ -57,7 +76,9 @@ impl Store {
         self.refresh_with(&mut |_, _| {})
     }
 
-    fn refresh_chunk(&self, chunk: i64) -> Result<u64> {
+    /// Re-folds one chunk inside the caller's transaction; with `changed`, collects the rows it
+    /// removes and writes.
+    fn refresh_chunk(&self, chunk: i64, changed: Option<&mut Vec<(LiveRow, i64)>>) -> Result<u64> {
         let ids = format!("(SELECT license_id FROM todo WHERE chunk = {chunk})");
         let sql = format!(
             "SELECT {LIFECYCLE_COLUMNS} FROM events e WHERE e.license_id IN {ids} AND e.type IN {LIFECYCLE_TYPES} \
@@ -84,13 +105,45 @@ impl Store {
                 histories.push((l, fold(&evs)));
             }
         }
-        for table in ["licenses", "terms", "segments", "dirty"] {
-            self.db
-                .conn
-                .execute_batch(&format!("DELETE FROM {table} WHERE license_id IN {ids}"))?;
+        match changed {
+            Some(rows) => {
+                // The old rows come back from their DELETE: no second scan.
+                for (table, columns) in [
+                    ("licenses", crate::live::LICENSE_COLUMNS),
+                    ("terms", crate::live::TERM_COLUMNS),
+                ] {
+                    let mut stmt = self.db.conn.prepare(&format!(
+                        "DELETE FROM {table} WHERE license_id IN {ids} RETURNING {columns}"
+                    ))?;
+                    let mut old = stmt.query([])?;
+                    while let Some(r) = old.next()? {
+                        if let Some(row) = crate::live::live_row(table, r)? {
+                            rows.push((row, -1));
+                        }
+                    }
+                }
+                for (_, h) in &histories {
+                    rows.extend(h.live_rows().into_iter().map(|r| (r, 1)));
+                }
+                for table in ["segments", "dirty"] {
+                    self.delete_chunk(table, &ids)?;
+                }
+            }
+            None => {
+                for table in ["licenses", "terms", "segments", "dirty"] {
+                    self.delete_chunk(table, &ids)?;
+                }
+            }
         }
         self.write_histories(&histories)?;
         Ok(histories.len() as u64)
+    }
+
+    fn delete_chunk(&self, table: &str, ids: &str) -> Result<()> {
+        self.db
+            .conn
+            .execute_batch(&format!("DELETE FROM {table} WHERE license_id IN {ids}"))?;
+        Ok(())
     }
 
     fn write_histories(&self, histories: &[(String, History)]) -> Result<()> {

@@ -12,6 +12,7 @@
 mod append;
 mod derive;
 mod engine;
+mod live;
 mod schema;
 mod timeline;
 
