@@ -4,6 +4,7 @@
 //! same contract: an `Ok` append is durable and its licenses are derived.
 
 use keylens_event::Event;
+use keylens_lifecycle::live::LiveRow;
 use keylens_lifecycle::History;
 use keylens_query::{Cell, Dialect, Engine};
 use serde_json::{Map, Value};
@@ -118,6 +119,16 @@ impl Store {
 
     pub fn refresh(&mut self) -> Result<u64> {
         self.refresh_with(&mut |_, _| {})
+    }
+
+    /// [`Store::refresh`], telling `changed` each `licenses`/`terms` row a committed re-fold
+    /// removed (`-1`) and wrote (`+1`). The embedded store only: ClickHouse re-folds during its
+    /// appends and reports nothing (no process keeps its license counts).
+    pub fn refresh_observed(&mut self, changed: &mut dyn FnMut(&LiveRow, i64)) -> Result<u64> {
+        match self {
+            Store::Embedded(s) => Ok(s.refresh_observed(&mut |_, _| {}, Some(changed))?),
+            Store::ClickHouse(s) => Ok(s.refresh_with(&mut |_, _| {})?),
+        }
     }
 
     /// Loads the stored ids' hashes (dedup) now rather than on the first append.

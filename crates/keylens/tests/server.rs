@@ -953,6 +953,43 @@ fn keygen_webhooks_are_verified_and_mapped() {
     assert_eq!(v["state"]["current_end"], "2026-03-01T10:00:00Z");
 }
 
+/// Imports `file` into `data`, starts a server on it logging to a file beside, and waits until
+/// its writer has logged `loaded`.
+fn import_then_serve(data: &Path, file: &Path, loaded: &str) -> keylens_testkit::Server {
+    cli(&[
+        "import",
+        "--data",
+        data.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    let log = data.with_extension("log");
+    let server = keylens_testkit::Server::start_with(
+        bin(),
+        data,
+        "127.0.0.1:0",
+        &[("KEYLENS_LOG", "info")],
+        &[],
+        Some(std::fs::File::create(&log).unwrap()),
+    );
+    keylens_testkit::wait_for_log(&log, loaded, &format!("the writer never logged {loaded:?}"));
+    server
+}
+
+/// The overview's row as the CLI computes it from the tables.
+fn sql_overview(data: &Path, as_of: &str) -> Value {
+    let out = cli(&[
+        "query",
+        "overview",
+        "--data",
+        data.to_str().unwrap(),
+        "--as-of",
+        as_of,
+        "--format",
+        "json",
+    ]);
+    json(&out)["rows"][0].clone()
+}
+
 /// The live header counts recent failed activations and bookings from events the writer keeps in
 /// memory (loaded at start, added per commit); its answer must equal the SQL one of the CLI.
 #[test]
@@ -990,27 +1027,7 @@ fn live_overview_from_memory_equals_the_sql_answer() {
     .join("\n");
     let file = dir.path().join("before.ndjson");
     std::fs::write(&file, before).unwrap();
-    cli(&[
-        "import",
-        "--data",
-        data.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ]);
-
-    let log = dir.path().join("server.log");
-    let server = keylens_testkit::Server::start_with(
-        bin(),
-        &data,
-        "127.0.0.1:0",
-        &[("KEYLENS_LOG", "info")],
-        &[],
-        Some(std::fs::File::create(&log).unwrap()),
-    );
-    keylens_testkit::wait_for_log(
-        &log,
-        "recent events for the live header loaded",
-        "the writer never loaded the recent events",
-    );
+    let server = import_then_serve(&data, &file, "recent events for the live header loaded");
     // Stored through the server: added by the writer; a repeated id counts once.
     let after = [
         failed("f-new", Days::minutes(5)),
@@ -1036,17 +1053,7 @@ fn live_overview_from_memory_equals_the_sql_answer() {
     assert_eq!(live["bookings_30d"]["USD"].as_f64(), Some(0.2));
     server.kill9();
 
-    let out = cli(&[
-        "query",
-        "overview",
-        "--data",
-        data.to_str().unwrap(),
-        "--as-of",
-        &as_of,
-        "--format",
-        "json",
-    ]);
-    let sql = json(&out)["rows"][0].clone();
+    let sql = sql_overview(&data, &as_of);
     for (k, v) in sql.as_object().unwrap() {
         match (v.as_f64(), live[k].as_f64()) {
             (Some(a), Some(b)) => assert!((a - b).abs() < 1e-9, "{k}: {a} vs {b}"),
@@ -1063,4 +1070,81 @@ fn live_overview_from_memory_equals_the_sql_answer() {
             _ => assert_eq!(v, &live[k], "{k}"),
         }
     }
+}
+
+/// The live header's license counts come from the writer's memory (loaded at start, changed by
+/// every re-fold); over histories of lapses inside and past grace, renewals in time and late,
+/// revocations and fresh activations, before and after the server starts, the answer equals the
+/// SQL one of the CLI.
+#[test]
+fn live_license_counts_equal_the_sql_answer() {
+    use chrono::{Duration as Span, SecondsFormat, Utc};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let now = Utc::now() - Span::minutes(2);
+    let ts = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let mut before = Vec::new();
+    for i in 0..80i64 {
+        let l = format!("L{i}");
+        let created = now - Span::days(i * 5 + 1);
+        before.push(format!(
+            r#"{{"id":"{l}-c","type":"license.created","timestamp":"{}","license_id":"{l}","product":"app","model":"subscription","term":"P1M","amount":10,"currency":"EUR"}}"#,
+            ts(created)
+        ));
+        before.push(format!(
+            r#"{{"id":"{l}-a","type":"license.activated","timestamp":"{}","license_id":"{l}","machine_id":"m"}}"#,
+            ts(created + Span::hours(1))
+        ));
+        let (kind, at) = match i % 4 {
+            0 => ("license.renewed", created + Span::days(25)),
+            1 => ("license.renewed", created + Span::days(75)),
+            2 => ("license.revoked", created + Span::days(10)),
+            _ => continue,
+        };
+        if at < now {
+            let term = if kind == "license.renewed" {
+                r#","term":"P1M""#
+            } else {
+                ""
+            };
+            before.push(format!(
+                r#"{{"id":"{l}-x","type":"{kind}","timestamp":"{}","license_id":"{l}"{term}}}"#,
+                ts(at)
+            ));
+        }
+    }
+    let file = dir.path().join("before.ndjson");
+    std::fs::write(&file, before.join("\n")).unwrap();
+    let server = import_then_serve(&data, &file, "license counts for the live header loaded");
+    // Through the server: a lapsed license renewed late (reactivated), an active one revoked, a
+    // new one activated, a renewal in time of one still in grace.
+    let after = [
+        format!(r#"{{"id":"L7-late","type":"license.renewed","timestamp":"{}","license_id":"L7","term":"P1M"}}"#, ts(now)),
+        format!(r#"{{"id":"L8-rev","type":"license.revoked","timestamp":"{}","license_id":"L8"}}"#, ts(now)),
+        format!(r#"{{"id":"N1-c","type":"license.created","timestamp":"{}","license_id":"N1","product":"app","model":"subscription","term":"P1M"}}"#, ts(now - Span::hours(3))),
+        format!(r#"{{"id":"N1-a","type":"license.activated","timestamp":"{}","license_id":"N1","machine_id":"m"}}"#, ts(now - Span::hours(2))),
+        format!(r#"{{"id":"L11-r","type":"license.renewed","timestamp":"{}","license_id":"L11","term":"P1M"}}"#, ts(now)),
+    ]
+    .join("\n");
+    let (code, body) = post(&format!("{}/v1/events", server.url), after.as_bytes(), &[]);
+    assert_eq!(code, 200, "{body}");
+    let as_of = ts(Utc::now());
+    let (code, body) = get(
+        &format!("{}/v1/metrics/overview?as_of={as_of}", server.url),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    let live = json(&body)["rows"][0].clone();
+    server.kill9();
+    for field in [
+        "active_licenses",
+        "first_activations_24h",
+        "churned_30d",
+        "renewal_opportunities_90d",
+        "renewed_90d",
+    ] {
+        assert!(live[field].as_i64().unwrap() > 0, "{field} is 0: {live}");
+    }
+    let sql = sql_overview(&data, &as_of);
+    assert_eq!(sql, live);
 }

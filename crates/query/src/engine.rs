@@ -7,7 +7,8 @@
 //! stored event before it answers (`Engine::rows` may assume they are).
 
 use crate::dialect::Dialect;
-use crate::recent::RecentCounts;
+use crate::license_counts::LiveCounts;
+use keylens_event::IsoDuration;
 
 /// One value of a result row.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,10 +52,11 @@ pub trait Engine {
     fn dialect(&self) -> &dyn Dialect;
     /// Runs one SELECT and returns its rows, columns in SELECT order.
     fn rows(&self, sql: &str) -> Result<Vec<Vec<Cell>>, String>;
-    /// The live header's event counts as of `as_of` from events kept in memory
-    /// ([`crate::recent`]), when this engine keeps them and they cover the windows. They must
-    /// equal what SQL over `events` gives.
-    fn recent_counts(&self, _as_of: i64) -> Option<RecentCounts> {
-        None
+    /// The live header's counts as of `as_of` (renewals within `grace`) kept in memory, each
+    /// part when this engine keeps it and it covers the instant: the event counts
+    /// ([`crate::recent`]) and the license counts ([`crate::license_counts`]). They must equal
+    /// what SQL over the tables gives.
+    fn live_counts(&self, _as_of: i64, _grace: &IsoDuration) -> LiveCounts {
+        LiveCounts::default()
     }
 }

@@ -81,6 +81,9 @@ pub struct Params {
     pub extra: Vec<(String, String)>,
 }
 
+/// The renewal grace when none is given.
+pub const DEFAULT_GRACE: IsoDuration = IsoDuration::days(30);
+
 /// Parameters every metric takes.
 pub const COMMON: [&str; 8] = [
     "from", "to", "as_of", "by", "where", "bucket", "grace", "window",
@@ -98,7 +101,7 @@ impl Params {
             filters: Vec::new(),
             bucket: Bucket::Day,
             bucket_explicit: false,
-            grace: IsoDuration::days(30),
+            grace: DEFAULT_GRACE,
             window: None,
             extra: Vec::new(),
         };

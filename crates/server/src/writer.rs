@@ -120,7 +120,15 @@ fn run(
             // events in every metric. The events are already durable; if deriving fails, the
             // licenses stay marked and the next commit (or restart) derives them.
             if outcomes.iter().any(|o| o.accepted > 0) {
-                if let Err(e) = store.refresh() {
+                let mut refolded = Vec::new();
+                let derived = if recent.keeps_licenses() {
+                    store.refresh_observed(&mut |row, sign| refolded.push((*row, sign)))
+                } else {
+                    store.refresh()
+                };
+                // What committed counts, even if a later chunk failed.
+                recent.refolded(&refolded);
+                if let Err(e) = derived {
                     tracing::error!(error = %e, "deriving licenses failed; they stay marked for the next attempt");
                 }
             }

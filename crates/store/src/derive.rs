@@ -9,6 +9,9 @@ use keylens_lifecycle::{fold, History, Kind, LifecycleEvent};
 /// Licenses re-folded per transaction: bounds the memory of a large refresh.
 const CHUNK_LICENSES: i64 = 50_000;
 
+/// Told each `licenses`/`terms` row a committed re-fold removed (`-1`) or wrote (`+1`).
+pub type RowChanged<'a> = dyn FnMut(&LiveRow, i64) + 'a;
+
 pub(crate) const LIFECYCLE_COLUMNS: &str =
     "e.license_id, e.id, e.type, e.ts, e.expires_at, e.term, e.product, e.model, \
      e.tier, e.region, e.channel, e.account_id, e.seats, e.amount, e.currency";
@@ -30,7 +33,7 @@ impl Store {
     pub fn refresh_observed(
         &mut self,
         progress: &mut dyn FnMut(u64, u64),
-        mut changed: Option<&mut dyn FnMut(&LiveRow, i64)>,
+        mut changed: Option<&mut RowChanged<'_>>,
     ) -> Result<u64> {
         let total: i64 =
             self.db

@@ -17,6 +17,7 @@ mod schema;
 mod timeline;
 
 pub use append::AppendOutcome;
+pub use derive::RowChanged;
 pub use timeline::StoredEvent;
 
 use std::path::{Path, PathBuf};
