@@ -12,6 +12,9 @@
 //!    were opportunities, when the license churned and was reactivated. The SQL that the metric
 //!    engine renders over the materialised rows (`keylens-query`, `licenses` and `terms` tables)
 //!    states the same predicates; a conformance test checks the two agree on random histories.
+//!
+//! [`live`] restates the live header's license counts as spans of `as_of` per stored row, so a
+//! process can keep them counted instead of scanning (checked against [`History::at`] too).
 
 mod fold;
 pub mod live;
