@@ -28,7 +28,7 @@ pub async fn metric(
         })
         .await;
     match result {
-        Ok(a) => Json(a.to_json()).into_response(),
+        Ok(a) => Json(a).into_response(),
         Err(keylens_query::Error::BadParam { param, message }) => error(
             StatusCode::BAD_REQUEST,
             &param,

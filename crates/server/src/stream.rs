@@ -26,7 +26,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 fn overview(reader: &Reader, recent: &Recent) -> String {
     let live = Live { reader, recent };
     match keylens_query::run(&live, "overview", &[], now_micros()) {
-        Ok(a) => a.to_json().to_string(),
+        Ok(a) => serde_json::to_string(&a).expect("an answer is plain JSON"),
         Err(e) => serde_json::json!({"error": e.to_string()}).to_string(),
     }
 }

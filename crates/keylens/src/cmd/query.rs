@@ -47,7 +47,7 @@ pub fn run(a: QueryArgs) -> Result<u8> {
             keylens_query::Error::Engine(_) => Exit::failed(e.to_string()),
         })?;
     match a.format {
-        Format::Json => println!("{}", serde_json::to_string(&answer.to_json())?),
+        Format::Json => println!("{}", serde_json::to_string(&answer)?),
         Format::Table => print!("{}", answer.to_table()),
         Format::Csv => print!("{}", answer.to_csv()),
     }
