@@ -38,6 +38,14 @@ impl Cell {
         }
     }
 
+    /// The text, moved out (no copy) where the cell holds text.
+    pub fn into_text(self) -> Option<String> {
+        match self {
+            Cell::Text(s) => Some(s),
+            other => other.as_text(),
+        }
+    }
+
     pub fn as_text(&self) -> Option<String> {
         match self {
             Cell::Text(s) => Some(s.clone()),

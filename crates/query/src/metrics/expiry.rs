@@ -92,17 +92,19 @@ pub fn expiring(c: &Ctx) -> Result<Answer> {
         .rows(&sql)?
         .into_iter()
         .map(|r| {
+            // Cells are moved into the row, not copied: the list can have 100,000s of rows.
+            let mut cells = r.into_iter();
+            let text = |c: Option<Cell>| json!(c.and_then(Cell::into_text));
             let mut m = Map::new();
-            m.insert("license_id".into(), json!(r[0].as_text()));
-            m.insert(
-                "expires_at".into(),
-                json!(r[1].as_i64().map(format_rfc3339)),
-            );
-            for (i, d) in Dim::LICENSE.iter().enumerate() {
-                m.insert(d.name().into(), json!(r[2 + i].as_text()));
+            m.insert("license_id".into(), text(cells.next()));
+            let end = cells.next().and_then(|c| c.as_i64());
+            m.insert("expires_at".into(), json!(end.map(format_rfc3339)));
+            for d in Dim::LICENSE {
+                m.insert(d.name().into(), text(cells.next()));
             }
-            m.insert("last_amount".into(), num(r[8].as_f64()));
-            m.insert("currency".into(), json!(r[9].as_text()));
+            let amount = cells.next().and_then(|c| c.as_f64());
+            m.insert("last_amount".into(), num(amount));
+            m.insert("currency".into(), text(cells.next()));
             m
         })
         .collect();
