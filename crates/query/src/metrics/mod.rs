@@ -153,8 +153,16 @@ impl Ctx<'_> {
     /// `pushdown` is a condition over the events' own columns, unqualified and free of user
     /// values, that the caller also applies outside: it filters the events before the join,
     /// which ClickHouse 18.16 does not do by itself (13 s instead of 1.5 s for activations at
-    /// 1M licenses).
-    pub fn event_source(&self, skip: &[Dim], with_license: bool, pushdown: &str) -> String {
+    /// 1M licenses). `span` holds the first and last instant it lets through: only segments
+    /// overlapping it are joined (a license's older and later ones cover none of those events;
+    /// at 1M the default 90 days keep 1.3M of 2.1M segments, see BENCHMARKS.md).
+    pub fn event_source(
+        &self,
+        skip: &[Dim],
+        with_license: bool,
+        pushdown: &str,
+        span: (i64, i64),
+    ) -> String {
         let needs = with_license
             || self
                 .p
@@ -169,13 +177,15 @@ impl Ctx<'_> {
         let known = |col: &str| format!("CASE WHEN created_at <= {a} THEN {col} END AS s_{col}");
         let segments = format!(
             "(SELECT license_id, valid_from AS s_from, valid_to AS s_to, tier AS s_tier, model AS s_model, \
-             {}, {}, {}, {}, {}, 1 AS s_matched FROM {})",
+             {}, {}, {}, {}, {}, 1 AS s_matched FROM {} WHERE valid_to > {} AND valid_from <= {})",
             known("product"),
             known("region"),
             known("channel"),
             known("account_id"),
             known("first_activation_at"),
             self.d.shard_local("segments"),
+            span.0,
+            span.1,
         );
         // A license's segments cover all time, so each event of a known license matches one.
         let covering =
@@ -206,7 +216,8 @@ impl Ctx<'_> {
             self.event_source(
                 skip,
                 aggregates.iter().any(|a| a.contains("e.s_")),
-                &format!("{condition}{}", self.in_range("ts"))
+                &format!("{condition}{}", self.in_range("ts")),
+                self.range_span(),
             ),
             self.in_range("e.ts"),
             self.event_filters(skip),
@@ -239,6 +250,11 @@ impl Ctx<'_> {
     }
 
     /// ` AND e.ts >= from AND e.ts < to AND e.ts <= as_of` for a time column.
+    /// The first and last instant [`Ctx::in_range`] lets through.
+    pub fn range_span(&self) -> (i64, i64) {
+        (self.p.from, (self.p.to - 1).min(self.as_of()))
+    }
+
     pub fn in_range(&self, col: &str) -> String {
         format!(
             " AND {col} >= {} AND {col} < {} AND {col} <= {}",

@@ -108,7 +108,7 @@ fn event_counts(c: &Ctx, day: i64, month: i64) -> Result<(i64, Vec<(String, f64)
     let failed_when = format!("type = 'license.activation_failed' AND ts > {day} AND ts <= {a}");
     let failed = c.rows(&format!(
         "SELECT count(*) FROM {} WHERE {failed_when}{}",
-        c.event_source(&[], false, &failed_when),
+        c.event_source(&[], false, &failed_when, (day + 1, a)),
         c.event_filters(&[])
     ))?;
     let booked_when = format!(
@@ -117,7 +117,7 @@ fn event_counts(c: &Ctx, day: i64, month: i64) -> Result<(i64, Vec<(String, f64)
     );
     let rows = c.rows(&format!(
         "SELECT e.currency, sum(e.amount) FROM {} WHERE {booked_when}{} GROUP BY e.currency ORDER BY e.currency",
-        c.event_source(&[], false, &booked_when),
+        c.event_source(&[], false, &booked_when, (month + 1, a)),
         c.event_filters(&[])
     ))?;
     let bookings = rows
