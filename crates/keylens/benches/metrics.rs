@@ -11,6 +11,10 @@ use keylens_event::time::{format_rfc3339, parse_instant};
 use keylens_store::Store;
 use std::path::PathBuf;
 
+/// The binary's allocator, so that answers are built as `keylens` builds them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn store() -> (Store, String) {
     let licenses: u64 = std::env::var("KEYLENS_BENCH_LICENSES")
         .ok()
