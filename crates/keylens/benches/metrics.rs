@@ -72,6 +72,7 @@ fn metrics(c: &mut Criterion) {
         ("validations", &[("by", "tier")]),
         ("renewal_rate", &[("by", "region")]),
         ("renewals", &[("bucket", "week")]),
+        ("churn", &[]),
         ("churn", &[("bucket", "week")]),
         ("churn", &[("bucket", "month"), ("by", "model")]),
         ("revenue", &[("bucket", "month"), ("by", "model")]),

@@ -18,29 +18,40 @@ pub fn churn(c: &Ctx) -> Result<Answer> {
         group_by(&g, std::slice::from_ref(&b))
     );
     let buckets = c.p.buckets()?;
-    let starts = c.d.instants_table(&buckets);
+    // Licenses created, and churns open, at each bucket start: running sums of instants (see
+    // `at_or_before`), where crossing every bucket start with every license cost 0.5 s per query
+    // at 1M licenses and day buckets.
     let dims = c.license_dims();
     let created_sql = format!(
-        "SELECT {}b.t, count(*) FROM {starts} b CROSS JOIN licenses l \
-         WHERE l.created_at <= b.t AND l.created_at <= {}{}{}",
+        "SELECT {}{}, count(*) FROM licenses l WHERE l.created_at <= {}{}{}",
         select_dims(&dims),
+        c.bucket("(l.created_at - 1)"),
         c.as_of(),
         c.license_filters(),
-        group_by(&dims, &["b.t".to_string()])
+        group_by(&dims, &[c.bucket("(l.created_at - 1)")])
     );
-    let inside_sql = format!(
-        "SELECT {}b.t, count(*) FROM {starts} b CROSS JOIN {churns} c \
-         WHERE c.at <= b.t AND (c.until IS NULL OR b.t < c.until){}",
-        g.iter().map(|x| format!("{x}, ")).collect::<String>(),
-        group_by(&g, &["b.t".to_string()])
+    // A churn is open from `at` until its reactivation (`until`, after `at` when known).
+    let churns_at = |col: &str, cond: &str| {
+        format!(
+            "SELECT {}{b}, count(*) FROM {churns} c WHERE ({cond}){}",
+            g.iter().map(|x| format!("{x}, ")).collect::<String>(),
+            group_by(&g, std::slice::from_ref(&c.bucket(&format!("({col} - 1)")))),
+            b = c.bucket(&format!("({col} - 1)")),
+        )
+    };
+    let opened_sql = churns_at("c.at", "c.until IS NULL OR coalesce(c.until, 0) > c.at");
+    let closed_sql = churns_at(
+        "c.until",
+        "c.until IS NOT NULL AND coalesce(c.until, 0) > c.at",
     );
     let mut churned = Series::new(buckets.clone());
     churned.add(c.rows(&churned_sql)?, n);
-    let mut created = Series::new(buckets.clone());
-    created.add(c.rows(&created_sql)?, n);
-    let mut inside = Series::new(buckets);
-    inside.add(c.rows(&inside_sql)?, n);
-    for k in created.groups.keys().cloned().collect::<Vec<_>>() {
+    let mut created = at_or_before(c.rows(&created_sql)?, n, &buckets);
+    // Groups with no license by the last bucket start are not shown (nothing was active).
+    created.retain(|_, v| v.last().is_some_and(|x| *x > 0));
+    let opened = at_or_before(c.rows(&opened_sql)?, n, &buckets);
+    let closed = at_or_before(c.rows(&closed_sql)?, n, &buckets);
+    for k in created.keys().cloned().collect::<Vec<_>>() {
         churned.touch(k);
     }
     if n == 0 {
@@ -52,8 +63,9 @@ pub fn churn(c: &Ctx) -> Result<Answer> {
     for (k, b, v) in churned.filled() {
         let total = int_at(v, 0);
         let voluntary = int_at(v, 1);
-        let at = |s: &Series| int_at(s.groups.get(k).and_then(|m| m.get(&b)), 0);
-        let active = at(&created) - at(&inside);
+        let i = churned.buckets.binary_search(&b).unwrap_or(0);
+        let at = |m: &BTreeMap<Key, Vec<i64>>| m.get(k).map_or(0, |v| v[i]);
+        let active = at(&created) - (at(&opened) - at(&closed));
         let mut m = keyed_row(&names, k);
         m.insert("bucket".into(), bucket_json(b));
         m.insert("churned".into(), json!(total));
@@ -71,4 +83,55 @@ pub fn churn(c: &Ctx) -> Result<Answer> {
         rows.push(m);
     }
     Ok(c.answer(rows, None))
+}
+
+/// Per group, how many instants lie at or before each bucket start, from rows `[key.., s, n]`:
+/// `n` instants whose `instant - 1` falls in the bucket starting at `s`. Such an instant is at or
+/// before a bucket start `t` exactly when `s < t` (the first bucket start not before the instant
+/// is the one after `s`), so each count is a running sum over the sorted `s`.
+fn at_or_before(rows: Vec<Vec<Cell>>, key_len: usize, buckets: &[i64]) -> BTreeMap<Key, Vec<i64>> {
+    let mut per_key: BTreeMap<Key, Vec<(i64, i64)>> = BTreeMap::new();
+    for r in rows {
+        let (key, rest) = split_key(r, key_len);
+        let s = rest.first().and_then(Cell::as_i64).unwrap_or(i64::MIN);
+        let n = rest.get(1).and_then(Cell::as_i64).unwrap_or(0);
+        per_key.entry(key).or_default().push((s, n));
+    }
+    per_key
+        .into_iter()
+        .map(|(key, mut starts)| {
+            starts.sort_unstable();
+            let (mut sum, mut next) = (0, 0);
+            let counts = buckets
+                .iter()
+                .map(|t| {
+                    while next < starts.len() && starts[next].0 < *t {
+                        sum += starts[next].1;
+                        next += 1;
+                    }
+                    sum
+                })
+                .collect();
+            (key, counts)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instant_counts_from_the_first_bucket_start_not_before_it() {
+        // Instants 10 (bucket of 9 starts at 0), 20 (bucket of 19 starts at 10) and 25 (20).
+        let rows = vec![
+            vec![Cell::Text("a".into()), Cell::Int(0), Cell::Int(1)],
+            vec![Cell::Text("a".into()), Cell::Int(10), Cell::Int(1)],
+            vec![Cell::Text("a".into()), Cell::Int(20), Cell::Int(1)],
+            vec![Cell::Null, Cell::Int(-10), Cell::Int(4)],
+        ];
+        let m = at_or_before(rows, 1, &[0, 10, 20, 30]);
+        assert_eq!(m[&vec![Some("a".to_string())]], [0, 1, 2, 3]);
+        assert_eq!(m[&vec![None]], [4, 4, 4, 4]);
+    }
 }
