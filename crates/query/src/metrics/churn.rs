@@ -30,27 +30,36 @@ pub fn churn(c: &Ctx) -> Result<Answer> {
         c.license_filters(),
         group_by(&dims, &[c.bucket("(l.created_at - 1)")])
     );
-    // A churn is open from `at` until its reactivation (`until`, after `at` when known).
-    let churns_at = |col: &str, cond: &str| {
-        format!(
-            "SELECT {}{b}, count(*) FROM {churns} c WHERE ({cond}){}",
-            g.iter().map(|x| format!("{x}, ")).collect::<String>(),
-            group_by(&g, std::slice::from_ref(&c.bucket(&format!("({col} - 1)")))),
-            b = c.bucket(&format!("({col} - 1)")),
-        )
-    };
-    let opened_sql = churns_at("c.at", "c.until IS NULL OR coalesce(c.until, 0) > c.at");
-    let closed_sql = churns_at(
-        "c.until",
-        "c.until IS NOT NULL AND coalesce(c.until, 0) > c.at",
+    // A churn is open from `at` until its reactivation (`until`, after `at` when known): one
+    // scan gives both instants' buckets.
+    let opens = c.bucket("(c.at - 1)");
+    let closes = format!(
+        "CASE WHEN c.until IS NULL THEN {} ELSE {} END",
+        c.d.null_i64(),
+        c.bucket("(c.until - 1)")
+    );
+    let open_sql = format!(
+        "SELECT {}{opens}, {closes}, count(*) \
+         FROM {churns} c WHERE c.until IS NULL OR coalesce(c.until, 0) > c.at{}",
+        g.iter().map(|x| format!("{x}, ")).collect::<String>(),
+        group_by(&g, &[opens.clone(), closes.clone()]),
     );
     let mut churned = Series::new(buckets.clone());
     churned.add(c.rows(&churned_sql)?, n);
     let mut created = at_or_before(c.rows(&created_sql)?, n, &buckets);
     // Groups with no license by the last bucket start are not shown (nothing was active).
     created.retain(|_, v| v.last().is_some_and(|x| *x > 0));
-    let opened = at_or_before(c.rows(&opened_sql)?, n, &buckets);
-    let closed = at_or_before(c.rows(&closed_sql)?, n, &buckets);
+    let (mut opened, mut closed) = (Vec::new(), Vec::new());
+    for r in c.rows(&open_sql)? {
+        let (key, rest) = (&r[..n], &r[n..]);
+        let row = |s: &Cell| [key, &[s.clone(), rest[2].clone()]].concat();
+        opened.push(row(&rest[0]));
+        if rest[1] != Cell::Null {
+            closed.push(row(&rest[1]));
+        }
+    }
+    let opened = at_or_before(opened, n, &buckets);
+    let closed = at_or_before(closed, n, &buckets);
     for k in created.keys().cloned().collect::<Vec<_>>() {
         churned.touch(k);
     }
