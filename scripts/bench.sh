@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The benchmarks behind BENCHMARKS.md: whole-process import throughput of a generated stream,
-# then each metric's latency (criterion), the same metrics beside hand-written SQL, the live
+# The benchmarks behind BENCHMARKS.md: whole-process import throughput of a generated stream and
+# beside the bare-appender floor, then each metric's latency (criterion), the same metrics beside hand-written SQL, the live
 # figures under ingest, and HTTP ingest. Usage: scripts/bench.sh [LICENSES] (default 100000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,8 @@ echo "== import (durable, validated, deduplicated, licenses derived)"
 cat "$work/time"
 secs=$(grep -o 'import: [0-9.]*' "$work/time" | cut -d' ' -f2)
 echo "import throughput: $(python3 -c "print(round($events / $secs))") events/s"
+echo "== import beside the floor a user would hit by hand (bare DuckDB appender)"
+KEYLENS_BENCH_LICENSES="$n" cargo bench --locked -p keylens --bench import_floor
 echo "== metric latency"
 KEYLENS_BENCH_LICENSES="$n" cargo bench --locked -p keylens --bench metrics
 echo "== keylens beside hand-written SQL (answers compared first)"
