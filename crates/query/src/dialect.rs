@@ -22,8 +22,6 @@ pub trait Dialect {
     fn percentiles(&self, expr: &str, ps: &[f64]) -> Vec<String> {
         ps.iter().map(|p| self.percentile(expr, *p)).collect()
     }
-    /// A one-column derived table (column `t`) holding the given instants.
-    fn instants_table(&self, values: &[i64]) -> String;
     /// `left` joined with `right` on `license_id` (the only key keylens joins on), as a derived
     /// table for `FROM` (alias it); rows filtered by `filter` when given. The two sides' other
     /// columns must have distinct names: the result is read unqualified (`SELECT *`), the one form
@@ -118,11 +116,6 @@ impl Dialect for DuckDbDialect {
             .collect()
     }
 
-    fn instants_table(&self, values: &[i64]) -> String {
-        let list: Vec<String> = values.iter().map(i64::to_string).collect();
-        format!("(SELECT unnest([{}]::BIGINT[]) AS t)", list.join(","))
-    }
-
     fn pairs_table(&self, pairs: &[(i64, i64)]) -> String {
         let c: Vec<String> = pairs.iter().map(|p| p.0.to_string()).collect();
         let t: Vec<String> = pairs.iter().map(|p| p.1.to_string()).collect();
@@ -208,14 +201,6 @@ impl Dialect for ClickHouseDialect {
         let lo = format!("arrayElement({s}, toUInt64(floor({h})) + 1)");
         let hi = format!("arrayElement({s}, toUInt64(ceil({h})) + 1)");
         format!("if(length({s}) = 0, NULL, {lo} + ({h} - floor({h})) * ({hi} - {lo}))")
-    }
-
-    fn instants_table(&self, values: &[i64]) -> String {
-        if values.is_empty() {
-            return "(SELECT toInt64(0) AS t WHERE 0)".into();
-        }
-        let list: Vec<String> = values.iter().map(|v| format!("toInt64({v})")).collect();
-        format!("(SELECT arrayJoin([{}]) AS t)", list.join(","))
     }
 
     fn pairs_table(&self, pairs: &[(i64, i64)]) -> String {
