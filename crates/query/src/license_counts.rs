@@ -61,12 +61,12 @@ impl Instants {
     }
 }
 
-/// Each figure's span starts and ends, for one grace.
+/// Each figure's span starts and ends (indexed by `Figure as usize`), for one grace.
 pub struct LicenseTally {
     grace: IsoDuration,
     watermark: i64,
-    starts: BTreeMap<Figure, Instants>,
-    ends: BTreeMap<Figure, Instants>,
+    starts: [Instants; Figure::ALL.len()],
+    ends: [Instants; Figure::ALL.len()],
 }
 
 impl LicenseTally {
@@ -75,14 +75,8 @@ impl LicenseTally {
         LicenseTally {
             grace,
             watermark,
-            starts: Figure::ALL
-                .iter()
-                .map(|f| (*f, Instants::default()))
-                .collect(),
-            ends: Figure::ALL
-                .iter()
-                .map(|f| (*f, Instants::default()))
-                .collect(),
+            starts: Default::default(),
+            ends: Default::default(),
         }
     }
 
@@ -91,14 +85,9 @@ impl LicenseTally {
         let (grace, w) = (self.grace, self.watermark);
         let (starts, ends) = (&mut self.starts, &mut self.ends);
         row.spans(&|t| grace.add_to(t), &mut |s| {
-            starts
-                .get_mut(&s.figure)
-                .expect("every figure")
-                .add(w, s.from, sign);
+            starts[s.figure as usize].add(w, s.from, sign);
             if let Some(u) = s.until {
-                ends.get_mut(&s.figure)
-                    .expect("every figure")
-                    .add(w, u, sign);
+                ends[s.figure as usize].add(w, u, sign);
             }
         });
     }
@@ -109,7 +98,7 @@ impl LicenseTally {
             return;
         }
         self.watermark = watermark;
-        for i in self.starts.values_mut().chain(self.ends.values_mut()) {
+        for i in self.starts.iter_mut().chain(self.ends.iter_mut()) {
             i.settle(watermark);
         }
     }
@@ -117,8 +106,8 @@ impl LicenseTally {
     /// Instants after the watermark, kept one by one (for logs).
     pub fn pending(&self) -> usize {
         self.starts
-            .values()
-            .chain(self.ends.values())
+            .iter()
+            .chain(self.ends.iter())
             .map(|i| i.pending.len())
             .sum()
     }
@@ -129,7 +118,8 @@ impl LicenseTally {
         if as_of < self.watermark || *grace != self.grace {
             return None;
         }
-        let n = |f: Figure| self.starts[&f].up_to(as_of) - self.ends[&f].up_to(as_of);
+        let n =
+            |f: Figure| self.starts[f as usize].up_to(as_of) - self.ends[f as usize].up_to(as_of);
         Some(LicenseCounts {
             created: n(Figure::Created),
             first_activations_24h: n(Figure::FirstActivations),
