@@ -46,20 +46,24 @@ pub fn churn(c: &Ctx) -> Result<Answer> {
     );
     let mut churned = Series::new(buckets.clone());
     churned.add(c.rows(&churned_sql)?, n);
-    let mut created = at_or_before(c.rows(&created_sql)?, n, &buckets);
+    let created_rows = c.rows(&created_sql)?.into_iter().map(|r| {
+        let (key, rest) = split_key(r, n);
+        (key, rest[0].as_i64(), int_at(Some(&rest), 1))
+    });
+    let mut created = at_or_before(created_rows, &buckets);
     // Groups with no license by the last bucket start are not shown (nothing was active).
     created.retain(|_, v| v.last().is_some_and(|x| *x > 0));
     let (mut opened, mut closed) = (Vec::new(), Vec::new());
     for r in c.rows(&open_sql)? {
-        let (key, rest) = (&r[..n], &r[n..]);
-        let row = |s: &Cell| [key, &[s.clone(), rest[2].clone()]].concat();
-        opened.push(row(&rest[0]));
-        if rest[1] != Cell::Null {
-            closed.push(row(&rest[1]));
+        let (key, rest) = split_key(r, n);
+        let count = int_at(Some(&rest), 2);
+        if let Some(s) = rest[1].as_i64() {
+            closed.push((key.clone(), Some(s), count));
         }
+        opened.push((key, rest[0].as_i64(), count));
     }
-    let opened = at_or_before(opened, n, &buckets);
-    let closed = at_or_before(closed, n, &buckets);
+    let opened = at_or_before(opened, &buckets);
+    let closed = at_or_before(closed, &buckets);
     for k in created.keys().cloned().collect::<Vec<_>>() {
         churned.touch(k);
     }
@@ -94,17 +98,20 @@ pub fn churn(c: &Ctx) -> Result<Answer> {
     Ok(c.answer(rows, None))
 }
 
-/// Per group, how many instants lie at or before each bucket start, from rows `[key.., s, n]`:
+/// Per group, how many instants lie at or before each bucket start, from items `(key, s, n)`:
 /// `n` instants whose `instant - 1` falls in the bucket starting at `s`. Such an instant is at or
 /// before a bucket start `t` exactly when `s < t` (the first bucket start not before the instant
 /// is the one after `s`), so each count is a running sum over the sorted `s`.
-fn at_or_before(rows: Vec<Vec<Cell>>, key_len: usize, buckets: &[i64]) -> BTreeMap<Key, Vec<i64>> {
+fn at_or_before(
+    items: impl IntoIterator<Item = (Key, Option<i64>, i64)>,
+    buckets: &[i64],
+) -> BTreeMap<Key, Vec<i64>> {
     let mut per_key: BTreeMap<Key, Vec<(i64, i64)>> = BTreeMap::new();
-    for r in rows {
-        let (key, rest) = split_key(r, key_len);
-        let s = rest.first().and_then(Cell::as_i64).unwrap_or(i64::MIN);
-        let n = rest.get(1).and_then(Cell::as_i64).unwrap_or(0);
-        per_key.entry(key).or_default().push((s, n));
+    for (key, s, n) in items {
+        per_key
+            .entry(key)
+            .or_default()
+            .push((s.unwrap_or(i64::MIN), n));
     }
     per_key
         .into_iter()
@@ -133,13 +140,14 @@ mod tests {
     #[test]
     fn an_instant_counts_from_the_first_bucket_start_not_before_it() {
         // Instants 10 (bucket of 9 starts at 0), 20 (bucket of 19 starts at 10) and 25 (20).
+        let a = || vec![Some("a".to_string())];
         let rows = vec![
-            vec![Cell::Text("a".into()), Cell::Int(0), Cell::Int(1)],
-            vec![Cell::Text("a".into()), Cell::Int(10), Cell::Int(1)],
-            vec![Cell::Text("a".into()), Cell::Int(20), Cell::Int(1)],
-            vec![Cell::Null, Cell::Int(-10), Cell::Int(4)],
+            (a(), Some(0), 1),
+            (a(), Some(10), 1),
+            (a(), Some(20), 1),
+            (vec![None], Some(-10), 4),
         ];
-        let m = at_or_before(rows, 1, &[0, 10, 20, 30]);
+        let m = at_or_before(rows, &[0, 10, 20, 30]);
         assert_eq!(m[&vec![Some("a".to_string())]], [0, 1, 2, 3]);
         assert_eq!(m[&vec![None]], [4, 4, 4, 4]);
     }
