@@ -975,6 +975,16 @@ fn import_then_serve(data: &Path, file: &Path, loaded: &str) -> keylens_testkit:
     server
 }
 
+/// The overview's row as the server answers it.
+fn served_overview(server: &keylens_testkit::Server, as_of: &str) -> Value {
+    let (code, body) = get(
+        &format!("{}/v1/metrics/overview?as_of={as_of}", server.url),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    json(&body)["rows"][0].clone()
+}
+
 /// The overview's row as the CLI computes it from the tables.
 fn sql_overview(data: &Path, as_of: &str) -> Value {
     let out = cli(&[
@@ -1041,12 +1051,7 @@ fn live_overview_from_memory_equals_the_sql_answer() {
     assert_eq!(json(&body)["duplicates"], 1);
 
     let as_of = at(Days::zero());
-    let (code, body) = get(
-        &format!("{}/v1/metrics/overview?as_of={as_of}", server.url),
-        None,
-    );
-    assert_eq!(code, 200, "{body}");
-    let live = json(&body)["rows"][0].clone();
+    let live = served_overview(&server, &as_of);
     assert_eq!(live["failed_activations_24h"], 2);
     let eur = live["bookings_30d"]["EUR"].as_f64().unwrap();
     assert!((eur - 120.15).abs() < 1e-9, "{live}");
@@ -1129,12 +1134,7 @@ fn live_license_counts_equal_the_sql_answer() {
     let (code, body) = post(&format!("{}/v1/events", server.url), after.as_bytes(), &[]);
     assert_eq!(code, 200, "{body}");
     let as_of = ts(Utc::now());
-    let (code, body) = get(
-        &format!("{}/v1/metrics/overview?as_of={as_of}", server.url),
-        None,
-    );
-    assert_eq!(code, 200, "{body}");
-    let live = json(&body)["rows"][0].clone();
+    let live = served_overview(&server, &as_of);
     server.kill9();
     for field in [
         "active_licenses",
