@@ -3,7 +3,7 @@
 //!
 //! Cost: one aggregate query picks the licenses that could fire a signal (necessary conditions:
 //! more activations than seats, several IPs, countries or places, failures); one query reads the
-//! detailed events of those candidates only; one query finds activity after an end. No
+//! detailed events of those candidates only; one query finds activity after either kind of end. No
 //! per-license round trips.
 
 use super::*;
@@ -336,7 +336,8 @@ fn failure_burst(evs: &[Ev], s: &Settings) -> Option<Value> {
 }
 
 /// Activations and valid validations after a revocation, or inside a recognised churn: the first
-/// one per license.
+/// one per license. One join of the range's uses with both kinds of end (a union tagged `why`):
+/// the uses are the bulk of the range's events, so they are read once, not once per kind.
 fn use_after_end(c: &Ctx, range: &str, filters: &str) -> Result<Vec<(String, Value)>> {
     let a = c.as_of();
     let used =
@@ -344,36 +345,40 @@ fn use_after_end(c: &Ctx, range: &str, filters: &str) -> Result<Vec<(String, Val
     let uses = format!(
         "(SELECT e.license_id AS license_id, e.ts AS ts FROM events e WHERE {used}{range})"
     );
-    let revoked = format!(
-        "(SELECT l.license_id AS license_id, l.revoked_at AS ended FROM licenses l \
-          WHERE l.created_at <= {a} AND l.revoked_at IS NOT NULL AND l.revoked_at <= {a}{filters})"
+    let ends = format!(
+        "(SELECT l.license_id AS license_id, {revoked_at} AS ended, {null} AS until, 'revoked' AS why FROM licenses l \
+          WHERE l.created_at <= {a} AND l.revoked_at IS NOT NULL AND l.revoked_at <= {a}{filters} \
+          UNION ALL \
+          SELECT x.license_id AS license_id, x.at AS ended, x.until AS until, 'churned' AS why FROM {churns} x)",
+        // Both branches give `ended` and `until` the same types (ClickHouse's UNION ALL needs that).
+        revoked_at = c.d.not_null("l.revoked_at"),
+        null = c.d.null_i64(),
+        churns = c.churns_table(),
     );
-    let revoked_sql = format!(
-        "SELECT u.license_id, min(u.ts), count(*), min(u.ended) FROM {} u GROUP BY u.license_id",
-        c.d.join(&uses, Join::Inner, &revoked, Some("ts > ended"))
-    );
-    let churned = format!(
-        "(SELECT x.license_id AS license_id, x.at AS ended, x.until AS until FROM {} x)",
-        c.churns_table()
-    );
-    let churned_sql = format!(
-        "SELECT u.license_id, min(u.ts), count(*), min(u.ended) FROM {} u GROUP BY u.license_id",
+    let sql = format!(
+        "SELECT u.license_id, u.why, min(u.ts), count(*), min(u.ended) FROM {} u GROUP BY u.license_id, u.why",
         c.d.join(
             &uses,
             Join::Inner,
-            &churned,
+            &ends,
             Some("ts > ended AND (until IS NULL OR ts < until)")
         )
     );
+    let mut by_kind: [Vec<(String, i64, i64, i64)>; 2] = Default::default();
+    for r in c.rows(&sql)? {
+        let id = r[0].as_text().unwrap_or_default();
+        let kind = usize::from(r[1].as_text().as_deref() == Some("churned"));
+        by_kind[kind].push((
+            id,
+            r[2].as_i64().unwrap_or(0),
+            r[3].as_i64().unwrap_or(0),
+            r[4].as_i64().unwrap_or(0),
+        ));
+    }
+    // A license with both kinds keeps the earlier first use; on a tie, the revocation.
     let mut first: HashMap<String, (i64, i64, i64, &str)> = HashMap::new();
-    for (sql, why) in [(revoked_sql, "revoked"), (churned_sql, "churned")] {
-        for r in c.rows(&sql)? {
-            let id = r[0].as_text().unwrap_or_default();
-            let (at, n, end) = (
-                r[1].as_i64().unwrap_or(0),
-                r[2].as_i64().unwrap_or(0),
-                r[3].as_i64().unwrap_or(0),
-            );
+    for (rows, why) in by_kind.into_iter().zip(["revoked", "churned"]) {
+        for (id, at, n, end) in rows {
             let entry = first.entry(id).or_insert((at, n, end, why));
             if at < entry.0 {
                 *entry = (at, n, end, why);
