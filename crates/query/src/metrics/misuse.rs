@@ -364,26 +364,24 @@ fn use_after_end(c: &Ctx, range: &str, filters: &str) -> Result<Vec<(String, Val
             Some("ts > ended AND (until IS NULL OR ts < until)")
         )
     );
-    let mut by_kind: [Vec<(String, i64, i64, i64)>; 2] = Default::default();
-    for r in c.rows(&sql)? {
-        let id = r[0].as_text().unwrap_or_default();
-        let kind = usize::from(r[1].as_text().as_deref() == Some("churned"));
-        by_kind[kind].push((
-            id,
-            r[2].as_i64().unwrap_or(0),
-            r[3].as_i64().unwrap_or(0),
-            r[4].as_i64().unwrap_or(0),
-        ));
-    }
+    let mut found: Vec<(String, &str, i64, i64, i64)> = c
+        .rows(&sql)?
+        .into_iter()
+        .map(|r| {
+            let why = match r[1].as_text().as_deref() {
+                Some("churned") => "churned",
+                _ => "revoked",
+            };
+            let id = r[0].as_text().unwrap_or_default();
+            let n = |i: usize| r[i].as_i64().unwrap_or(0);
+            (id, why, n(2), n(3), n(4))
+        })
+        .collect();
     // A license with both kinds keeps the earlier first use; on a tie, the revocation.
+    found.sort_by_key(|(_, why, at, _, _)| (*at, *why != "revoked"));
     let mut first: HashMap<String, (i64, i64, i64, &str)> = HashMap::new();
-    for (rows, why) in by_kind.into_iter().zip(["revoked", "churned"]) {
-        for (id, at, n, end) in rows {
-            let entry = first.entry(id).or_insert((at, n, end, why));
-            if at < entry.0 {
-                *entry = (at, n, end, why);
-            }
-        }
+    for (id, why, at, n, end) in found {
+        first.entry(id).or_insert((at, n, end, why));
     }
     Ok(first
         .into_iter()
