@@ -191,6 +191,13 @@ impl Engine for Reader {
             Reader::ClickHouse(r) => r.rows(sql),
         }
     }
+
+    fn keeps_bookings(&self) -> bool {
+        match self {
+            Reader::Embedded(r) => r.keeps_bookings(),
+            Reader::ClickHouse(r) => r.keeps_bookings(),
+        }
+    }
 }
 
 impl Engine for Store {
@@ -205,6 +212,13 @@ impl Engine for Store {
         match self {
             Store::Embedded(s) => s.rows(sql),
             Store::ClickHouse(s) => s.rows(sql),
+        }
+    }
+
+    fn keeps_bookings(&self) -> bool {
+        match self {
+            Store::Embedded(s) => s.keeps_bookings(),
+            Store::ClickHouse(s) => s.keeps_bookings(),
         }
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! The engine holds three tables besides `events`, materialised from the license fold
 //! (`keylens-lifecycle`): `licenses` (one row per created license), `terms` (one row per term
-//! end) and `segments` (tier/model history). An engine must bring them up to date with every
-//! stored event before it answers (`Engine::rows` may assume they are).
+//! end) and `segments` (tier/model history), and may keep `bookings` (see
+//! [`Engine::keeps_bookings`]). An engine must bring them up to date with every stored event
+//! before it answers (`Engine::rows` may assume they are).
 
 use crate::dialect::Dialect;
 use crate::license_counts::LiveCounts;
@@ -66,5 +67,13 @@ pub trait Engine {
     /// what SQL over the tables gives.
     fn live_counts(&self, _as_of: i64, _grace: &IsoDuration) -> LiveCounts {
         LiveCounts::default()
+    }
+    /// Whether this engine also keeps `bookings`: every booking event (see
+    /// [`crate::recent::booked`]) with its own dimension columns and the `s_*` columns of the
+    /// segment covering it (`s_created_at` for the `created_at` the query compares with
+    /// `as_of`), up to date like the other fold tables. Where it does, `revenue` reads it instead
+    /// of joining events to segments.
+    fn keeps_bookings(&self) -> bool {
+        false
     }
 }

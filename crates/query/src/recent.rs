@@ -27,7 +27,7 @@ const BOOKING_TYPES: [EventType; 3] = [EventType::Created, EventType::Renewed, E
 
 /// The SQL condition, over `events`' own columns unqualified, for a booking: an event of a
 /// booking type with an amount. The in-memory events and every SQL count of bookings use it.
-pub(crate) fn booked(d: &dyn Dialect) -> String {
+pub fn booked(d: &dyn Dialect) -> String {
     let types: Vec<String> = BOOKING_TYPES.iter().map(|t| d.string(t.as_str())).collect();
     format!("type IN ({}) AND amount IS NOT NULL", types.join(", "))
 }

@@ -134,4 +134,8 @@ impl Engine for Live<'_> {
     fn live_counts(&self, as_of: i64, grace: &IsoDuration) -> LiveCounts {
         self.recent.counts(as_of, grace)
     }
+
+    fn keeps_bookings(&self) -> bool {
+        self.reader.keeps_bookings()
+    }
 }

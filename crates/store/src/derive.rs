@@ -1,4 +1,5 @@
-//! Keeping the materialised license fold (`licenses`, `terms`, `segments`) in step with `events`.
+//! Keeping the materialised license fold (`licenses`, `terms`, `segments`, `bookings`) in step
+//! with `events`.
 
 use crate::{Result, Store};
 use duckdb::params;
@@ -128,18 +129,35 @@ impl Store {
                 for (_, h) in &histories {
                     rows.extend(h.live_rows().into_iter().map(|r| (r, 1)));
                 }
-                for table in ["segments", "dirty"] {
+                for table in ["segments", "bookings", "dirty"] {
                     self.delete_chunk(table, &ids)?;
                 }
             }
             None => {
-                for table in ["licenses", "terms", "segments", "dirty"] {
+                for table in ["licenses", "terms", "segments", "bookings", "dirty"] {
                     self.delete_chunk(table, &ids)?;
                 }
             }
         }
         self.write_histories(&histories)?;
+        self.write_bookings(&ids)?;
         Ok(histories.len() as u64)
+    }
+
+    /// The chunk's booking events with the segment covering each, from the segments just
+    /// written: the join `Ctx::event_source` makes per query, made once per re-fold. Every
+    /// booking is a lifecycle event, so a license whose bookings or segments change is re-folded.
+    fn write_bookings(&self, ids: &str) -> Result<()> {
+        self.db.conn.execute_batch(&format!(
+            "INSERT INTO bookings SELECT e.license_id, e.ts, e.type, e.amount, e.product, e.model, e.tier, \
+               e.region, e.channel, e.account_id, e.country, e.version, e.from_version, e.reason, e.code, \
+               e.currency, e.meter, s.tier, s.model, s.created_at, s.product, s.region, s.channel, \
+               s.account_id, s.first_activation_at \
+             FROM (SELECT * FROM events WHERE license_id IN {ids} AND {booked}) e \
+             LEFT JOIN segments s ON s.license_id = e.license_id AND e.ts >= s.valid_from AND e.ts < s.valid_to",
+            booked = keylens_query::recent::booked(&keylens_query::DuckDbDialect),
+        ))?;
+        Ok(())
     }
 
     fn delete_chunk(&self, table: &str, ids: &str) -> Result<()> {

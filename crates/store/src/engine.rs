@@ -30,6 +30,10 @@ impl Engine for Reader {
         tracing::debug!(ms = started.elapsed().as_secs_f64() * 1000.0, sql, "query");
         out
     }
+
+    fn keeps_bookings(&self) -> bool {
+        true
+    }
 }
 
 impl Engine for Store {
@@ -39,6 +43,10 @@ impl Engine for Store {
 
     fn rows(&self, sql: &str) -> Result<Vec<Vec<Cell>>, String> {
         self.read().rows(sql)
+    }
+
+    fn keeps_bookings(&self) -> bool {
+        self.read().keeps_bookings()
     }
 }
 

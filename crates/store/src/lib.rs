@@ -2,7 +2,8 @@
 //!
 //! - `events` holds every accepted event once (exact dedup on `id`).
 //! - `licenses`, `terms`, `segments` hold the license fold's histories
-//!   (`keylens_lifecycle::History`), kept up to date with `events`: every append records the
+//!   (`keylens_lifecycle::History`), and `bookings` the booking events each joined with its
+//!   segment, all kept up to date with `events`: every append records the
 //!   licenses it touched in `dirty` in the same transaction, and [`Store::refresh`] re-folds them.
 //!   A crash between the two leaves `dirty` behind, and the next open finishes the job.
 //!

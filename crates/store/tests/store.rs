@@ -115,10 +115,10 @@ fn schema_is_versioned() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path()).unwrap());
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 2);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 3);
     assert_eq!(
         count(&s, "SELECT count(*) FROM schema_version"),
-        2,
+        3,
         "a reopen applies nothing again"
     );
 }
@@ -159,8 +159,8 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
-            "DELETE FROM schema_version WHERE version = 2;
-             DELETE FROM terms; DELETE FROM segments;
+            "DELETE FROM schema_version WHERE version >= 2;
+             DROP TABLE bookings; DELETE FROM terms; DELETE FROM segments;
              ALTER TABLE terms DROP COLUMN created_at; ALTER TABLE terms DROP COLUMN product;
              ALTER TABLE terms DROP COLUMN model; ALTER TABLE terms DROP COLUMN tier;
              ALTER TABLE terms DROP COLUMN region; ALTER TABLE terms DROP COLUMN channel;
@@ -172,7 +172,7 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
         .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 2);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 3);
     assert_eq!(
         count(&s, "SELECT count(*) FROM terms WHERE product = 'app'"),
         1
@@ -182,5 +182,94 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
         2,
         "the segment before creation and the one from it"
     );
+    assert_eq!(count(&s, "SELECT count(*) FROM dirty"), 0);
+}
+
+fn booking(id: &str, ty: &str, license: &str, day: u32, extra: serde_json::Value) -> Event {
+    let mut v = json!({"id": id, "type": ty, "license_id": license, "timestamp": format!("2026-01-{day:02}T00:00:00Z"),
+                       "amount": 10.0 * day as f64, "currency": "EUR"});
+    for (k, x) in extra.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    validate(&v, parse_rfc3339("2026-06-01T00:00:00Z").unwrap()).unwrap()
+}
+
+/// `bookings` as the per-query join of booking events with their covering segment gives them.
+fn bookings_by_join(s: &Store) -> Vec<Vec<keylens_query::Cell>> {
+    s.rows(
+        "SELECT e.license_id, e.ts, e.type, e.amount, e.tier, s.tier, s.model, s.created_at, s.product \
+         FROM events e LEFT JOIN segments s ON s.license_id = e.license_id AND e.ts >= s.valid_from AND e.ts < s.valid_to \
+         WHERE e.type IN ('license.created', 'license.renewed', 'license.upgraded') AND e.amount IS NOT NULL \
+         ORDER BY e.license_id, e.ts",
+    )
+    .unwrap()
+}
+
+fn bookings_kept(s: &Store) -> Vec<Vec<keylens_query::Cell>> {
+    s.rows(
+        "SELECT license_id, ts, type, amount, tier, s_tier, s_model, s_created_at, s_product \
+         FROM bookings ORDER BY license_id, ts",
+    )
+    .unwrap()
+}
+
+#[test]
+fn bookings_follow_the_segments_when_a_late_upgrade_changes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    s.append(&[
+        booking("c", "license.created", "L1", 1, json!({"product": "app", "model": "subscription", "tier": "basic", "expires_at": "2026-02-01T00:00:00Z"})),
+        booking("r", "license.renewed", "L1", 20, json!({"expires_at": "2026-03-01T00:00:00Z"})),
+        // A booking of a license never created: kept, with no segment.
+        booking("u0", "license.upgraded", "L9", 3, json!({"tier": "pro"})),
+        event("a", "license.activated", "L1", 5),
+    ])
+    .unwrap();
+    s.refresh().unwrap();
+    renewal_booked_in(&s, 3, 1, "basic");
+    // An upgrade arriving late (before the renewal) changes the tier the renewal was booked in.
+    s.append(&[booking(
+        "u",
+        "license.upgraded",
+        "L1",
+        10,
+        json!({"tier": "pro"}),
+    )])
+    .unwrap();
+    s.refresh().unwrap();
+    renewal_booked_in(&s, 4, 2, "pro");
+}
+
+/// `bookings` holds `n` rows, equal to the per-query join, and its row `renewal` (the renewal)
+/// was booked in `tier`.
+fn renewal_booked_in(s: &Store, n: usize, renewal: usize, tier: &str) {
+    let kept = bookings_kept(s);
+    assert_eq!(kept.len(), n);
+    assert_eq!(kept, bookings_by_join(s));
+    assert_eq!(
+        kept[renewal][2].as_text().as_deref(),
+        Some("license.renewed")
+    );
+    assert_eq!(kept[renewal][5].as_text().as_deref(), Some(tier));
+}
+
+#[test]
+fn a_store_from_schema_2_gets_its_bookings_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut s = Store::open(dir.path()).unwrap();
+        s.append(&[booking("c", "license.created", "L1", 1, json!({"product": "app", "model": "subscription", "expires_at": "2026-02-01T00:00:00Z"}))])
+            .unwrap();
+        s.refresh().unwrap();
+    }
+    {
+        let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
+        conn.execute_batch("DELETE FROM schema_version WHERE version = 3; DROP TABLE bookings;")
+            .unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 3);
+    assert_eq!(bookings_kept(&s).len(), 1);
+    assert_eq!(bookings_kept(&s), bookings_by_join(&s));
     assert_eq!(count(&s, "SELECT count(*) FROM dirty"), 0);
 }

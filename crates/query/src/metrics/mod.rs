@@ -197,6 +197,28 @@ impl Ctx<'_> {
         )
     }
 
+    /// The booking events ([`crate::recent::booked`]) matching `pushdown` as `e`, with the
+    /// columns [`Ctx::event_source`] gives them joined to segments: read from `bookings`, where
+    /// the engine keeps that join made ([`Engine::keeps_bookings`]), else joined here.
+    pub fn booking_source(&self, pushdown: &str) -> String {
+        if !self.engine.keeps_bookings() {
+            return self.event_source(&[], false, pushdown, self.range_span());
+        }
+        let a = self.as_of();
+        let known =
+            |col: &str| format!("CASE WHEN s_created_at <= {a} THEN s_{col} END AS s_{col}");
+        format!(
+            "(SELECT license_id, ts, type, amount, product, model, tier, region, channel, account_id, \
+              country, version, from_version, reason, code, currency, meter, s_tier, s_model, \
+              {}, {}, {}, {}, {} FROM bookings WHERE {pushdown}) e",
+            known("product"),
+            known("region"),
+            known("channel"),
+            known("account_id"),
+            known("first_activation_at"),
+        )
+    }
+
     /// An event-level series: `aggregates` per group (`dims`) and bucket of `e.ts`, over the
     /// events matching `condition` inside `[from, to)`, with the filters except `skip`.
     /// `condition` names the events' columns unqualified and holds no user values (see
@@ -208,17 +230,36 @@ impl Ctx<'_> {
         aggregates: &[String],
         skip: &[Dim],
     ) -> Result<Series> {
+        let source = self.event_source(
+            skip,
+            aggregates.iter().any(|a| a.contains("e.s_")),
+            &format!("{condition}{}", self.in_range("ts")),
+            self.range_span(),
+        );
+        self.series_over(&source, dims, condition, aggregates, skip)
+    }
+
+    /// [`Ctx::event_series`] over the booking events ([`Ctx::booking_source`]).
+    pub fn booking_series(&self, dims: &[String], aggregates: &[String]) -> Result<Series> {
+        let condition = crate::recent::booked(self.d);
+        let source = self.booking_source(&format!("{condition}{}", self.in_range("ts")));
+        self.series_over(&source, dims, &condition, aggregates, &[])
+    }
+
+    /// An event-level series over `source` (an `e` for `FROM`, see [`Ctx::event_source`]).
+    fn series_over(
+        &self,
+        source: &str,
+        dims: &[String],
+        condition: &str,
+        aggregates: &[String],
+        skip: &[Dim],
+    ) -> Result<Series> {
         let b = self.bucket("e.ts");
         let sql = format!(
-            "SELECT {}{b}, {} FROM {} WHERE {condition}{}{}{}",
+            "SELECT {}{b}, {} FROM {source} WHERE {condition}{}{}{}",
             select_dims(dims),
             aggregates.join(", "),
-            self.event_source(
-                skip,
-                aggregates.iter().any(|a| a.contains("e.s_")),
-                &format!("{condition}{}", self.in_range("ts")),
-                self.range_span(),
-            ),
             self.in_range("e.ts"),
             self.event_filters(skip),
             group_by(dims, std::slice::from_ref(&b))

@@ -32,7 +32,7 @@ pub fn revenue(c: &Ctx) -> Result<Answer> {
         sum_of("license.renewed"),
         sum_of("license.upgraded"),
     ];
-    let s = c.event_series(&dims, &crate::recent::booked(c.d), &aggregates, &[])?;
+    let s = c.booking_series(&dims, &aggregates)?;
     let rows = s.rows(&names, |m, _, _, v| {
         let (new, renewal, upgrade) = (
             float_at(v, 0).unwrap_or(0.0),
