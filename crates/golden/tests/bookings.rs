@@ -1,5 +1,5 @@
-//! `revenue` answered from the embedded store's `bookings` table must equal the same metric
-//! answered by joining the booking events to their segments per query (what an engine without
+//! `revenue` and `overview` answered from the embedded store's `bookings` table must equal the
+//! same metrics answered by joining the booking events to their segments per query (what an engine without
 //! `bookings`, such as ClickHouse, does): on a generated stream, for groupings by license
 //! attributes and by the events' own fields, filters, and `as_of` instants before some licenses
 //! were created (whose attributes are then unknown and fall back to the event's own).
@@ -56,12 +56,16 @@ fn store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-fn revenue(engine: &dyn Engine, pairs: &[(&str, &str)]) -> Answer {
+fn answer(engine: &dyn Engine, metric: &str, pairs: &[(&str, &str)]) -> Answer {
     let pairs: Vec<(String, String)> = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    keylens_query::run(engine, "revenue", &pairs, 0).unwrap()
+    keylens_query::run(engine, metric, &pairs, 0).unwrap()
+}
+
+fn revenue(engine: &dyn Engine, pairs: &[(&str, &str)]) -> Answer {
+    answer(engine, "revenue", pairs)
 }
 
 #[test]
@@ -103,4 +107,34 @@ fn revenue_from_bookings_equals_revenue_by_join() {
         }
     }
     assert_eq!(compared, 72);
+}
+
+#[test]
+fn overview_bookings_from_bookings_equal_them_by_join() {
+    let (_dir, store) = store();
+    for as_of in [
+        "2026-02-15T00:00:00Z",
+        "2026-03-01T12:00:00Z",
+        "2026-11-01T00:00:00Z",
+    ] {
+        for filter in ["", "region=EU", "tier=pro", "product=late-product"] {
+            let mut p = vec![("as_of", as_of)];
+            if !filter.is_empty() {
+                p.push(("where", filter));
+            }
+            let ours = answer(&store, "overview", &p);
+            assert_eq!(
+                ours,
+                answer(&JoinOnly(&store), "overview", &p),
+                "overview {p:?}"
+            );
+        }
+    }
+    // The late license's upgrade (Feb 1) is booked within 30 days of Feb 15, in EUR.
+    let feb = answer(&store, "overview", &[("as_of", "2026-02-15T00:00:00Z")]);
+    let eur = feb.rows[0]["bookings_30d"]["EUR"].as_f64().unwrap();
+    assert!(
+        eur >= 7.0,
+        "bookings of the last 30 days include EUR 7: {eur}"
+    );
 }

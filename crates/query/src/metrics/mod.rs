@@ -199,10 +199,11 @@ impl Ctx<'_> {
 
     /// The booking events ([`crate::recent::booked`]) matching `pushdown` as `e`, with the
     /// columns [`Ctx::event_source`] gives them joined to segments: read from `bookings`, where
-    /// the engine keeps that join made ([`Engine::keeps_bookings`]), else joined here.
-    pub fn booking_source(&self, pushdown: &str) -> String {
+    /// the engine keeps that join made ([`Engine::keeps_bookings`]), else joined here (`span`
+    /// as for [`Ctx::event_source`]).
+    pub fn booking_source(&self, pushdown: &str, span: (i64, i64)) -> String {
         if !self.engine.keeps_bookings() {
-            return self.event_source(&[], false, pushdown, self.range_span());
+            return self.event_source(&[], false, pushdown, span);
         }
         let a = self.as_of();
         let known =
@@ -242,7 +243,10 @@ impl Ctx<'_> {
     /// [`Ctx::event_series`] over the booking events ([`Ctx::booking_source`]).
     pub fn booking_series(&self, dims: &[String], aggregates: &[String]) -> Result<Series> {
         let condition = crate::recent::booked(self.d);
-        let source = self.booking_source(&format!("{condition}{}", self.in_range("ts")));
+        let source = self.booking_source(
+            &format!("{condition}{}", self.in_range("ts")),
+            self.range_span(),
+        );
         self.series_over(&source, dims, &condition, aggregates, &[])
     }
 

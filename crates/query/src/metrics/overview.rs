@@ -117,7 +117,7 @@ fn event_counts(c: &Ctx, day: i64, month: i64) -> Result<(i64, Vec<(String, f64)
     );
     let rows = c.rows(&format!(
         "SELECT e.currency, sum(e.amount) FROM {} WHERE {booked_when}{} GROUP BY e.currency ORDER BY e.currency",
-        c.event_source(&[], false, &booked_when, (month + 1, a)),
+        c.booking_source(&booked_when, (month + 1, a)),
         c.event_filters(&[])
     ))?;
     let bookings = rows
