@@ -1,8 +1,8 @@
 //! `revenue` and `overview` answered from the embedded store's `bookings` table must equal the
-//! same metrics answered by joining the booking events to their segments per query (what an engine without
-//! `bookings`, such as ClickHouse, does): on a generated stream, for groupings by license
-//! attributes and by the events' own fields, filters, and `as_of` instants before some licenses
-//! were created (whose attributes are then unknown and fall back to the event's own).
+//! same metrics answered by joining the booking events to their segments per query (what an
+//! engine without `bookings`, such as ClickHouse, does): on a generated stream, grouped by every
+//! dimension, filtered, and as of instants before some licenses were created (whose attributes
+//! are then unknown and fall back to the event's own).
 
 use keylens_event::time::parse_rfc3339;
 use keylens_event::validate;
@@ -42,7 +42,8 @@ fn store() -> (tempfile::TempDir, Store) {
     // its attributes are unknown and the booking falls back to the event's own fields.
     for v in [
         serde_json::json!({"id": "late-u", "type": "license.upgraded", "license_id": "LATE", "timestamp": "2026-02-01T00:00:00Z",
-                           "tier": "pro", "amount": 7.0, "currency": "EUR"}),
+                           "tier": "pro", "amount": 7.0, "currency": "EUR", "version": "9.1.0", "from_version": "9.0.0",
+                           "country": "NZ", "reason": "promo", "code": "X7", "meter": "seats"}),
         serde_json::json!({"id": "late-c", "type": "license.created", "license_id": "LATE", "timestamp": "2026-04-01T00:00:00Z",
                            "product": "late-product", "region": "EU", "model": "subscription", "expires_at": "2027-04-01T00:00:00Z",
                            "amount": 70.0, "currency": "EUR"}),
@@ -79,7 +80,20 @@ fn revenue_from_bookings_equals_revenue_by_join() {
     let mut compared = 0;
     for as_of in ["2026-03-01T12:00:00Z", "2026-11-01T00:00:00Z"] {
         for by in [
-            "", "model", "tier", "product", "region", "channel", "version", "country", "type",
+            "",
+            "model",
+            "tier",
+            "product",
+            "region",
+            "channel",
+            "account_id",
+            "version",
+            "from_version",
+            "country",
+            "reason",
+            "code",
+            "meter",
+            "type",
         ] {
             for filter in ["", "region=EU", "tier=pro", "currency=EUR"] {
                 let mut p = vec![
@@ -106,7 +120,7 @@ fn revenue_from_bookings_equals_revenue_by_join() {
             }
         }
     }
-    assert_eq!(compared, 72);
+    assert_eq!(compared, 112);
 }
 
 #[test]
