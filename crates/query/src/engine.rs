@@ -71,8 +71,8 @@ pub trait Engine {
     /// Whether this engine also keeps `bookings`: every booking event (see
     /// [`crate::recent::booked`]) with its own dimension columns and the `s_*` columns of the
     /// segment covering it (`s_created_at` for the `created_at` the query compares with
-    /// `as_of`), up to date like the other fold tables. Where it does, `revenue` reads it instead
-    /// of joining events to segments.
+    /// `as_of`), up to date like the other fold tables. Where it does, `revenue` and the
+    /// overview's bookings read it instead of joining events to segments.
     fn keeps_bookings(&self) -> bool {
         false
     }

@@ -98,9 +98,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE segments ADD COLUMN first_activation_at BIGINT;
     INSERT INTO dirty SELECT DISTINCT license_id FROM events WHERE license_id IS NOT NULL AND type IN ('license.created', 'license.activated', 'license.upgraded', 'license.renewed', 'license.expired', 'license.revoked');",
     // 3: the booking events joined once with the segment covering each (`s_*`, as
-    // `Ctx::event_source` names them), kept by the derivation: `revenue` reads them instead of
-    // joining the range's events to segments per query (1M licenses: 0.41-0.55 s -> 53 ms in a
-    // trial, BENCHMARKS.md). Filled for every license with a booking by re-deriving it.
+    // `Ctx::event_source` names them), kept by the derivation: `revenue` and the overview read
+    // them instead of joining the range's events to segments per query (1M licenses: revenue by
+    // model 348-461 -> 104 ms, BENCHMARKS.md). Filled for every license with a booking by
+    // re-deriving it.
     "CREATE TABLE bookings (
         license_id VARCHAR NOT NULL,
         ts BIGINT NOT NULL,
