@@ -109,13 +109,14 @@ impl Store {
                 histories.push((l, fold(&evs)));
             }
         }
+        let live = [
+            ("licenses", crate::live::LICENSE_COLUMNS),
+            ("terms", crate::live::TERM_COLUMNS),
+        ];
         match changed {
             Some(rows) => {
                 // The old rows come back from their DELETE: no second scan.
-                for (table, columns) in [
-                    ("licenses", crate::live::LICENSE_COLUMNS),
-                    ("terms", crate::live::TERM_COLUMNS),
-                ] {
+                for (table, columns) in live {
                     let mut stmt = self.db.conn.prepare(&format!(
                         "DELETE FROM {table} WHERE license_id IN {ids} RETURNING {columns}"
                     ))?;
@@ -129,15 +130,15 @@ impl Store {
                 for (_, h) in &histories {
                     rows.extend(h.live_rows().into_iter().map(|r| (r, 1)));
                 }
-                for table in ["segments", "bookings", "dirty"] {
-                    self.delete_chunk(table, &ids)?;
-                }
             }
             None => {
-                for table in ["licenses", "terms", "segments", "bookings", "dirty"] {
+                for (table, _) in live {
                     self.delete_chunk(table, &ids)?;
                 }
             }
+        }
+        for table in ["segments", "bookings", "dirty"] {
+            self.delete_chunk(table, &ids)?;
         }
         self.write_histories(&histories)?;
         self.write_bookings(&ids)?;
