@@ -173,16 +173,10 @@ impl Ctx<'_> {
         if !needs {
             return "events e".into();
         }
-        let a = self.as_of();
-        let known = |col: &str| format!("CASE WHEN created_at <= {a} THEN {col} END AS s_{col}");
         let segments = format!(
             "(SELECT license_id, valid_from AS s_from, valid_to AS s_to, tier AS s_tier, model AS s_model, \
-             {}, {}, {}, {}, {}, 1 AS s_matched FROM {} WHERE valid_to > {} AND valid_from <= {})",
-            known("product"),
-            known("region"),
-            known("channel"),
-            known("account_id"),
-            known("first_activation_at"),
+             {}, 1 AS s_matched FROM {} WHERE valid_to > {} AND valid_from <= {})",
+            self.known_license_columns(""),
             self.d.shard_local("segments"),
             span.0,
             span.1,
@@ -205,19 +199,28 @@ impl Ctx<'_> {
         if !self.engine.keeps_bookings() {
             return self.event_source(&[], false, pushdown, span);
         }
-        let a = self.as_of();
-        let known =
-            |col: &str| format!("CASE WHEN s_created_at <= {a} THEN s_{col} END AS s_{col}");
         format!(
             "(SELECT license_id, ts, type, amount, product, model, tier, region, channel, account_id, \
               country, version, from_version, reason, code, currency, meter, s_tier, s_model, \
-              {}, {}, {}, {}, {} FROM bookings WHERE {pushdown}) e",
-            known("product"),
-            known("region"),
-            known("channel"),
-            known("account_id"),
-            known("first_activation_at"),
+              {} FROM bookings WHERE {pushdown}) e",
+            self.known_license_columns("s_"),
         )
+    }
+
+    /// The segment's license columns as `s_product`, `s_region`, `s_channel`, `s_account_id`,
+    /// `s_first_activation_at`, each NULL unless the license was created by `as_of`; read from
+    /// columns named with `prefix` (`segments`' own, or `bookings`' `s_` copies).
+    fn known_license_columns(&self, prefix: &str) -> String {
+        let a = self.as_of();
+        [
+            "product",
+            "region",
+            "channel",
+            "account_id",
+            "first_activation_at",
+        ]
+        .map(|col| format!("CASE WHEN {prefix}created_at <= {a} THEN {prefix}{col} END AS s_{col}"))
+        .join(", ")
     }
 
     /// An event-level series: `aggregates` per group (`dims`) and bucket of `e.ts`, over the
