@@ -8,7 +8,7 @@ use keylens_lifecycle::live::LiveRow;
 use keylens_lifecycle::{fold, History, Kind, LifecycleEvent};
 
 /// Licenses re-folded per transaction: bounds the memory of a large refresh.
-const CHUNK_LICENSES: i64 = 50_000;
+pub(crate) const CHUNK_LICENSES: i64 = 50_000;
 
 /// Told each `licenses`/`terms` row a committed re-fold removed (`-1`) or wrote (`+1`).
 pub type RowChanged<'a> = dyn FnMut(&LiveRow, i64) + 'a;
@@ -36,12 +36,7 @@ impl Store {
         progress: &mut dyn FnMut(u64, u64),
         mut changed: Option<&mut RowChanged<'_>>,
     ) -> Result<u64> {
-        let total: i64 =
-            self.db
-                .conn
-                .query_row("SELECT count(DISTINCT license_id) FROM dirty", [], |r| {
-                    r.get(0)
-                })?;
+        let total = self.dirty_licenses()?;
         if total == 0 {
             return Ok(0);
         }
@@ -74,6 +69,16 @@ impl Store {
         }
         self.db.conn.execute_batch("DROP TABLE todo")?;
         Ok(done)
+    }
+
+    /// How many licenses wait to be re-folded.
+    pub(crate) fn dirty_licenses(&self) -> Result<i64> {
+        Ok(self
+            .db
+            .conn
+            .query_row("SELECT count(DISTINCT license_id) FROM dirty", [], |r| {
+                r.get(0)
+            })?)
     }
 
     pub fn refresh(&mut self) -> Result<u64> {

@@ -58,9 +58,6 @@ pub struct Reader {
     conn: duckdb::Connection,
 }
 
-/// A backlog of licenses to derive on open worth a warning: one chunk (50,000) takes seconds.
-const CATCH_UP_NOTICE: i64 = 50_000;
-
 /// The writer: appends, derivation. One per data directory and process.
 pub struct Store {
     db: Reader,
@@ -91,15 +88,10 @@ impl Store {
             id_hashes: None,
         };
         // Licenses left dirty by a migration (which re-derives what a new table needs) or by an
-        // interrupted process: a large backlog takes minutes (1M licenses: ~2), so say so.
-        let backlog: i64 =
-            store
-                .db
-                .conn
-                .query_row("SELECT count(DISTINCT license_id) FROM dirty", [], |r| {
-                    r.get(0)
-                })?;
-        if backlog >= CATCH_UP_NOTICE {
+        // interrupted process: a backlog of a chunk or more (each takes seconds) can take minutes
+        // (1M licenses: ~2), so say so before starting.
+        let backlog = store.dirty_licenses()?;
+        if backlog >= derive::CHUNK_LICENSES {
             tracing::warn!(
                 licenses = backlog,
                 "deriving licenses before the store opens (after a schema upgrade or an interrupted run); this happens once"
