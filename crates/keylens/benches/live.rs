@@ -2,9 +2,11 @@
 //! server's peak RSS. Prints Markdown for BENCHMARKS.md.
 //!
 //! The server runs on a copy of the metrics benchmark's store (`bench-store-N`, N from
-//! `KEYLENS_BENCH_LICENSES`, default 100000; built by `cargo bench --bench metrics`). For 20 s:
+//! `KEYLENS_BENCH_LICENSES`, default 100000; built by `cargo bench --bench metrics`). For
+//! `KEYLENS_LIVE_SECS` seconds (default 20; longer runs take in more of DuckDB's checkpoints):
 //! - 4 background clients post batches of 250 validation events as fast as answers come back
-//!   (the bulk of real traffic);
+//!   (the bulk of real traffic); the latency of their requests (queueing behind the writer,
+//!   the durable commit, its checkpoints) is reported too;
 //! - one probe client, every 200 ms, posts a new license's creation and first activation (dated
 //!   now) and waits for the first `/v1/stream` overview whose `first_activations_24h` counts it:
 //!   freshness is the time from the probe's 200 to that event;
@@ -24,6 +26,11 @@ fn agent() -> ureq::Agent {
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .into()
+}
+
+/// For the event stream, which stays open for the whole run: a global timeout would end it.
+fn stream_agent() -> ureq::Agent {
+    ureq::Agent::config_builder().build().into()
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -51,6 +58,10 @@ fn main() {
         return;
     }
     let licenses = keylens_testkit::bench_licenses();
+    let secs: u64 = std::env::var("KEYLENS_LIVE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let source = Path::new(&target).join(format!("bench-store-{licenses}"));
     if !source.join("complete").exists() {
@@ -70,7 +81,10 @@ fn main() {
     let stream = {
         let (seen, base) = (seen.clone(), base.clone());
         std::thread::spawn(move || {
-            let mut resp = agent().get(&format!("{base}/v1/stream")).call().unwrap();
+            let mut resp = stream_agent()
+                .get(&format!("{base}/v1/stream"))
+                .call()
+                .unwrap();
             for line in BufReader::new(resp.body_mut().as_reader()).lines() {
                 let Ok(line) = line else { break };
                 if let Some(data) = line.strip_prefix("data: ") {
@@ -89,18 +103,21 @@ fn main() {
             std::thread::spawn(move || {
                 let agent = agent();
                 let mut sent = 0u64;
+                let mut waits = Vec::new();
                 let mut r = 0;
                 while !stop.load(Ordering::Relaxed) {
                     let ts = now_rfc3339();
                     let body: Vec<String> = (0..250)
                         .map(|i| format!(r#"{{"id":"live-{c}-{r}-{i}","type":"license.validated","timestamp":"{ts}","license_id":"L1-{i}","result":"valid","latency_ms":40}}"#))
                         .collect();
+                    let t = Instant::now();
                     let resp = agent.post(&format!("{base}/v1/events")).header("Content-Type", "application/x-ndjson").send(body.join("\n").as_str()).unwrap();
                     assert_eq!(resp.status().as_u16(), 200);
+                    waits.push(t.elapsed().as_secs_f64() * 1000.0);
                     sent += 250;
                     r += 1;
                 }
-                sent
+                (sent, waits)
             })
         })
         .collect();
@@ -127,7 +144,7 @@ fn main() {
     let agent = agent();
     let mut freshness = Vec::new();
     let mut k = 0;
-    while started.elapsed() < Duration::from_secs(20) {
+    while started.elapsed() < Duration::from_secs(secs) {
         k += 1;
         let id = format!("probe-{}-{k}", std::process::id());
         let ts = now_rfc3339();
@@ -165,9 +182,15 @@ fn main() {
         std::thread::sleep(Duration::from_millis(200));
     }
     stop.store(true, Ordering::Relaxed);
-    let ingested: u64 = load.into_iter().map(|t| t.join().unwrap()).sum();
+    let mut ingested = 0u64;
+    let mut posts = Vec::new();
+    for t in load {
+        let (sent, waits) = t.join().unwrap();
+        ingested += sent;
+        posts.extend(waits);
+    }
     let mut over = overview.join().unwrap();
-    let secs = started.elapsed().as_secs_f64();
+    let elapsed = started.elapsed().as_secs_f64();
     let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
     let hwm = status
         .lines()
@@ -178,11 +201,19 @@ fn main() {
     drop(stream);
     over.sort_by(f64::total_cmp);
     freshness.sort_by(f64::total_cmp);
-    println!("| live figure, {licenses} licenses, 20 s of ingest | value |");
+    println!("| live figure, {licenses} licenses, {secs} s of ingest | value |");
     println!("|---|---|");
     println!(
         "| background ingest (4 clients, batches of 250) | {:.0} events/s |",
-        ingested as f64 / secs
+        ingested as f64 / elapsed
+    );
+    posts.sort_by(f64::total_cmp);
+    println!(
+        "| their request latency, p50 / p99 / max ({} requests) | {:.0} / {:.0} / {:.0} ms |",
+        posts.len(),
+        pct(&posts, 0.5),
+        pct(&posts, 0.99),
+        posts.last().copied().unwrap_or(f64::NAN)
     );
     println!(
         "| overview latency under load, p50 / p99 ({} requests) | {:.1} / {:.1} ms |",
