@@ -55,6 +55,40 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Events made ready for [`Store::append_deferred`].
+pub enum Batch {
+    /// Sorted and in the embedded store's columns: the part of its append that needs no store.
+    Embedded(keylens_store::Prepared),
+    /// As read (ClickHouse serialises them itself).
+    Plain(Vec<Event>),
+}
+
+impl Batch {
+    pub fn events(&self) -> &[Event] {
+        match self {
+            Batch::Embedded(p) => p.events(),
+            Batch::Plain(events) => events,
+        }
+    }
+}
+
+/// How to make a [`Batch`] for a store ([`Store::preparer`]); a bulk import prepares the next
+/// batch on its reading thread while the store writes the last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preparer {
+    Embedded,
+    Plain,
+}
+
+impl Preparer {
+    pub fn prepare(self, events: Vec<Event>) -> Result<Batch> {
+        Ok(match self {
+            Preparer::Embedded => Batch::Embedded(keylens_store::Prepared::new(events)?),
+            Preparer::Plain => Batch::Plain(events),
+        })
+    }
+}
+
 /// The writer. One per store and process.
 pub enum Store {
     Embedded(keylens_store::Store),
@@ -100,12 +134,21 @@ impl Store {
         })
     }
 
-    /// Stores events for a bulk import: durable like [`Store::append`], but their licenses are
-    /// only derived by the next [`Store::refresh_with`] (once at the end, not per batch).
-    pub fn append_deferred(&mut self, events: &[Event]) -> Result<AppendOutcome> {
+    /// How this store wants a bulk import's batches made ready (on the thread that reads).
+    pub fn preparer(&self) -> Preparer {
         match self {
-            Store::Embedded(s) => Ok(s.append(events)?),
-            Store::ClickHouse(s) => Ok(s.append_unfolded(events)?),
+            Store::Embedded(_) => Preparer::Embedded,
+            Store::ClickHouse(_) => Preparer::Plain,
+        }
+    }
+
+    /// Stores a batch for a bulk import: durable like [`Store::append`], but its licenses are
+    /// only derived by the next [`Store::refresh_with`] (once at the end, not per batch).
+    pub fn append_deferred(&mut self, batch: &Batch) -> Result<AppendOutcome> {
+        match (self, batch) {
+            (Store::Embedded(s), Batch::Embedded(p)) => Ok(s.append_prepared(p)?),
+            (Store::Embedded(s), Batch::Plain(events)) => Ok(s.append(events)?),
+            (Store::ClickHouse(s), b) => Ok(s.append_unfolded(b.events())?),
         }
     }
 

@@ -1,7 +1,8 @@
 //! Durable, deduplicated appends.
 
 use crate::{id_hash, Result, Store};
-use duckdb::arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+use duckdb::arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+use duckdb::arrow::compute::filter_record_batch;
 use duckdb::arrow::datatypes::{Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::params;
@@ -39,16 +40,55 @@ impl Store {
         self.id_hashes()?;
         let existing = self.stored_ids_among(groups.iter().flat_map(|g| g.iter()))?;
         let (fresh, outcomes) = first_copies(groups, &existing);
-        if fresh.is_empty() {
-            return Ok(outcomes);
+        if !fresh.is_empty() {
+            let batch = Prepared::columns(&fresh, now_micros())?;
+            self.commit(&fresh, batch)?;
+            fresh.iter().for_each(|e| stored(e));
         }
+        Ok(outcomes)
+    }
+
+    /// [`Store::append`] of events [`Prepared`] on another thread: the same outcome, rows and
+    /// durability, with the sorting and the column building already done.
+    pub fn append_prepared(&mut self, p: &Prepared) -> Result<AppendOutcome> {
+        self.id_hashes()?;
+        let existing = self.stored_ids_among(p.events.iter())?;
+        let (fresh, outcomes) = first_copies(&[&p.events], &existing);
+        if !fresh.is_empty() {
+            let batch = if fresh.len() == p.events.len() {
+                p.batch.clone() // shares the columns: no copy
+            } else {
+                // Some were stored before or repeat an earlier id: keep the rows of the rest.
+                // `fresh` is a subsequence of `events`, in their order.
+                let mut is_fresh = vec![false; p.events.len()];
+                let mut next = fresh.iter().peekable();
+                for (i, e) in p.events.iter().enumerate() {
+                    if next.next_if(|f| std::ptr::eq(**f, e)).is_some() {
+                        is_fresh[i] = true;
+                    }
+                }
+                let keep: BooleanArray = p
+                    .order
+                    .iter()
+                    .map(|&i| Some(is_fresh[i as usize]))
+                    .collect();
+                filter_record_batch(&p.batch, &keep)?
+            };
+            self.commit(&fresh, batch)?;
+        }
+        Ok(outcomes[0])
+    }
+
+    /// Appends `batch` (the rows of `fresh`) and marks the licenses of its lifecycle events dirty,
+    /// in one transaction; then remembers the ids. Durable when it returns `Ok`.
+    fn commit(&mut self, fresh: &[&Event], batch: RecordBatch) -> Result<()> {
         let dirty: BTreeSet<&str> = fresh
             .iter()
             .filter(|e| e.kind().is_lifecycle())
             .filter_map(|e| e.license_id.as_deref())
             .collect();
         self.db.conn.execute_batch("BEGIN TRANSACTION")?;
-        let written = self.write(&fresh, &dirty);
+        let written = self.write(batch, &dirty);
         match written {
             Ok(()) => self.db.conn.execute_batch("COMMIT")?,
             Err(e) => {
@@ -57,25 +97,17 @@ impl Store {
             }
         }
         let hashes = self.id_hashes()?;
-        for e in &fresh {
+        for e in fresh {
             hashes.insert(id_hash(&e.id));
         }
-        fresh.iter().for_each(|e| stored(e));
-        Ok(outcomes)
+        Ok(())
     }
 
-    fn write(&self, fresh: &[&Event], dirty: &BTreeSet<&str>) -> Result<()> {
-        // Stored in (type, timestamp) order within each append: a metric reads one or a few
-        // types, and DuckDB skips reading a row's other columns where a whole vector fails the
-        // type filter, which rows of one type side by side make common. At 1M licenses imported
-        // this way: upgrades 270 -> 69 ms, renewals 298 -> 100 ms, validations 1,258 -> 923 ms
-        // (BENCHMARKS.md). Nothing reads the table in insertion order.
-        let mut sorted = fresh.to_vec();
-        sorted.sort_by(|a, b| (a.kind(), a.timestamp).cmp(&(b.kind(), b.timestamp)));
+    fn write(&self, batch: RecordBatch, dirty: &BTreeSet<&str>) -> Result<()> {
         let mut app = self.db.conn.appender("events")?;
         // One Arrow batch per call: DuckDB takes whole column vectors instead of one value per
         // FFI call, which is what makes appends cheap.
-        app.append_record_batch(events_batch(&sorted, now_micros())?)?;
+        app.append_record_batch(batch)?;
         app.flush()?;
         drop(app);
         let mut app = self.db.conn.appender("dirty")?;
@@ -115,29 +147,77 @@ impl Store {
     }
 }
 
-/// The events as an Arrow batch with the columns of the `events` table, in its order.
-fn events_batch(events: &[&Event], received_at: i64) -> Result<RecordBatch> {
-    let array = |c: &Column| -> ArrayRef {
-        match c.get {
-            Getter::Text(f) => Arc::new(StringArray::from_iter(events.iter().map(|e| f(e)))),
-            Getter::Int(f) => Arc::new(Int64Array::from_iter(events.iter().map(|e| f(e)))),
-            Getter::Float(f) => Arc::new(Float64Array::from_iter(events.iter().map(|e| f(e)))),
-        }
-    };
-    // The table's order: the contract's columns with our id hash after `id`, `received_at` last.
-    let mut columns: Vec<(&str, ArrayRef)> = COLUMNS.iter().map(|c| (c.name, array(c))).collect();
-    let hashes: ArrayRef = Arc::new(Int64Array::from_iter_values(
-        events.iter().map(|e| id_hash(&e.id) as i64),
-    ));
-    columns.insert(1, ("id_hash", hashes));
-    columns.push((
-        "received_at",
-        Arc::new(Int64Array::from(vec![received_at; events.len()])) as ArrayRef,
-    ));
-    let fields: Vec<Field> = columns
-        .iter()
-        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
-        .collect();
-    let arrays: Vec<ArrayRef> = columns.into_iter().map(|(_, a)| a).collect();
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+/// The order of the rows within each append: (type, timestamp). A metric reads one or a few
+/// types, and DuckDB skips reading a row's other columns where a whole vector fails the type
+/// filter, which rows of one type side by side make common. At 1M licenses imported this way:
+/// upgrades 270 -> 69 ms, renewals 298 -> 100 ms, validations 1,258 -> 923 ms (BENCHMARKS.md).
+/// Nothing reads the table in insertion order.
+fn stored_order(e: &Event) -> (&keylens_event::EventType, i64) {
+    (e.kind(), e.timestamp)
+}
+
+/// Events made ready for [`Store::append_prepared`] on any thread: put in the order the store
+/// keeps them and turned into the `events` table's columns, the part of an append that does
+/// not need the store (a bulk import builds the next batch while the store writes the last).
+pub struct Prepared {
+    events: Vec<Event>,
+    /// For each row of `batch`, the index of its event in `events`.
+    order: Vec<u32>,
+    batch: RecordBatch,
+}
+
+impl Prepared {
+    /// Sorts and converts `events`; `received_at` of every row is the time of this call.
+    pub fn new(events: Vec<Event>) -> Result<Prepared> {
+        let mut order: Vec<u32> = (0..events.len() as u32).collect();
+        order.sort_by_key(|&i| stored_order(&events[i as usize]));
+        let rows: Vec<&Event> = order.iter().map(|&i| &events[i as usize]).collect();
+        let batch = Self::columns_in_order(&rows, now_micros())?;
+        drop(rows);
+        Ok(Prepared {
+            events,
+            order,
+            batch,
+        })
+    }
+
+    /// The events, as given.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// The columns of `events` in the order the store keeps them.
+    fn columns(events: &[&Event], received_at: i64) -> Result<RecordBatch> {
+        let mut sorted = events.to_vec();
+        sorted.sort_by_key(|e| stored_order(e));
+        Self::columns_in_order(&sorted, received_at)
+    }
+
+    /// The events, already in order, as an Arrow batch with the columns of the `events` table.
+    fn columns_in_order(events: &[&Event], received_at: i64) -> Result<RecordBatch> {
+        let array = |c: &Column| -> ArrayRef {
+            match c.get {
+                Getter::Text(f) => Arc::new(StringArray::from_iter(events.iter().map(|e| f(e)))),
+                Getter::Int(f) => Arc::new(Int64Array::from_iter(events.iter().map(|e| f(e)))),
+                Getter::Float(f) => Arc::new(Float64Array::from_iter(events.iter().map(|e| f(e)))),
+            }
+        };
+        // The table's order: the contract's columns with our id hash after `id`, `received_at` last.
+        let mut columns: Vec<(&str, ArrayRef)> =
+            COLUMNS.iter().map(|c| (c.name, array(c))).collect();
+        let hashes: ArrayRef = Arc::new(Int64Array::from_iter_values(
+            events.iter().map(|e| id_hash(&e.id) as i64),
+        ));
+        columns.insert(1, ("id_hash", hashes));
+        columns.push((
+            "received_at",
+            Arc::new(Int64Array::from(vec![received_at; events.len()])) as ArrayRef,
+        ));
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+            .collect();
+        let arrays: Vec<ArrayRef> = columns.into_iter().map(|(_, a)| a).collect();
+        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+    }
 }

@@ -17,7 +17,7 @@ mod live;
 mod schema;
 mod timeline;
 
-pub use append::AppendOutcome;
+pub use append::{AppendOutcome, Prepared};
 pub use derive::RowChanged;
 pub use timeline::StoredEvent;
 

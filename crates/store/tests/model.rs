@@ -5,7 +5,7 @@
 use keylens_event::time::parse_rfc3339;
 use keylens_event::{validate, Event};
 use keylens_query::Engine;
-use keylens_store::Store;
+use keylens_store::{Prepared, Store};
 use proptest::prelude::*;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 enum Action {
     /// Ingest events drawn from a small pool of ids (so resends happen), in one batch.
     Ingest(Vec<u16>),
+    /// Ingest one batch prepared away from the store (sorted and in columns), as an import does.
+    Prepared(Vec<u16>),
     /// Ingest the same batch as several concurrent requests in one group commit.
     Group(Vec<Vec<u16>>),
     /// Drop the store and open it again from disk.
@@ -49,6 +51,7 @@ fn arb_action() -> impl Strategy<Value = Action> {
     let batch = || prop::collection::vec(0u16..60, 0..12);
     prop_oneof![
         5 => batch().prop_map(Action::Ingest),
+        3 => batch().prop_map(Action::Prepared),
         2 => prop::collection::vec(batch(), 1..4).prop_map(Action::Group),
         1 => Just(Action::Restart),
         2 => Just(Action::Check),
@@ -80,6 +83,12 @@ impl Model {
         m
     }
 
+    fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.stored.iter().map(|n| format!("e{n}")).collect();
+        ids.sort();
+        ids
+    }
+
     fn created_licenses(&self) -> i64 {
         self.stored
             .iter()
@@ -99,6 +108,13 @@ fn check(store: &Store, model: &Model) {
         .map(|r| (r[0].as_text().unwrap(), r[1].as_i64().unwrap()))
         .collect();
     assert_eq!(got, model.by_type());
+    let ids: Vec<String> = store
+        .rows("SELECT id FROM events ORDER BY id")
+        .unwrap()
+        .into_iter()
+        .map(|r| r[0].as_text().unwrap())
+        .collect();
+    assert_eq!(ids, model.ids(), "the stored events are the first copies");
     let licenses = store.rows("SELECT count(*) FROM licenses").unwrap()[0][0]
         .as_i64()
         .unwrap();
@@ -122,6 +138,13 @@ proptest! {
                 Action::Ingest(batch) => {
                     let events: Vec<Event> = batch.iter().map(|n| event(*n)).collect();
                     let out = store.append(&events).unwrap();
+                    prop_assert_eq!((out.accepted, out.duplicates), model.ingest(&batch));
+                    store.refresh().unwrap();
+                }
+                Action::Prepared(batch) => {
+                    let events: Vec<Event> = batch.iter().map(|n| event(*n)).collect();
+                    let prepared = Prepared::new(events).unwrap();
+                    let out = store.append_prepared(&prepared).unwrap();
                     prop_assert_eq!((out.accepted, out.duplicates), model.ingest(&batch));
                     store.refresh().unwrap();
                 }

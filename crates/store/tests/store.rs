@@ -16,6 +16,7 @@ fn event(id: &str, ty: &str, license: &str, day: u32) -> Event {
         }
         "license.activated" => v["machine_id"] = json!("m"),
         "license.renewed" => v["expires_at"] = json!("2026-03-01T00:00:00Z"),
+        "license.validated" => v["result"] = json!("valid"),
         _ => {}
     }
     validate(&v, parse_rfc3339("2026-06-01T00:00:00Z").unwrap()).unwrap()
@@ -38,6 +39,68 @@ fn resent_ids_are_duplicates_within_and_across_batches() {
         .unwrap();
     assert_eq!((out.accepted, out.duplicates), (1, 1));
     assert_eq!(s.event_count().unwrap(), 3);
+}
+
+/// Every stored column but `received_at` (the time of the append), in table order.
+fn stored_rows(s: &Store) -> Vec<Vec<keylens_query::Cell>> {
+    s.rows("SELECT * EXCLUDE (received_at) FROM events ORDER BY rowid")
+        .unwrap()
+}
+
+#[test]
+fn a_prepared_append_stores_the_rows_and_outcome_of_a_plain_one() {
+    let earlier = [
+        event("a", "license.created", "L1", 1),
+        event("v1", "license.validated", "L1", 4),
+    ];
+    // Types and days out of order, an id stored before, and one repeated within the batch: the
+    // prepared columns must be sorted like a plain append's and lose exactly the same rows.
+    let batch = vec![
+        event("v2", "license.validated", "L1", 3),
+        event("b", "license.activated", "L1", 5),
+        event("v1", "license.validated", "L1", 4),
+        event("c", "license.created", "L2", 2),
+        event("b", "license.activated", "L1", 5),
+        event("r", "license.renewed", "L1", 6),
+        event("v3", "license.validated", "L2", 1),
+    ];
+    let (plain_dir, prepared_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut plain = Store::open(plain_dir.path()).unwrap();
+    let mut prepared = Store::open(prepared_dir.path()).unwrap();
+    plain.append(&earlier).unwrap();
+    prepared.append(&earlier).unwrap();
+    let out = plain.append(&batch).unwrap();
+    let p = keylens_store::Prepared::new(batch.clone()).unwrap();
+    assert_eq!(p.events(), &batch[..], "the events stay as given");
+    let out_prepared = prepared.append_prepared(&p).unwrap();
+    assert_eq!(
+        (out_prepared.accepted, out_prepared.duplicates),
+        (out.accepted, out.duplicates)
+    );
+    assert_eq!((out.accepted, out.duplicates), (5, 2));
+    assert_eq!(stored_rows(&prepared), stored_rows(&plain));
+    plain.refresh().unwrap();
+    prepared.refresh().unwrap();
+    let licenses = "SELECT * FROM licenses ORDER BY license_id";
+    assert_eq!(
+        prepared.rows(licenses).unwrap(),
+        plain.rows(licenses).unwrap()
+    );
+    // All new: the prepared columns are appended as they are.
+    let fresh = vec![
+        event("d", "license.activated", "L2", 7),
+        event("e", "license.created", "L3", 1),
+    ];
+    plain.append(&fresh).unwrap();
+    prepared
+        .append_prepared(&keylens_store::Prepared::new(fresh).unwrap())
+        .unwrap();
+    assert_eq!(stored_rows(&prepared), stored_rows(&plain));
+    assert_eq!(
+        count(&prepared, "SELECT count(*) FROM dirty"),
+        2,
+        "L2 and L3 marked"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@ use crate::cli::InputFormat;
 use crate::Exit;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use keylens_backend::{Store, Target};
+use keylens_backend::{Batch, Preparer, Store, Target};
 use keylens_event::batch::{judge, judge_line};
 use keylens_event::time::now_micros;
 use keylens_event::{BatchAnswer, Event, Rejection};
@@ -51,19 +51,22 @@ fn import_files_as(
     // Reading and validating run on their own thread while this one appends, so parsing the
     // next batch overlaps storing the last. The channel holds one batch: memory stays bounded
     // (about a kilobyte per event in flight).
+    // That thread also puts each batch in the store's order and columns ([`Preparer`]), so this
+    // one only appends (measured: 4.8 s of the writer's 22 s for 3.2M events was that work).
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
     let mut answer = BatchAnswer::default();
     let mut append_time = std::time::Duration::ZERO;
+    let preparer = store.preparer();
     std::thread::scope(|scope| -> Result<()> {
-        let reader = scope.spawn(move || read_files(files, format, csv_map, tx));
+        let reader = scope.spawn(move || read_files(files, format, csv_map, preparer, tx));
         let stored = (|| -> Result<()> {
             for chunk in rx {
                 answer.rejected.extend(chunk.rejected);
-                if chunk.events.is_empty() {
+                let Some(batch) = chunk.batch else {
                     continue;
-                }
+                };
                 let started = std::time::Instant::now();
-                let out = store.append_deferred(&chunk.events)?;
+                let out = store.append_deferred(&batch)?;
                 append_time += started.elapsed();
                 answer.accepted += out.accepted;
                 answer.duplicates += out.duplicates;
@@ -99,11 +102,14 @@ fn read_files(
     files: &[PathBuf],
     format: InputFormat,
     csv_map: &HashMap<String, String>,
+    preparer: Preparer,
     tx: std::sync::mpsc::SyncSender<Chunk>,
 ) -> Result<()> {
     let mut sink = Sink {
         tx,
-        chunk: Chunk::default(),
+        preparer,
+        events: Vec::new(),
+        rejected: Vec::new(),
         index: 0,
         now: now_micros(),
     };
@@ -150,16 +156,17 @@ fn progress_bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// A batch of judged events on its way to the store.
-#[derive(Default)]
+/// A batch of judged events on its way to the store: the good ones prepared, if any.
 struct Chunk {
-    events: Vec<Event>,
+    batch: Option<Batch>,
     rejected: Vec<Rejection>,
 }
 
 struct Sink {
     tx: std::sync::mpsc::SyncSender<Chunk>,
-    chunk: Chunk,
+    preparer: Preparer,
+    events: Vec<Event>,
+    rejected: Vec<Rejection>,
     /// Position of the next event across all inputs.
     index: usize,
     now: i64,
@@ -170,18 +177,27 @@ impl Sink {
         self.index += 1;
         match judged {
             Ok(e) => {
-                self.chunk.events.push(e);
-                if self.chunk.events.len() >= BATCH {
+                self.events.push(e);
+                if self.events.len() >= BATCH {
                     self.flush()?;
                 }
             }
-            Err(r) => self.chunk.rejected.push(r),
+            Err(r) => self.rejected.push(r),
         }
         Ok(())
     }
 
     fn flush(&mut self) -> Result<()> {
-        let chunk = std::mem::take(&mut self.chunk);
+        let events = std::mem::take(&mut self.events);
+        let batch = if events.is_empty() {
+            None
+        } else {
+            Some(self.preparer.prepare(events)?)
+        };
+        let chunk = Chunk {
+            batch,
+            rejected: std::mem::take(&mut self.rejected),
+        };
         self.tx
             .send(chunk)
             .map_err(|_| anyhow::anyhow!("the store stopped taking events"))?;
