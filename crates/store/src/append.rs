@@ -67,11 +67,7 @@ impl Store {
                         is_fresh[i] = true;
                     }
                 }
-                let keep: BooleanArray = p
-                    .order
-                    .iter()
-                    .map(|&i| Some(is_fresh[i as usize]))
-                    .collect();
+                let keep: BooleanArray = p.order.iter().map(|&i| Some(is_fresh[i])).collect();
                 filter_record_batch(&p.batch, &keep)?
             };
             self.commit(&fresh, batch)?;
@@ -162,16 +158,16 @@ fn stored_order(e: &Event) -> (&keylens_event::EventType, i64) {
 pub struct Prepared {
     events: Vec<Event>,
     /// For each row of `batch`, the index of its event in `events`.
-    order: Vec<u32>,
+    order: Vec<usize>,
     batch: RecordBatch,
 }
 
 impl Prepared {
     /// Sorts and converts `events`; `received_at` of every row is the time of this call.
     pub fn new(events: Vec<Event>) -> Result<Prepared> {
-        let mut order: Vec<u32> = (0..events.len() as u32).collect();
-        order.sort_by_key(|&i| stored_order(&events[i as usize]));
-        let rows: Vec<&Event> = order.iter().map(|&i| &events[i as usize]).collect();
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by_key(|&i| stored_order(&events[i]));
+        let rows: Vec<&Event> = order.iter().map(|&i| &events[i]).collect();
         let batch = Self::columns_in_order(&rows, now_micros())?;
         drop(rows);
         Ok(Prepared {
