@@ -37,11 +37,9 @@ impl Store {
         groups: &[&[Event]],
         stored: &mut dyn FnMut(&Event),
     ) -> Result<Vec<AppendOutcome>> {
-        self.id_hashes()?;
-        let existing = self.stored_ids_among(groups.iter().flat_map(|g| g.iter()))?;
-        let (fresh, outcomes) = first_copies(groups, &existing);
+        let (fresh, outcomes) = self.first_new_copies(groups)?;
         if !fresh.is_empty() {
-            let batch = Prepared::columns(&fresh, now_micros())?;
+            let (_, batch) = Prepared::columns(&fresh, now_micros())?;
             self.commit(&fresh, batch)?;
             fresh.iter().for_each(|e| stored(e));
         }
@@ -51,9 +49,7 @@ impl Store {
     /// [`Store::append`] of events [`Prepared`] on another thread: the same outcome, rows and
     /// durability, with the sorting and the column building already done.
     pub fn append_prepared(&mut self, p: &Prepared) -> Result<AppendOutcome> {
-        self.id_hashes()?;
-        let existing = self.stored_ids_among(p.events.iter())?;
-        let (fresh, outcomes) = first_copies(&[&p.events], &existing);
+        let (fresh, outcomes) = self.first_new_copies(&[&p.events])?;
         if !fresh.is_empty() {
             let batch = if fresh.len() == p.events.len() {
                 p.batch.clone() // shares the columns: no copy
@@ -73,6 +69,17 @@ impl Store {
             self.commit(&fresh, batch)?;
         }
         Ok(outcomes[0])
+    }
+
+    /// The events of `groups` to store (the first copy of each id not stored yet), and what
+    /// becomes of each group.
+    fn first_new_copies<'a>(
+        &mut self,
+        groups: &[&'a [Event]],
+    ) -> Result<(Vec<&'a Event>, Vec<AppendOutcome>)> {
+        self.id_hashes()?;
+        let existing = self.stored_ids_among(groups.iter().flat_map(|g| g.iter()))?;
+        Ok(first_copies(groups, &existing))
     }
 
     /// Appends `batch` (the rows of `fresh`) and marks the licenses of its lifecycle events dirty,
@@ -165,11 +172,8 @@ pub struct Prepared {
 impl Prepared {
     /// Sorts and converts `events`; `received_at` of every row is the time of this call.
     pub fn new(events: Vec<Event>) -> Result<Prepared> {
-        let mut order: Vec<usize> = (0..events.len()).collect();
-        order.sort_by_key(|&i| stored_order(&events[i]));
-        let rows: Vec<&Event> = order.iter().map(|&i| &events[i]).collect();
-        let batch = Self::columns_in_order(&rows, now_micros())?;
-        drop(rows);
+        let rows: Vec<&Event> = events.iter().collect();
+        let (order, batch) = Self::columns(&rows, now_micros())?;
         Ok(Prepared {
             events,
             order,
@@ -182,11 +186,13 @@ impl Prepared {
         &self.events
     }
 
-    /// The columns of `events` in the order the store keeps them.
-    fn columns(events: &[&Event], received_at: i64) -> Result<RecordBatch> {
-        let mut sorted = events.to_vec();
-        sorted.sort_by_key(|e| stored_order(e));
-        Self::columns_in_order(&sorted, received_at)
+    /// The columns of `events` in the order the store keeps them, and for each row the index
+    /// of its event in `events`.
+    fn columns(events: &[&Event], received_at: i64) -> Result<(Vec<usize>, RecordBatch)> {
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by_key(|&i| stored_order(events[i]));
+        let sorted: Vec<&Event> = order.iter().map(|&i| events[i]).collect();
+        Ok((order, Self::columns_in_order(&sorted, received_at)?))
     }
 
     /// The events, already in order, as an Arrow batch with the columns of the `events` table.
