@@ -58,10 +58,7 @@ fn main() {
         return;
     }
     let licenses = keylens_testkit::bench_licenses();
-    let secs: u64 = std::env::var("KEYLENS_LIVE_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+    let secs = keylens_testkit::env_number("KEYLENS_LIVE_SECS", 20);
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let source = Path::new(&target).join(format!("bench-store-{licenses}"));
     if !source.join("complete").exists() {

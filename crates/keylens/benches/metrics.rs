@@ -16,10 +16,7 @@ use std::path::PathBuf;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn store() -> (Store, String) {
-    let licenses: u64 = std::env::var("KEYLENS_BENCH_LICENSES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+    let licenses = keylens_testkit::bench_licenses();
     let end = parse_instant("2026-11-01").unwrap();
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)

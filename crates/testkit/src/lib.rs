@@ -95,10 +95,16 @@ pub fn wait_for_log(path: &Path, needle: &str, what: &str) {
 
 /// For benchmarks: how many licenses, from `KEYLENS_BENCH_LICENSES` (default 100,000).
 pub fn bench_licenses() -> u64 {
-    std::env::var("KEYLENS_BENCH_LICENSES")
+    env_number("KEYLENS_BENCH_LICENSES", 100_000)
+}
+
+/// A benchmark setting from the environment variable `name`, or `default` when it is unset or
+/// not a number.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000)
+        .unwrap_or(default)
 }
 
 /// `cargo test --benches` runs custom-harness benchmarks with `--list`: they have nothing to
