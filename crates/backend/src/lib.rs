@@ -241,6 +241,13 @@ impl Engine for Reader {
             Reader::ClickHouse(r) => r.keeps_bookings(),
         }
     }
+
+    fn keeps_validation_counts(&self) -> bool {
+        match self {
+            Reader::Embedded(r) => r.keeps_validation_counts(),
+            Reader::ClickHouse(r) => r.keeps_validation_counts(),
+        }
+    }
 }
 
 impl Engine for Store {
@@ -262,6 +269,13 @@ impl Engine for Store {
         match self {
             Store::Embedded(s) => s.keeps_bookings(),
             Store::ClickHouse(s) => s.keeps_bookings(),
+        }
+    }
+
+    fn keeps_validation_counts(&self) -> bool {
+        match self {
+            Store::Embedded(s) => s.keeps_validation_counts(),
+            Store::ClickHouse(s) => s.keeps_validation_counts(),
         }
     }
 }

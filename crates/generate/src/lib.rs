@@ -121,6 +121,21 @@ pub fn generate(spec: &Spec, sink: &mut dyn FnMut(&GenEvent) -> io::Result<()>) 
     Ok(())
 }
 
+/// The stream as keylens stores it: each event through the contract's validation, as received
+/// at the stream's end (for tests and benchmarks that build a store without a file).
+pub fn validated_events(spec: &Spec) -> Vec<keylens_event::Event> {
+    let mut events = Vec::new();
+    generate(spec, &mut |e| {
+        let value = serde_json::to_value(e)?;
+        let event = keylens_event::validate(&value, spec.end)
+            .unwrap_or_else(|err| panic!("a generated event fails validation: {err:?}"));
+        events.push(event);
+        Ok(())
+    })
+    .expect("collecting in memory cannot fail");
+    events
+}
+
 /// Writes the stream as NDJSON.
 pub fn write_ndjson(spec: &Spec, out: &mut dyn Write) -> io::Result<()> {
     generate(spec, &mut |e| {

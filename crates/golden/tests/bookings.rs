@@ -25,19 +25,12 @@ impl Engine for JoinOnly<'_> {
 
 fn store() -> (tempfile::TempDir, Store) {
     let end = parse_rfc3339("2026-11-01T00:00:00Z").unwrap();
-    let spec = keylens_generate::Spec {
+    let mut events = keylens_generate::validated_events(&keylens_generate::Spec {
         licenses: 400,
         seed: 7,
         days: 365,
         end,
-    };
-    let mut events = Vec::new();
-    keylens_generate::generate(&spec, &mut |e| {
-        let value = serde_json::to_value(e).unwrap();
-        events.push(validate(&value, end).unwrap());
-        Ok(())
-    })
-    .unwrap();
+    });
     // A license booked (an upgrade) before it was created: as of an instant between the two,
     // its attributes are unknown and the booking falls back to the event's own fields.
     for v in [

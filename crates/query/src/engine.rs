@@ -4,7 +4,7 @@
 //! The engine holds three tables besides `events`, materialised from the license fold
 //! (`keylens-lifecycle`): `licenses` (one row per created license), `terms` (one row per term
 //! end) and `segments` (tier/model history), and may keep `bookings` (see
-//! [`Engine::keeps_bookings`]). An engine must bring them up to date with every stored event
+//! [`Engine::keeps_bookings`]) and `validation_counts` ([`Engine::keeps_validation_counts`]). An engine must bring them up to date with every stored event
 //! before it answers (`Engine::rows` may assume they are).
 
 use crate::dialect::Dialect;
@@ -74,6 +74,14 @@ pub trait Engine {
     /// `as_of`), up to date like the other fold tables. Where it does, `revenue` and the
     /// overview's bookings read it instead of joining events to segments.
     fn keeps_bookings(&self) -> bool {
+        false
+    }
+    /// Whether this engine also keeps `validation_counts` (`day`, `latency_ms`, `invalid`, `n`):
+    /// the `license.validated` events counted per UTC day (`ts` floored to a multiple of a day),
+    /// latency and whether `result` is `invalid`, possibly several rows per key (their `n` add
+    /// up), covering every stored validation. Where it does, `validations` without grouping or
+    /// filters reads it for the whole days of its range.
+    fn keeps_validation_counts(&self) -> bool {
         false
     }
 }

@@ -138,4 +138,8 @@ impl Engine for Live<'_> {
     fn keeps_bookings(&self) -> bool {
         self.reader.keeps_bookings()
     }
+
+    fn keeps_validation_counts(&self) -> bool {
+        self.reader.keeps_validation_counts()
+    }
 }

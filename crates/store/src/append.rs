@@ -82,8 +82,9 @@ impl Store {
         Ok(first_copies(groups, &existing))
     }
 
-    /// Appends `batch` (the rows of `fresh`) and marks the licenses of its lifecycle events dirty,
-    /// in one transaction; then remembers the ids. Durable when it returns `Ok`.
+    /// Appends `batch` (the rows of `fresh`), marks the licenses of its lifecycle events dirty
+    /// and adds its validations to `validation_counts`, in one transaction; then remembers the
+    /// ids. Durable when it returns `Ok`.
     fn commit(&mut self, fresh: &[&Event], batch: RecordBatch) -> Result<()> {
         let dirty: BTreeSet<&str> = fresh
             .iter()
@@ -91,9 +92,14 @@ impl Store {
             .filter_map(|e| e.license_id.as_deref())
             .collect();
         self.db.conn.execute_batch("BEGIN TRANSACTION")?;
-        let written = self.write(batch, &dirty);
+        let written = self
+            .write(batch, &dirty)
+            .and_then(|()| self.write_validation_counts(fresh));
         match written {
-            Ok(()) => self.db.conn.execute_batch("COMMIT")?,
+            Ok(rows) => {
+                self.db.conn.execute_batch("COMMIT")?;
+                self.count_rows.added += rows;
+            }
             Err(e) => {
                 let _ = self.db.conn.execute_batch("ROLLBACK");
                 return Err(e);
@@ -102,6 +108,11 @@ impl Store {
         let hashes = self.id_hashes()?;
         for e in fresh {
             hashes.insert(id_hash(&e.id));
+        }
+        // The append is durable whatever happens here: a failed compaction leaves the rows as
+        // they were (its own transaction) and is tried again after the next append.
+        if let Err(e) = self.compact_counts_when_grown() {
+            tracing::warn!(error = %e, "compacting validation_counts failed; the next append retries");
         }
         Ok(())
     }

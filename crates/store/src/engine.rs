@@ -34,6 +34,10 @@ impl Engine for Reader {
     fn keeps_bookings(&self) -> bool {
         true
     }
+
+    fn keeps_validation_counts(&self) -> bool {
+        true
+    }
 }
 
 impl Engine for Store {
@@ -47,6 +51,10 @@ impl Engine for Store {
 
     fn keeps_bookings(&self) -> bool {
         self.read().keeps_bookings()
+    }
+
+    fn keeps_validation_counts(&self) -> bool {
+        self.read().keeps_validation_counts()
     }
 }
 

@@ -6,6 +6,8 @@
 //!   segment, all kept up to date with `events`: every append records the
 //!   licenses it touched in `dirty` in the same transaction, and [`Store::refresh`] re-folds them.
 //!   A crash between the two leaves `dirty` behind, and the next open finishes the job.
+//! - `validation_counts` holds the validation calls counted per day, latency and outcome,
+//!   written by each append in its own transaction (see `validation_counts.rs`).
 //!
 //! Durability: when [`Store::append`] returns `Ok`, its transaction is committed and DuckDB has
 //! synced its write-ahead log, so the events survive `kill -9` and power loss.
@@ -16,10 +18,12 @@ mod engine;
 mod live;
 mod schema;
 mod timeline;
+mod validation_counts;
 
 pub use append::{AppendOutcome, Prepared};
 pub use derive::RowChanged;
 pub use timeline::StoredEvent;
+pub use validation_counts::COMPACT_AFTER;
 
 use std::path::{Path, PathBuf};
 
@@ -66,6 +70,8 @@ pub struct Store {
     /// touching the table; a hit is confirmed against the stored ids (hashes can collide).
     /// Loaded on the first append, so processes that only query never pay for it.
     id_hashes: Option<IdHashes>,
+    /// The size of `validation_counts`, for deciding when to compact it.
+    count_rows: validation_counts::CountRows,
 }
 
 impl Store {
@@ -86,7 +92,9 @@ impl Store {
             db: Reader { conn },
             path,
             id_hashes: None,
+            count_rows: Default::default(),
         };
+        store.count_rows.kept = store.validation_count_rows()?;
         // Licenses left dirty by a migration (which re-derives what a new table needs) or by an
         // interrupted process: a backlog of a chunk or more (each takes seconds) can take minutes
         // (1M licenses: ~2), so say so before starting.

@@ -130,6 +130,18 @@ const MIGRATIONS: &[&str] = &[
         s_first_activation_at BIGINT
     );
     INSERT INTO dirty SELECT DISTINCT license_id FROM events WHERE license_id IS NOT NULL AND type IN ('license.created', 'license.renewed', 'license.upgraded') AND amount IS NOT NULL;",
+    // 4: validation calls counted per UTC day, latency and outcome, kept by every append:
+    // `validations` without grouping or filters reads them instead of scanning the calls
+    // (validation_counts.rs). Filled from the stored events.
+    "CREATE TABLE validation_counts (
+        day BIGINT NOT NULL,
+        latency_ms DOUBLE,
+        invalid BOOLEAN NOT NULL,
+        n BIGINT NOT NULL
+    );
+    INSERT INTO validation_counts
+        SELECT (ts // 86400000000) * 86400000000, latency_ms, coalesce(result = 'invalid', false), count(*)
+        FROM events WHERE type = 'license.validated' GROUP BY ALL;",
 ];
 
 pub(crate) fn migrate(conn: &duckdb::Connection, path: &Path) -> Result<()> {

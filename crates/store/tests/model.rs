@@ -20,6 +20,8 @@ enum Action {
     Group(Vec<Vec<u16>>),
     /// Drop the store and open it again from disk.
     Restart,
+    /// Sum `validation_counts` into one row per key.
+    Compact,
     /// Compare what the store answers with the model.
     Check,
 }
@@ -38,13 +40,28 @@ fn event(n: u16) -> Event {
             json!({"id": format!("e{n}"), "type": "license.activated", "timestamp": ts, "license_id": license, "machine_id": format!("m{n}")})
         }
         2 => {
-            json!({"id": format!("e{n}"), "type": "license.validated", "timestamp": ts, "license_id": license, "result": "valid"})
+            // Few latencies and some without one, so `validation_counts` keys repeat.
+            let mut v = json!({"id": format!("e{n}"), "type": "license.validated", "timestamp": validated_at(n),
+                               "license_id": license, "result": if n.is_multiple_of(3) { "invalid" } else { "valid" }});
+            if let Some(ms) = latency(n) {
+                v["latency_ms"] = json!(ms);
+            }
+            v
         }
         _ => {
             json!({"id": format!("e{n}"), "type": "license.renewed", "timestamp": ts, "license_id": license, "term": "P1M"})
         }
     };
     validate(&v, parse_rfc3339("2026-06-01T00:00:00Z").unwrap()).unwrap()
+}
+
+/// When validation `n` happened: inside its day, not at its start.
+fn validated_at(n: u16) -> String {
+    format!("2026-02-{:02}T{:02}:30:00Z", 1 + (n % 28), n % 24)
+}
+
+fn latency(n: u16) -> Option<f64> {
+    (!n.is_multiple_of(5)).then_some((n % 5) as f64 * 1.5)
 }
 
 fn arb_action() -> impl Strategy<Value = Action> {
@@ -54,6 +71,7 @@ fn arb_action() -> impl Strategy<Value = Action> {
         3 => batch().prop_map(Action::Prepared),
         2 => prop::collection::vec(batch(), 1..4).prop_map(Action::Group),
         1 => Just(Action::Restart),
+        1 => Just(Action::Compact),
         2 => Just(Action::Check),
     ]
 }
@@ -87,6 +105,20 @@ impl Model {
         let mut ids: Vec<String> = self.stored.iter().map(|n| format!("e{n}")).collect();
         ids.sort();
         ids
+    }
+
+    /// `validation_counts` as (day, latency, invalid) -> calls, the latency as text.
+    fn validation_counts(&self) -> BTreeMap<(i64, String, bool), i64> {
+        let mut m = BTreeMap::new();
+        for n in self.stored.iter().filter(|n| *n % 4 == 2) {
+            let day = parse_rfc3339(&validated_at(*n))
+                .unwrap()
+                .div_euclid(86_400_000_000)
+                * 86_400_000_000;
+            let key = (day, format!("{:?}", latency(*n)), n.is_multiple_of(3));
+            *m.entry(key).or_default() += 1;
+        }
+        m
     }
 
     fn created_licenses(&self) -> i64 {
@@ -123,6 +155,16 @@ fn check(store: &Store, model: &Model) {
         .as_i64()
         .unwrap();
     assert_eq!(dirty, 0, "everything derived");
+    let counts: BTreeMap<(i64, String, bool), i64> = store
+        .rows("SELECT day, latency_ms, invalid, CAST(sum(n) AS BIGINT) FROM validation_counts GROUP BY ALL")
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let key = (r[0].as_i64().unwrap(), format!("{:?}", r[1].as_f64()), r[2].as_i64() == Some(1));
+            (key, r[3].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(counts, model.validation_counts(), "validation counts");
 }
 
 proptest! {
@@ -161,6 +203,7 @@ proptest! {
                     drop(store);
                     store = Store::open(dir.path()).unwrap();
                 }
+                Action::Compact => store.compact_counts().unwrap(),
                 Action::Check => check(&store, &model),
             }
         }

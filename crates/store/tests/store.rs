@@ -178,10 +178,10 @@ fn schema_is_versioned() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path()).unwrap());
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 3);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 4);
     assert_eq!(
         count(&s, "SELECT count(*) FROM schema_version"),
-        3,
+        4,
         "a reopen applies nothing again"
     );
 }
@@ -223,7 +223,7 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
             "DELETE FROM schema_version WHERE version >= 2;
-             DROP TABLE bookings; DELETE FROM terms; DELETE FROM segments;
+             DROP TABLE validation_counts; DROP TABLE bookings; DELETE FROM terms; DELETE FROM segments;
              ALTER TABLE terms DROP COLUMN created_at; ALTER TABLE terms DROP COLUMN product;
              ALTER TABLE terms DROP COLUMN model; ALTER TABLE terms DROP COLUMN tier;
              ALTER TABLE terms DROP COLUMN region; ALTER TABLE terms DROP COLUMN channel;
@@ -235,7 +235,7 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
         .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 3);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 4);
     assert_eq!(
         count(&s, "SELECT count(*) FROM terms WHERE product = 'app'"),
         1
@@ -327,12 +327,111 @@ fn a_store_from_schema_2_gets_its_bookings_on_open() {
     }
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
-        conn.execute_batch("DELETE FROM schema_version WHERE version = 3; DROP TABLE bookings;")
+        conn.execute_batch("DELETE FROM schema_version WHERE version >= 3; DROP TABLE bookings; DROP TABLE validation_counts;")
             .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 3);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 4);
     assert_eq!(bookings_kept(&s).len(), 1);
     assert_eq!(bookings_kept(&s), bookings_by_join(&s));
     assert_eq!(count(&s, "SELECT count(*) FROM dirty"), 0);
+}
+
+fn validation(id: &str, license: &str, at: &str, result: &str, latency: Option<f64>) -> Event {
+    let mut v = json!({"id": id, "type": "license.validated", "license_id": license, "timestamp": at, "result": result});
+    if let Some(ms) = latency {
+        v["latency_ms"] = json!(ms);
+    }
+    validate(&v, parse_rfc3339("2027-01-01T00:00:00Z").unwrap()).unwrap()
+}
+
+/// `validation_counts` summed per key, and the same counts taken from `events`.
+fn counts_kept_and_counted(
+    s: &Store,
+) -> (Vec<Vec<keylens_query::Cell>>, Vec<Vec<keylens_query::Cell>>) {
+    let kept = s
+        .rows(
+            "SELECT day, latency_ms, invalid, CAST(sum(n) AS BIGINT) FROM validation_counts \
+             GROUP BY ALL ORDER BY ALL",
+        )
+        .unwrap();
+    let counted = s
+        .rows(
+            "SELECT (ts // 86400000000) * 86400000000, latency_ms, coalesce(result = 'invalid', false), count(*) \
+             FROM events WHERE type = 'license.validated' GROUP BY ALL ORDER BY ALL",
+        )
+        .unwrap();
+    (kept, counted)
+}
+
+#[test]
+fn validation_counts_follow_every_append_and_survive_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let batches = [
+        vec![
+            validation("v1", "L1", "2026-01-01T10:00:00Z", "valid", Some(12.0)),
+            validation(
+                "v2",
+                "L2",
+                "2026-01-01T23:59:59.999999Z",
+                "invalid",
+                Some(12.0),
+            ),
+            validation("v3", "L1", "2026-01-02T00:00:00Z", "valid", None),
+            event("c", "license.created", "L1", 1),
+        ],
+        // The same key again in a later append (a second row until compacted), a duplicate id
+        // (not counted twice) and a call of another day.
+        vec![
+            validation("v4", "L2", "2026-01-01T08:00:00Z", "valid", Some(12.0)),
+            validation("v1", "L1", "2026-01-01T10:00:00Z", "valid", Some(12.0)),
+            validation("v5", "L3", "2026-01-03T23:00:00Z", "invalid", Some(0.5)),
+        ],
+    ];
+    for b in &batches {
+        s.append(b).unwrap();
+        let (kept, counted) = counts_kept_and_counted(&s);
+        assert_eq!(kept, counted);
+    }
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM validation_counts"),
+        5,
+        "one row per key and append"
+    );
+    s.compact_counts().unwrap();
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM validation_counts"),
+        4,
+        "one row per key"
+    );
+    let (kept, counted) = counts_kept_and_counted(&s);
+    assert_eq!(kept, counted);
+    assert_eq!(counted.len(), 4);
+}
+
+#[test]
+fn a_store_from_schema_3_gets_its_validation_counts_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut s = Store::open(dir.path()).unwrap();
+        s.append(&[
+            validation("v1", "L1", "2026-01-01T10:00:00Z", "valid", Some(12.0)),
+            validation("v2", "L1", "2026-01-01T11:00:00Z", "invalid", Some(12.0)),
+            validation("v3", "L1", "2026-01-01T12:00:00Z", "invalid", Some(12.0)),
+        ])
+        .unwrap();
+    }
+    {
+        let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
+        conn.execute_batch(
+            "DELETE FROM schema_version WHERE version = 4; DROP TABLE validation_counts;",
+        )
+        .unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 4);
+    let (kept, counted) = counts_kept_and_counted(&s);
+    assert_eq!(kept, counted);
+    assert_eq!(kept.len(), 2, "the valid call and the two invalid ones");
 }
