@@ -1,5 +1,6 @@
 //! Durable, deduplicated appends.
 
+use crate::validation_counts::Counts;
 use crate::{id_hash, Result, Store};
 use duckdb::arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
 use duckdb::arrow::compute::filter_record_batch;
@@ -40,19 +41,24 @@ impl Store {
         let (fresh, outcomes) = self.first_new_copies(groups)?;
         if !fresh.is_empty() {
             let (_, batch) = Prepared::columns(&fresh, now_micros())?;
-            self.commit(&fresh, batch)?;
+            let counts = Counts::of(fresh.iter().copied());
+            self.commit(&fresh, batch, CountsGo::Write(counts))?;
             fresh.iter().for_each(|e| stored(e));
         }
         Ok(outcomes)
     }
 
     /// [`Store::append`] of events [`Prepared`] on another thread: the same outcome, rows and
-    /// durability, with the sorting and the column building already done.
+    /// durability, with the sorting and the column building already done. Their validations
+    /// reach `validation_counts` at the next [`Store::refresh`] (a bulk import's counts are
+    /// written once, see validation_counts.rs); until then the store is marked so that a new
+    /// process counts them again if this one stops first.
     pub fn append_prepared(&mut self, p: &Prepared) -> Result<AppendOutcome> {
         let (fresh, outcomes) = self.first_new_copies(&[&p.events])?;
         if !fresh.is_empty() {
-            let batch = if fresh.len() == p.events.len() {
-                p.batch.clone() // shares the columns: no copy
+            let (batch, counts) = if fresh.len() == p.events.len() {
+                // Shares the columns: no copy.
+                (p.batch.clone(), p.counts.clone())
             } else {
                 // Some were stored before or repeat an earlier id: keep the rows of the rest.
                 // `fresh` is a subsequence of `events`, in their order.
@@ -64,9 +70,12 @@ impl Store {
                     }
                 }
                 let keep: BooleanArray = p.order.iter().map(|&i| Some(is_fresh[i])).collect();
-                filter_record_batch(&p.batch, &keep)?
+                (
+                    filter_record_batch(&p.batch, &keep)?,
+                    Counts::of(fresh.iter().copied()),
+                )
             };
-            self.commit(&fresh, batch)?;
+            self.commit(&fresh, batch, CountsGo::Defer(counts))?;
         }
         Ok(outcomes[0])
     }
@@ -83,22 +92,26 @@ impl Store {
     }
 
     /// Appends `batch` (the rows of `fresh`), marks the licenses of its lifecycle events dirty
-    /// and adds its validations to `validation_counts`, in one transaction; then remembers the
-    /// ids. Durable when it returns `Ok`.
-    fn commit(&mut self, fresh: &[&Event], batch: RecordBatch) -> Result<()> {
+    /// and adds its validations' `counts` to `validation_counts` (or marks them behind), in one
+    /// transaction; then remembers the ids. Durable when it returns `Ok`.
+    fn commit(&mut self, fresh: &[&Event], batch: RecordBatch, counts: CountsGo) -> Result<()> {
         let dirty: BTreeSet<&str> = fresh
             .iter()
             .filter(|e| e.kind().is_lifecycle())
             .filter_map(|e| e.license_id.as_deref())
             .collect();
         self.db.conn.execute_batch("BEGIN TRANSACTION")?;
-        let written = self
-            .write(batch, &dirty)
-            .and_then(|()| self.write_validation_counts(fresh));
+        let written = self.write(batch, &dirty).and_then(|()| match &counts {
+            CountsGo::Write(c) => self.write_counts(c),
+            CountsGo::Defer(_) => self.mark_counts_behind().map(|_| 0),
+        });
         match written {
             Ok(rows) => {
                 self.db.conn.execute_batch("COMMIT")?;
-                self.count_rows.added += rows;
+                match &counts {
+                    CountsGo::Write(_) => self.count_rows.added += rows,
+                    CountsGo::Defer(c) => self.defer_counts(c),
+                }
             }
             Err(e) => {
                 let _ = self.db.conn.execute_batch("ROLLBACK");
@@ -161,6 +174,13 @@ impl Store {
     }
 }
 
+/// Where an append's validation counts go: into `validation_counts` with its events, or kept in
+/// memory until the next refresh (bulk imports, see validation_counts.rs).
+enum CountsGo {
+    Write(Counts),
+    Defer(Counts),
+}
+
 /// The order of the rows within each append: (type, timestamp). A metric reads one or a few
 /// types, and DuckDB skips reading a row's other columns where a whole vector fails the type
 /// filter, which rows of one type side by side make common. At 1M licenses imported this way:
@@ -175,6 +195,8 @@ fn stored_order(e: &Event) -> (&keylens_event::EventType, i64) {
 /// not need the store (a bulk import builds the next batch while the store writes the last).
 pub struct Prepared {
     events: Vec<Event>,
+    /// The counts of its validations, for `validation_counts`.
+    counts: Counts,
     /// For each row of `batch`, the index of its event in `events`.
     order: Vec<usize>,
     batch: RecordBatch,
@@ -186,6 +208,7 @@ impl Prepared {
         let rows: Vec<&Event> = events.iter().collect();
         let (order, batch) = Self::columns(&rows, now_micros())?;
         Ok(Prepared {
+            counts: Counts::of(events.iter()),
             events,
             order,
             batch,

@@ -72,6 +72,8 @@ pub struct Store {
     id_hashes: Option<IdHashes>,
     /// The size of `validation_counts`, for deciding when to compact it.
     count_rows: validation_counts::CountRows,
+    /// Counts of prepared appends not written to `validation_counts` yet (see there).
+    deferred_counts: Option<validation_counts::Counts>,
 }
 
 impl Store {
@@ -93,6 +95,7 @@ impl Store {
             path,
             id_hashes: None,
             count_rows: Default::default(),
+            deferred_counts: None,
         };
         store.count_rows.kept = store.validation_count_rows()?;
         // Licenses left dirty by a migration (which re-derives what a new table needs) or by an

@@ -132,16 +132,16 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO dirty SELECT DISTINCT license_id FROM events WHERE license_id IS NOT NULL AND type IN ('license.created', 'license.renewed', 'license.upgraded') AND amount IS NOT NULL;",
     // 4: validation calls counted per UTC day, latency and outcome, kept by every append:
     // `validations` without grouping or filters reads them instead of scanning the calls
-    // (validation_counts.rs). Filled from the stored events.
+    // (validation_counts.rs). A row in `validation_counts_stale` says the counts are behind the
+    // events: set here, so that opening the store fills them from the stored events.
     "CREATE TABLE validation_counts (
         day BIGINT NOT NULL,
         latency_ms DOUBLE,
         invalid BOOLEAN NOT NULL,
         n BIGINT NOT NULL
     );
-    INSERT INTO validation_counts
-        SELECT (ts // 86400000000) * 86400000000, latency_ms, coalesce(result = 'invalid', false), count(*)
-        FROM events WHERE type = 'license.validated' GROUP BY ALL;",
+    CREATE TABLE validation_counts_stale (since BIGINT NOT NULL);
+    INSERT INTO validation_counts_stale VALUES (epoch_us(now()));",
 ];
 
 pub(crate) fn migrate(conn: &duckdb::Connection, path: &Path) -> Result<()> {

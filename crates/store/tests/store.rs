@@ -3,7 +3,7 @@
 use keylens_event::time::parse_rfc3339;
 use keylens_event::{validate, Event};
 use keylens_query::Engine;
-use keylens_store::Store;
+use keylens_store::{Prepared, Store};
 use serde_json::json;
 
 fn event(id: &str, ty: &str, license: &str, day: u32) -> Event {
@@ -223,7 +223,7 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
             "DELETE FROM schema_version WHERE version >= 2;
-             DROP TABLE validation_counts; DROP TABLE bookings; DELETE FROM terms; DELETE FROM segments;
+             DROP TABLE validation_counts; DROP TABLE validation_counts_stale; DROP TABLE bookings; DELETE FROM terms; DELETE FROM segments;
              ALTER TABLE terms DROP COLUMN created_at; ALTER TABLE terms DROP COLUMN product;
              ALTER TABLE terms DROP COLUMN model; ALTER TABLE terms DROP COLUMN tier;
              ALTER TABLE terms DROP COLUMN region; ALTER TABLE terms DROP COLUMN channel;
@@ -327,7 +327,7 @@ fn a_store_from_schema_2_gets_its_bookings_on_open() {
     }
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
-        conn.execute_batch("DELETE FROM schema_version WHERE version >= 3; DROP TABLE bookings; DROP TABLE validation_counts;")
+        conn.execute_batch("DELETE FROM schema_version WHERE version >= 3; DROP TABLE bookings; DROP TABLE validation_counts; DROP TABLE validation_counts_stale;")
             .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
@@ -425,7 +425,7 @@ fn a_store_from_schema_3_gets_its_validation_counts_on_open() {
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
-            "DELETE FROM schema_version WHERE version = 4; DROP TABLE validation_counts;",
+            "DELETE FROM schema_version WHERE version = 4; DROP TABLE validation_counts; DROP TABLE validation_counts_stale;",
         )
         .unwrap();
     }
@@ -434,4 +434,51 @@ fn a_store_from_schema_3_gets_its_validation_counts_on_open() {
     let (kept, counted) = counts_kept_and_counted(&s);
     assert_eq!(kept, counted);
     assert_eq!(kept.len(), 2, "the valid call and the two invalid ones");
+    assert_eq!(count(&s, "SELECT count(*) FROM validation_counts_stale"), 0);
+}
+
+#[test]
+fn prepared_appends_defer_their_counts_to_the_refresh_and_a_stop_recounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = |ids: [&str; 2]| {
+        Prepared::new(vec![
+            validation(ids[0], "L1", "2026-01-01T10:00:00Z", "valid", Some(12.0)),
+            validation(ids[1], "L1", "2026-01-02T10:00:00Z", "invalid", None),
+        ])
+        .unwrap()
+    };
+    {
+        let mut s = Store::open(dir.path()).unwrap();
+        s.append_prepared(&batch(["a1", "a2"])).unwrap();
+        s.append_prepared(&batch(["b1", "b2"])).unwrap();
+        assert_eq!(
+            count(&s, "SELECT count(*) FROM validation_counts"),
+            0,
+            "deferred"
+        );
+        assert_eq!(
+            count(&s, "SELECT count(*) FROM validation_counts_stale"),
+            1,
+            "marked once"
+        );
+        s.refresh().unwrap();
+        assert_eq!(
+            count(&s, "SELECT count(*) FROM validation_counts"),
+            2,
+            "one row per key"
+        );
+        assert_eq!(count(&s, "SELECT count(*) FROM validation_counts_stale"), 0);
+        let (kept, counted) = counts_kept_and_counted(&s);
+        assert_eq!(kept, counted);
+        // A process that stops before its refresh: the mark stays, the counts are lost.
+        s.append_prepared(&batch(["c1", "c2"])).unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(count(&s, "SELECT count(*) FROM validation_counts_stale"), 0);
+    let (kept, counted) = counts_kept_and_counted(&s);
+    assert_eq!(kept, counted, "counted again on open");
+    assert_eq!(
+        count(&s, "SELECT CAST(sum(n) AS BIGINT) FROM validation_counts"),
+        6
+    );
 }
