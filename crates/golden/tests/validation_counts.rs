@@ -1,8 +1,9 @@
-//! `validations` answered from the embedded store's `validation_counts` (whole days) plus the
-//! events of the partial days must equal the same metric scanning the events (what an engine
-//! without those counts, such as ClickHouse, does): on a generated stream appended in many
-//! batches (so a key has several rows), before and after compaction, for ranges and `as_of`
-//! on and off day boundaries, in every bucket size.
+//! `validations` answered from the embedded store's `validation_counts` (whole days), the calls
+//! received since they were counted and the events of the partial days must equal the same
+//! metric scanning the events (what an engine without those counts, such as ClickHouse, does):
+//! on a generated stream appended in many batches and counted every few (so a key has several
+//! rows) with the last batches not yet counted, then all counted and compacted, for ranges and
+//! `as_of` on and off day boundaries, in every bucket size.
 
 use keylens_event::time::parse_rfc3339;
 use keylens_query::{Answer, Cell, Dialect, Engine};
@@ -59,8 +60,12 @@ fn store() -> (tempfile::TempDir, Store) {
     });
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path()).unwrap();
-    for batch in events.chunks(700) {
+    let batches: Vec<&[keylens_event::Event]> = events.chunks(700).collect();
+    for (i, batch) in batches.iter().enumerate() {
         store.append(batch).unwrap();
+        if i % 5 == 4 && i + 3 < batches.len() {
+            store.catch_up_counts().unwrap();
+        }
     }
     store.refresh().unwrap();
     (dir, store)
@@ -123,14 +128,22 @@ fn validations_from_counts_equal_validations_from_events() {
         .unwrap()[0][0]
         .as_i64()
         .unwrap();
-    assert!(keys_with_several_rows > 0, "appends left keys to compact");
+    assert!(keys_with_several_rows > 0, "catch-ups left keys to compact");
+    let tail = store
+        .rows("SELECT count(*) FROM events WHERE type = 'license.validated' AND received_at > (SELECT received_at FROM validation_counts_upto)")
+        .unwrap()[0][0]
+        .as_i64()
+        .unwrap();
+    assert!(tail > 0, "the last batches are not counted yet");
+    // All but the 12 queries whose range holds no whole day (it starts and ends on one day).
     assert_eq!(
         compare_all(&store),
-        30,
-        "every ungrouped, unfiltered query reads the counts"
+        18,
+        "the ungrouped, unfiltered queries read the counts"
     );
+    store.catch_up_counts().unwrap();
     store.compact_counts().unwrap();
-    assert_eq!(compare_all(&store), 30);
+    assert_eq!(compare_all(&store), 18);
 }
 
 #[test]

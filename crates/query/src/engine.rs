@@ -79,8 +79,9 @@ pub trait Engine {
     /// Whether this engine also keeps `validation_counts` (`day`, `latency_ms`, `invalid`, `n`):
     /// the `license.validated` events counted per UTC day (`ts` floored to a multiple of a day),
     /// latency and whether `result` is `invalid`, possibly several rows per key (their `n` add
-    /// up), covering every stored validation. Where it does, `validations` without grouping or
-    /// filters reads it for the whole days of its range.
+    /// up), covering exactly the validations with `received_at` up to the one value of
+    /// `validation_counts_upto.received_at`. Where it does, `validations` without grouping or
+    /// filters reads it for the whole days of its range, and the later calls from `events`.
     fn keeps_validation_counts(&self) -> bool {
         false
     }

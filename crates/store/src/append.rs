@@ -1,6 +1,5 @@
 //! Durable, deduplicated appends.
 
-use crate::validation_counts::Counts;
 use crate::{id_hash, Result, Store};
 use duckdb::arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
 use duckdb::arrow::compute::filter_record_batch;
@@ -40,25 +39,25 @@ impl Store {
     ) -> Result<Vec<AppendOutcome>> {
         let (fresh, outcomes) = self.first_new_copies(groups)?;
         if !fresh.is_empty() {
-            let (_, batch) = Prepared::columns(&fresh, now_micros())?;
-            let counts = Counts::of(fresh.iter().copied());
-            self.commit(&fresh, batch, CountsGo::Write(counts))?;
+            let (_, batch) = Prepared::columns(&fresh, self.next_received_at())?;
+            self.commit(&fresh, batch)?;
             fresh.iter().for_each(|e| stored(e));
         }
         Ok(outcomes)
     }
 
     /// [`Store::append`] of events [`Prepared`] on another thread: the same outcome, rows and
-    /// durability, with the sorting and the column building already done. Their validations
-    /// reach `validation_counts` at the next [`Store::refresh`] (a bulk import's counts are
-    /// written once, see validation_counts.rs); until then the store is marked so that a new
-    /// process counts them again if this one stops first.
+    /// durability, with the sorting and the column building already done.
     pub fn append_prepared(&mut self, p: &Prepared) -> Result<AppendOutcome> {
         let (fresh, outcomes) = self.first_new_copies(&[&p.events])?;
         if !fresh.is_empty() {
-            let (batch, counts) = if fresh.len() == p.events.len() {
-                // Shares the columns: no copy.
-                (p.batch.clone(), p.counts.clone())
+            let batch = if !self.after_mark(p.received_at) {
+                // Prepared before `validation_counts` were caught up past its time: it must be
+                // received after the mark to be counted (validation_counts.rs). Rare: an import
+                // catches up only after its last batch.
+                Prepared::columns(&fresh, self.next_received_at())?.1
+            } else if fresh.len() == p.events.len() {
+                p.batch.clone() // shares the columns: no copy
             } else {
                 // Some were stored before or repeat an earlier id: keep the rows of the rest.
                 // `fresh` is a subsequence of `events`, in their order.
@@ -70,12 +69,9 @@ impl Store {
                     }
                 }
                 let keep: BooleanArray = p.order.iter().map(|&i| Some(is_fresh[i])).collect();
-                (
-                    filter_record_batch(&p.batch, &keep)?,
-                    Counts::of(fresh.iter().copied()),
-                )
+                filter_record_batch(&p.batch, &keep)?
             };
-            self.commit(&fresh, batch, CountsGo::Defer(counts))?;
+            self.commit(&fresh, batch)?;
         }
         Ok(outcomes[0])
     }
@@ -91,28 +87,18 @@ impl Store {
         Ok(first_copies(groups, &existing))
     }
 
-    /// Appends `batch` (the rows of `fresh`), marks the licenses of its lifecycle events dirty
-    /// and adds its validations' `counts` to `validation_counts` (or marks them behind), in one
-    /// transaction; then remembers the ids. Durable when it returns `Ok`.
-    fn commit(&mut self, fresh: &[&Event], batch: RecordBatch, counts: CountsGo) -> Result<()> {
+    /// Appends `batch` (the rows of `fresh`) and marks the licenses of its lifecycle events dirty,
+    /// in one transaction; then remembers the ids. Durable when it returns `Ok`.
+    fn commit(&mut self, fresh: &[&Event], batch: RecordBatch) -> Result<()> {
         let dirty: BTreeSet<&str> = fresh
             .iter()
             .filter(|e| e.kind().is_lifecycle())
             .filter_map(|e| e.license_id.as_deref())
             .collect();
         self.db.conn.execute_batch("BEGIN TRANSACTION")?;
-        let written = self.write(batch, &dirty).and_then(|()| match &counts {
-            CountsGo::Write(c) => self.write_counts(c),
-            CountsGo::Defer(_) => self.mark_counts_behind().map(|_| 0),
-        });
+        let written = self.write(batch, &dirty);
         match written {
-            Ok(rows) => {
-                self.db.conn.execute_batch("COMMIT")?;
-                match &counts {
-                    CountsGo::Write(_) => self.count_rows.added += rows,
-                    CountsGo::Defer(c) => self.defer_counts(c),
-                }
-            }
+            Ok(()) => self.db.conn.execute_batch("COMMIT")?,
             Err(e) => {
                 let _ = self.db.conn.execute_batch("ROLLBACK");
                 return Err(e);
@@ -121,11 +107,6 @@ impl Store {
         let hashes = self.id_hashes()?;
         for e in fresh {
             hashes.insert(id_hash(&e.id));
-        }
-        // The append is durable whatever happens here: a failed compaction leaves the rows as
-        // they were (its own transaction) and is tried again after the next append.
-        if let Err(e) = self.compact_counts_when_grown() {
-            tracing::warn!(error = %e, "compacting validation_counts failed; the next append retries");
         }
         Ok(())
     }
@@ -174,13 +155,6 @@ impl Store {
     }
 }
 
-/// Where an append's validation counts go: into `validation_counts` with its events, or kept in
-/// memory until the next refresh (bulk imports, see validation_counts.rs).
-enum CountsGo {
-    Write(Counts),
-    Defer(Counts),
-}
-
 /// The order of the rows within each append: (type, timestamp). A metric reads one or a few
 /// types, and DuckDB skips reading a row's other columns where a whole vector fails the type
 /// filter, which rows of one type side by side make common. At 1M licenses imported this way:
@@ -195,8 +169,8 @@ fn stored_order(e: &Event) -> (&keylens_event::EventType, i64) {
 /// not need the store (a bulk import builds the next batch while the store writes the last).
 pub struct Prepared {
     events: Vec<Event>,
-    /// The counts of its validations, for `validation_counts`.
-    counts: Counts,
+    /// The `received_at` of every row.
+    received_at: i64,
     /// For each row of `batch`, the index of its event in `events`.
     order: Vec<usize>,
     batch: RecordBatch,
@@ -206,9 +180,10 @@ impl Prepared {
     /// Sorts and converts `events`; `received_at` of every row is the time of this call.
     pub fn new(events: Vec<Event>) -> Result<Prepared> {
         let rows: Vec<&Event> = events.iter().collect();
-        let (order, batch) = Self::columns(&rows, now_micros())?;
+        let received_at = now_micros();
+        let (order, batch) = Self::columns(&rows, received_at)?;
         Ok(Prepared {
-            counts: Counts::of(events.iter()),
+            received_at,
             events,
             order,
             batch,

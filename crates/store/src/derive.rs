@@ -22,8 +22,8 @@ pub(crate) const LIFECYCLE_TYPES: &str =
      'license.renewed', 'license.expired', 'license.revoked')";
 
 impl Store {
-    /// Re-folds every license marked dirty by earlier appends, and writes the validation counts
-    /// bulk appends deferred. Returns how many licenses were re-folded.
+    /// Re-folds every license marked dirty by earlier appends (and catches `validation_counts`
+    /// up when that is due). Returns how many licenses were re-folded.
     /// `progress` is called with (done, total) after each chunk.
     pub fn refresh_with(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
         self.refresh_observed(progress, None)
@@ -37,8 +37,8 @@ impl Store {
         progress: &mut dyn FnMut(u64, u64),
         mut changed: Option<&mut RowChanged<'_>>,
     ) -> Result<u64> {
-        // Counts deferred by bulk appends, or owed since another process stopped.
-        self.flush_counts()?;
+        // Every few seconds, not per commit (validation_counts.rs).
+        self.catch_up_counts_when_due()?;
         let total = self.dirty_licenses()?;
         if total == 0 {
             return Ok(0);

@@ -6,8 +6,9 @@
 //!   segment, all kept up to date with `events`: every append records the
 //!   licenses it touched in `dirty` in the same transaction, and [`Store::refresh`] re-folds them.
 //!   A crash between the two leaves `dirty` behind, and the next open finishes the job.
-//! - `validation_counts` holds the validation calls counted per day, latency and outcome,
-//!   written by each append in its own transaction (see `validation_counts.rs`).
+//! - `validation_counts` holds the validation calls counted per day, latency and outcome, up to
+//!   the `received_at` in `validation_counts_upto`; the writer catches them up every few
+//!   seconds in [`Store::refresh`] (see `validation_counts.rs`).
 //!
 //! Durability: when [`Store::append`] returns `Ok`, its transaction is committed and DuckDB has
 //! synced its write-ahead log, so the events survive `kill -9` and power loss.
@@ -23,7 +24,7 @@ mod validation_counts;
 pub use append::{AppendOutcome, Prepared};
 pub use derive::RowChanged;
 pub use timeline::StoredEvent;
-pub use validation_counts::COMPACT_AFTER;
+pub use validation_counts::{CATCH_UP_EVERY, COMPACT_AFTER};
 
 use std::path::{Path, PathBuf};
 
@@ -70,10 +71,8 @@ pub struct Store {
     /// touching the table; a hit is confirmed against the stored ids (hashes can collide).
     /// Loaded on the first append, so processes that only query never pay for it.
     id_hashes: Option<IdHashes>,
-    /// The size of `validation_counts`, for deciding when to compact it.
-    count_rows: validation_counts::CountRows,
-    /// Counts of prepared appends not written to `validation_counts` yet (see there).
-    deferred_counts: Option<validation_counts::Counts>,
+    /// What the writer keeps of `validation_counts`: its mark, when it last caught up, its size.
+    counts: validation_counts::CountState,
 }
 
 impl Store {
@@ -94,10 +93,9 @@ impl Store {
             db: Reader { conn },
             path,
             id_hashes: None,
-            count_rows: Default::default(),
-            deferred_counts: None,
+            counts: Default::default(),
         };
-        store.count_rows.kept = store.validation_count_rows()?;
+        store.load_count_state()?;
         // Licenses left dirty by a migration (which re-derives what a new table needs) or by an
         // interrupted process: a backlog of a chunk or more (each takes seconds) can take minutes
         // (1M licenses: ~2), so say so before starting.

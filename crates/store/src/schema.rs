@@ -130,18 +130,18 @@ const MIGRATIONS: &[&str] = &[
         s_first_activation_at BIGINT
     );
     INSERT INTO dirty SELECT DISTINCT license_id FROM events WHERE license_id IS NOT NULL AND type IN ('license.created', 'license.renewed', 'license.upgraded') AND amount IS NOT NULL;",
-    // 4: validation calls counted per UTC day, latency and outcome, kept by every append:
-    // `validations` without grouping or filters reads them instead of scanning the calls
-    // (validation_counts.rs). A row in `validation_counts_stale` says the counts are behind the
-    // events: set here, so that opening the store fills them from the stored events.
+    // 4: validation calls counted per UTC day, latency and outcome, for the events received up
+    // to `validation_counts_upto`: `validations` without grouping or filters reads them instead
+    // of scanning the calls (validation_counts.rs). Nothing counted yet: the first refresh
+    // counts every stored call.
     "CREATE TABLE validation_counts (
         day BIGINT NOT NULL,
         latency_ms DOUBLE,
         invalid BOOLEAN NOT NULL,
         n BIGINT NOT NULL
     );
-    CREATE TABLE validation_counts_stale (since BIGINT NOT NULL);
-    INSERT INTO validation_counts_stale VALUES (epoch_us(now()));",
+    CREATE TABLE validation_counts_upto (received_at BIGINT NOT NULL);
+    INSERT INTO validation_counts_upto VALUES (0);",
 ];
 
 pub(crate) fn migrate(conn: &duckdb::Connection, path: &Path) -> Result<()> {

@@ -16,13 +16,15 @@ enum Action {
     Ingest(Vec<u16>),
     /// Ingest one batch prepared away from the store (sorted and in columns), as an import does.
     Prepared(Vec<u16>),
-    /// The same without the refresh an import makes after its last batch: its validation
-    /// counts stay deferred (and its licenses dirty) until a later refresh, or a restart.
+    /// The same without the refresh an import makes after its last batch: its licenses stay
+    /// dirty until a later refresh, or a restart.
     PreparedOnly(Vec<u16>),
     /// Ingest the same batch as several concurrent requests in one group commit.
     Group(Vec<Vec<u16>>),
     /// Drop the store and open it again from disk.
     Restart,
+    /// Count the validations received since the last catch-up.
+    CatchUp,
     /// Sum `validation_counts` into one row per key.
     Compact,
     /// Compare what the store answers with the model.
@@ -75,6 +77,7 @@ fn arb_action() -> impl Strategy<Value = Action> {
         2 => batch().prop_map(Action::PreparedOnly),
         2 => prop::collection::vec(batch(), 1..4).prop_map(Action::Group),
         1 => Just(Action::Restart),
+        2 => Just(Action::CatchUp),
         1 => Just(Action::Compact),
         2 => Just(Action::Check),
     ]
@@ -159,12 +162,25 @@ fn check(store: &Store, model: &Model) {
         .as_i64()
         .unwrap();
     assert_eq!(dirty, 0, "everything derived");
+    // What `validations` reads: the counts, and the calls received after their mark.
     let counts: BTreeMap<(i64, String, bool), i64> = store
-        .rows("SELECT day, latency_ms, invalid, CAST(sum(n) AS BIGINT) FROM validation_counts GROUP BY ALL")
+        .rows(
+            "SELECT day, latency_ms, invalid, CAST(sum(n) AS BIGINT) FROM ( \
+               SELECT day, latency_ms, invalid, n FROM validation_counts \
+               UNION ALL \
+               SELECT (ts // 86400000000) * 86400000000, latency_ms, coalesce(result = 'invalid', false), 1 \
+               FROM events WHERE type = 'license.validated' \
+                 AND received_at > (SELECT received_at FROM validation_counts_upto)) \
+             GROUP BY ALL",
+        )
         .unwrap()
         .into_iter()
         .map(|r| {
-            let key = (r[0].as_i64().unwrap(), format!("{:?}", r[1].as_f64()), r[2].as_i64() == Some(1));
+            let key = (
+                r[0].as_i64().unwrap(),
+                format!("{:?}", r[1].as_f64()),
+                r[2].as_i64() == Some(1),
+            );
             (key, r[3].as_i64().unwrap())
         })
         .collect();
@@ -209,6 +225,7 @@ proptest! {
                     drop(store);
                     store = Store::open(dir.path()).unwrap();
                 }
+                Action::CatchUp => store.catch_up_counts().unwrap(),
                 Action::Compact => store.compact_counts().unwrap(),
                 Action::Check => {
                     store.refresh().unwrap();

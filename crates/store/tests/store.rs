@@ -223,7 +223,7 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
             "DELETE FROM schema_version WHERE version >= 2;
-             DROP TABLE validation_counts; DROP TABLE validation_counts_stale; DROP TABLE bookings; DELETE FROM terms; DELETE FROM segments;
+             DROP TABLE validation_counts; DROP TABLE validation_counts_upto; DROP TABLE bookings; DELETE FROM terms; DELETE FROM segments;
              ALTER TABLE terms DROP COLUMN created_at; ALTER TABLE terms DROP COLUMN product;
              ALTER TABLE terms DROP COLUMN model; ALTER TABLE terms DROP COLUMN tier;
              ALTER TABLE terms DROP COLUMN region; ALTER TABLE terms DROP COLUMN channel;
@@ -327,7 +327,7 @@ fn a_store_from_schema_2_gets_its_bookings_on_open() {
     }
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
-        conn.execute_batch("DELETE FROM schema_version WHERE version >= 3; DROP TABLE bookings; DROP TABLE validation_counts; DROP TABLE validation_counts_stale;")
+        conn.execute_batch("DELETE FROM schema_version WHERE version >= 3; DROP TABLE bookings; DROP TABLE validation_counts; DROP TABLE validation_counts_upto;")
             .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
@@ -365,7 +365,7 @@ fn counts_kept_and_counted(
 }
 
 #[test]
-fn validation_counts_follow_every_append_and_survive_compaction() {
+fn validation_counts_follow_each_catch_up_and_survive_compaction() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path()).unwrap();
     let batches = [
@@ -381,7 +381,7 @@ fn validation_counts_follow_every_append_and_survive_compaction() {
             validation("v3", "L1", "2026-01-02T00:00:00Z", "valid", None),
             event("c", "license.created", "L1", 1),
         ],
-        // The same key again in a later append (a second row until compacted), a duplicate id
+        // The same key again in a later catch-up (a second row until compacted), a duplicate id
         // (not counted twice) and a call of another day.
         vec![
             validation("v4", "L2", "2026-01-01T08:00:00Z", "valid", Some(12.0)),
@@ -391,13 +391,14 @@ fn validation_counts_follow_every_append_and_survive_compaction() {
     ];
     for b in &batches {
         s.append(b).unwrap();
+        s.catch_up_counts().unwrap();
         let (kept, counted) = counts_kept_and_counted(&s);
         assert_eq!(kept, counted);
     }
     assert_eq!(
         count(&s, "SELECT count(*) FROM validation_counts"),
         5,
-        "one row per key and append"
+        "one row per key and catch-up"
     );
     s.compact_counts().unwrap();
     assert_eq!(
@@ -408,6 +409,61 @@ fn validation_counts_follow_every_append_and_survive_compaction() {
     let (kept, counted) = counts_kept_and_counted(&s);
     assert_eq!(kept, counted);
     assert_eq!(counted.len(), 4);
+}
+
+#[test]
+fn calls_received_after_the_counts_mark_wait_for_the_next_catch_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    s.append(&[validation(
+        "v1",
+        "L1",
+        "2026-01-01T10:00:00Z",
+        "valid",
+        Some(12.0),
+    )])
+    .unwrap();
+    s.catch_up_counts().unwrap();
+    // Prepared before the next catch-up, appended after it: its `received_at` is older than
+    // the mark and must be renewed, or its calls would be neither counted nor in the tail.
+    let late = Prepared::new(vec![validation(
+        "v2",
+        "L1",
+        "2026-01-01T11:00:00Z",
+        "valid",
+        Some(12.0),
+    )])
+    .unwrap();
+    s.append(&[validation(
+        "v3",
+        "L1",
+        "2026-01-01T12:00:00Z",
+        "invalid",
+        Some(3.0),
+    )])
+    .unwrap();
+    s.catch_up_counts().unwrap();
+    s.append_prepared(&late).unwrap();
+    let mark = count(&s, "SELECT received_at FROM validation_counts_upto");
+    assert_eq!(
+        count(
+            &s,
+            &format!("SELECT count(*) FROM events WHERE received_at > {mark}")
+        ),
+        1,
+        "the late batch is the tail"
+    );
+    assert_eq!(
+        count(&s, "SELECT CAST(sum(n) AS BIGINT) FROM validation_counts"),
+        2
+    );
+    s.catch_up_counts().unwrap();
+    let (kept, counted) = counts_kept_and_counted(&s);
+    assert_eq!(kept, counted);
+    assert_eq!(
+        count(&s, "SELECT CAST(sum(n) AS BIGINT) FROM validation_counts"),
+        3
+    );
 }
 
 #[test]
@@ -425,7 +481,7 @@ fn a_store_from_schema_3_gets_its_validation_counts_on_open() {
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
-            "DELETE FROM schema_version WHERE version = 4; DROP TABLE validation_counts; DROP TABLE validation_counts_stale;",
+            "DELETE FROM schema_version WHERE version = 4; DROP TABLE validation_counts; DROP TABLE validation_counts_upto;",
         )
         .unwrap();
     }
@@ -434,51 +490,4 @@ fn a_store_from_schema_3_gets_its_validation_counts_on_open() {
     let (kept, counted) = counts_kept_and_counted(&s);
     assert_eq!(kept, counted);
     assert_eq!(kept.len(), 2, "the valid call and the two invalid ones");
-    assert_eq!(count(&s, "SELECT count(*) FROM validation_counts_stale"), 0);
-}
-
-#[test]
-fn prepared_appends_defer_their_counts_to_the_refresh_and_a_stop_recounts() {
-    let dir = tempfile::tempdir().unwrap();
-    let batch = |ids: [&str; 2]| {
-        Prepared::new(vec![
-            validation(ids[0], "L1", "2026-01-01T10:00:00Z", "valid", Some(12.0)),
-            validation(ids[1], "L1", "2026-01-02T10:00:00Z", "invalid", None),
-        ])
-        .unwrap()
-    };
-    {
-        let mut s = Store::open(dir.path()).unwrap();
-        s.append_prepared(&batch(["a1", "a2"])).unwrap();
-        s.append_prepared(&batch(["b1", "b2"])).unwrap();
-        assert_eq!(
-            count(&s, "SELECT count(*) FROM validation_counts"),
-            0,
-            "deferred"
-        );
-        assert_eq!(
-            count(&s, "SELECT count(*) FROM validation_counts_stale"),
-            1,
-            "marked once"
-        );
-        s.refresh().unwrap();
-        assert_eq!(
-            count(&s, "SELECT count(*) FROM validation_counts"),
-            2,
-            "one row per key"
-        );
-        assert_eq!(count(&s, "SELECT count(*) FROM validation_counts_stale"), 0);
-        let (kept, counted) = counts_kept_and_counted(&s);
-        assert_eq!(kept, counted);
-        // A process that stops before its refresh: the mark stays, the counts are lost.
-        s.append_prepared(&batch(["c1", "c2"])).unwrap();
-    }
-    let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT count(*) FROM validation_counts_stale"), 0);
-    let (kept, counted) = counts_kept_and_counted(&s);
-    assert_eq!(kept, counted, "counted again on open");
-    assert_eq!(
-        count(&s, "SELECT CAST(sum(n) AS BIGINT) FROM validation_counts"),
-        6
-    );
 }

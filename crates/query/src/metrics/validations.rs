@@ -2,8 +2,9 @@
 //!
 //! Without grouping or filters, on an engine that keeps `validation_counts`
 //! ([`Engine::keeps_validation_counts`]), the whole days of the range are read from those counts
-//! and only the partial days at its ends from `events`; the percentiles are then computed here
-//! from (latency, count) pairs. Both ways give the same numbers.
+//! (plus the calls received since they were counted) and only the partial days at its ends from
+//! `events`; the percentiles are then computed here from (latency, count) pairs. Both ways give
+//! the same numbers.
 
 use super::*;
 use crate::stats::{percentile_counted, rate};
@@ -53,22 +54,40 @@ fn from_counts(c: &Ctx) -> Result<Series> {
         };
     let end_whole = hi.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY;
     // The partial days' calls, each end its own range (so a store in time order skips the rest
-    // of the table); none where the range starts or ends on a day boundary.
+    // of the table); none where the range starts or ends on a day boundary. The whole days from
+    // the counts, and the calls received since they were counted.
     let edges = if first_whole < end_whole {
         vec![(lo, first_whole), (end_whole, hi)]
     } else {
         vec![(lo, hi)]
     };
     let day = format!("({} * {MICROS_PER_DAY})", c.d.int_div("ts", MICROS_PER_DAY));
-    let mut parts = vec![format!(
-        "SELECT day, latency_ms, invalid, n FROM validation_counts WHERE day >= {first_whole} AND day < {end_whole}"
-    )];
-    parts.extend(edges.into_iter().filter(|(a, b)| a < b).map(|(a, b)| {
+    let calls = |condition: String| {
         format!(
             "SELECT {day} AS day, latency_ms, coalesce(result = 'invalid', false) AS invalid, 1 AS n \
-             FROM events WHERE type = 'license.validated' AND ts >= {a} AND ts < {b}"
+             FROM events WHERE type = 'license.validated' AND {condition}"
         )
-    }));
+    };
+    let mut parts: Vec<String> = edges
+        .into_iter()
+        .filter(|(a, b)| a < b)
+        .map(|(a, b)| calls(format!("ts >= {a} AND ts < {b}")))
+        .collect();
+    if first_whole < end_whole {
+        parts.push(format!(
+            "SELECT day, latency_ms, invalid, n FROM validation_counts WHERE day >= {first_whole} AND day < {end_whole}"
+        ));
+        // The calls received after the counts' mark, read in the same statement (one snapshot).
+        parts.push(calls(format!(
+            "ts >= {first_whole} AND ts < {end_whole} \
+             AND received_at > (SELECT received_at FROM validation_counts_upto)"
+        )));
+    }
+    let mut s = Series::new(c.p.buckets()?);
+    s.touch(vec![]);
+    if parts.is_empty() {
+        return Ok(s); // an empty range
+    }
     // Day starts fall in the bucket of their day's instants: buckets are whole days. One row per
     // bucket and latency (not per outcome too): half the rows to hand over.
     let bucket = c.bucket("day");
@@ -106,8 +125,6 @@ fn from_counts(c: &Ctx) -> Result<Series> {
             row
         })
         .collect();
-    let mut s = Series::new(c.p.buckets()?);
     s.add(rows, 0);
-    s.touch(vec![]);
     Ok(s)
 }
