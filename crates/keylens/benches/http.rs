@@ -3,6 +3,8 @@
 //!
 //! Ingest: a fresh store per row; C concurrent clients each POST batches of B validation events
 //! until the row's total is sent; events/s = total / wall time (every request must answer 200).
+//! Every event's `latency_ms` is 42, or with `KEYLENS_HTTP_LATENCIES=spread` one of 3,000 values
+//! (as many keys per day as `validation_counts` meets in real traffic).
 //! Metric latency: the server on the metrics benchmark's store (`bench-store-100000`, built by
 //! `cargo bench --bench metrics`), median of 15 sequential GETs per metric after 3 warm-ups.
 //! Run: `scripts/bench.sh` or `source scripts/env.sh && cargo bench -p keylens --bench http`.
@@ -22,6 +24,7 @@ fn agent() -> ureq::Agent {
 }
 
 fn ingest_row(clients: usize, batch: usize, total: usize) -> f64 {
+    let spread = std::env::var("KEYLENS_HTTP_LATENCIES").is_ok_and(|v| v == "spread");
     let dir = tempfile::tempdir().unwrap();
     let server = start(&dir.path().join("store"));
     let per_client = total / clients;
@@ -37,8 +40,9 @@ fn ingest_row(clients: usize, batch: usize, total: usize) -> f64 {
                     let n = batch.min(per_client - sent);
                     let body: Vec<String> = (0..n)
                         .map(|i| {
+                            let latency = if spread { (c * 7919 + r * 104_729 + i * 31) % 3000 } else { 42 };
                             format!(
-                                r#"{{"id":"b{c}-{r}-{i}","type":"license.validated","timestamp":"2026-01-01T00:00:00Z","license_id":"L{c}-{i}","result":"valid","latency_ms":42}}"#
+                                r#"{{"id":"b{c}-{r}-{i}","type":"license.validated","timestamp":"2026-01-01T00:00:00Z","license_id":"L{c}-{i}","result":"valid","latency_ms":{latency}}}"#
                             )
                         })
                         .collect();
