@@ -4,8 +4,9 @@
 //! The engine holds three tables besides `events`, materialised from the license fold
 //! (`keylens-lifecycle`): `licenses` (one row per created license), `terms` (one row per term
 //! end) and `segments` (tier/model history), and may keep `bookings` (see
-//! [`Engine::keeps_bookings`]) and `validation_counts` ([`Engine::keeps_validation_counts`]). An engine must bring them up to date with every stored event
-//! before it answers (`Engine::rows` may assume they are).
+//! [`Engine::keeps_bookings`]) and `validation_counts` ([`Engine::keeps_validation_counts`]).
+//! An engine must bring them up to date with every stored event before it answers
+//! (`Engine::rows` may assume they are).
 
 use crate::dialect::Dialect;
 use crate::license_counts::LiveCounts;

@@ -177,7 +177,8 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Sorts and converts `events`; `received_at` of every row is the time of this call.
+    /// Sorts and converts `events`; `received_at` of every row is the time of this call (the
+    /// append gives them a later one if `validation_counts` were counted past it meanwhile).
     pub fn new(events: Vec<Event>) -> Result<Prepared> {
         let rows: Vec<&Event> = events.iter().collect();
         let received_at = now_micros();

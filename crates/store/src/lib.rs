@@ -24,7 +24,6 @@ mod validation_counts;
 pub use append::{AppendOutcome, Prepared};
 pub use derive::RowChanged;
 pub use timeline::StoredEvent;
-pub use validation_counts::{CATCH_UP_EVERY, COMPACT_AFTER};
 
 use std::path::{Path, PathBuf};
 

@@ -27,10 +27,10 @@ use std::time::{Duration, Instant};
 
 /// Rows added before a compaction is considered, whatever the table's size: a small store is
 /// not rewritten after every catch-up.
-pub const COMPACT_AFTER: u64 = 100_000;
+pub(crate) const COMPACT_AFTER: u64 = 100_000;
 
 /// How often [`Store::refresh`] catches the counts up.
-pub const CATCH_UP_EVERY: Duration = Duration::from_secs(2);
+pub(crate) const CATCH_UP_EVERY: Duration = Duration::from_secs(2);
 
 /// What the writer knows of `validation_counts` (in memory; a new process starts from the
 /// tables).
