@@ -248,6 +248,13 @@ impl Engine for Reader {
             Reader::ClickHouse(r) => r.keeps_validation_counts(),
         }
     }
+
+    fn keeps_last_uses(&self) -> bool {
+        match self {
+            Reader::Embedded(r) => r.keeps_last_uses(),
+            Reader::ClickHouse(r) => r.keeps_last_uses(),
+        }
+    }
 }
 
 impl Engine for Store {
@@ -276,6 +283,13 @@ impl Engine for Store {
         match self {
             Store::Embedded(s) => s.keeps_validation_counts(),
             Store::ClickHouse(s) => s.keeps_validation_counts(),
+        }
+    }
+
+    fn keeps_last_uses(&self) -> bool {
+        match self {
+            Store::Embedded(s) => s.keeps_last_uses(),
+            Store::ClickHouse(s) => s.keeps_last_uses(),
         }
     }
 }

@@ -95,6 +95,17 @@ pub fn check(engine: &dyn Engine, case: &Case) -> Vec<String> {
     problems
 }
 
+/// `metric` answered by `engine` with parameters given as pairs (`as_of` among them or now = 0),
+/// for tests comparing two engines' answers.
+pub fn answer(engine: &dyn Engine, metric: &str, pairs: &[(&str, &str)]) -> keylens_query::Answer {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    keylens_query::run(engine, metric, &pairs, 0)
+        .unwrap_or_else(|e| panic!("{metric} {pairs:?}: {e}"))
+}
+
 /// Whether `a` has what `expected` says: numbers to 1e-9 relative; arrays element by element;
 /// objects on the expected keys only.
 pub fn same(a: &Value, expected: &Value) -> bool {

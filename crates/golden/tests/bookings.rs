@@ -50,13 +50,7 @@ fn store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-fn answer(engine: &dyn Engine, metric: &str, pairs: &[(&str, &str)]) -> Answer {
-    let pairs: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    keylens_query::run(engine, metric, &pairs, 0).unwrap()
-}
+use keylens_golden::answer;
 
 fn revenue(engine: &dyn Engine, pairs: &[(&str, &str)]) -> Answer {
     answer(engine, "revenue", pairs)

@@ -4,7 +4,8 @@
 //! The engine holds three tables besides `events`, materialised from the license fold
 //! (`keylens-lifecycle`): `licenses` (one row per created license), `terms` (one row per term
 //! end) and `segments` (tier/model history), and may keep `bookings` (see
-//! [`Engine::keeps_bookings`]) and `validation_counts` ([`Engine::keeps_validation_counts`]).
+//! [`Engine::keeps_bookings`]), `validation_counts` ([`Engine::keeps_validation_counts`]) and
+//! `license_last_use` ([`Engine::keeps_last_uses`]).
 //! An engine must bring them up to date with every stored event before it answers
 //! (`Engine::rows` may assume they are).
 
@@ -81,9 +82,17 @@ pub trait Engine {
     /// the `license.validated` events counted per UTC day (`ts` floored to a multiple of a day),
     /// latency and whether `result` is `invalid`, possibly several rows per key (their `n` add
     /// up), covering exactly the validations with `received_at` up to the one value of
-    /// `validation_counts_upto.received_at`. Where it does, `validations` without grouping or
+    /// `counted_upto.received_at`. Where it does, `validations` without grouping or
     /// filters reads it for the whole days of its range, and the later calls from `events`.
     fn keeps_validation_counts(&self) -> bool {
+        false
+    }
+    /// Whether this engine also keeps `license_last_use` (`license_id`, `ts`, `version`): per
+    /// license, its latest activation, validation or upgrade carrying a version (ties: any),
+    /// over the events received up to the same `counted_upto` mark as `validation_counts`.
+    /// Where it does, `versions` without grouping or filters reads it, with the later uses from
+    /// `events`, when no license's latest use is after the range.
+    fn keeps_last_uses(&self) -> bool {
         false
     }
 }

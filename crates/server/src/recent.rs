@@ -142,4 +142,8 @@ impl Engine for Live<'_> {
     fn keeps_validation_counts(&self) -> bool {
         self.reader.keeps_validation_counts()
     }
+
+    fn keeps_last_uses(&self) -> bool {
+        self.reader.keeps_last_uses()
+    }
 }

@@ -38,7 +38,7 @@ impl Store {
         mut changed: Option<&mut RowChanged<'_>>,
     ) -> Result<u64> {
         // Every few seconds, not per commit (validation_counts.rs).
-        self.catch_up_counts_when_due()?;
+        self.catch_up_when_due()?;
         let total = self.dirty_licenses()?;
         if total == 0 {
             return Ok(0);

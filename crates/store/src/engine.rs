@@ -38,6 +38,10 @@ impl Engine for Reader {
     fn keeps_validation_counts(&self) -> bool {
         true
     }
+
+    fn keeps_last_uses(&self) -> bool {
+        true
+    }
 }
 
 impl Engine for Store {
@@ -55,6 +59,10 @@ impl Engine for Store {
 
     fn keeps_validation_counts(&self) -> bool {
         self.read().keeps_validation_counts()
+    }
+
+    fn keeps_last_uses(&self) -> bool {
+        self.read().keeps_last_uses()
     }
 }
 

@@ -7,8 +7,9 @@
 //!   licenses it touched in `dirty` in the same transaction, and [`Store::refresh`] re-folds them.
 //!   A crash between the two leaves `dirty` behind, and the next open finishes the job.
 //! - `validation_counts` holds the validation calls counted per day, latency and outcome, up to
-//!   the `received_at` in `validation_counts_upto`; the writer catches them up every few
-//!   seconds in [`Store::refresh`] (see `validation_counts.rs`).
+//!   the `received_at` in `counted_upto`, and `license_last_use` each license's latest use
+//!   with a version, up to the same mark; the writer catches both up every few seconds in
+//!   [`Store::refresh`] (see `validation_counts.rs`, `last_uses.rs`).
 //!
 //! Durability: when [`Store::append`] returns `Ok`, its transaction is committed and DuckDB has
 //! synced its write-ahead log, so the events survive `kill -9` and power loss.
@@ -16,6 +17,7 @@
 mod append;
 mod derive;
 mod engine;
+mod last_uses;
 mod live;
 mod schema;
 mod timeline;

@@ -130,18 +130,24 @@ const MIGRATIONS: &[&str] = &[
         s_first_activation_at BIGINT
     );
     INSERT INTO dirty SELECT DISTINCT license_id FROM events WHERE license_id IS NOT NULL AND type IN ('license.created', 'license.renewed', 'license.upgraded') AND amount IS NOT NULL;",
-    // 4: validation calls counted per UTC day, latency and outcome, for the events received up
-    // to `validation_counts_upto`: `validations` without grouping or filters reads them instead
-    // of scanning the calls (validation_counts.rs). Nothing counted yet: the first refresh
-    // counts every stored call.
+    // 4: validation calls counted per UTC day, latency and outcome, and each license's latest
+    // use with a version, for the events received up to `counted_upto`: `validations` and
+    // `versions` without grouping or filters read them instead of scanning the calls
+    // (validation_counts.rs, last_uses.rs). Nothing counted yet: the first refresh counts every
+    // stored event.
     "CREATE TABLE validation_counts (
         day BIGINT NOT NULL,
         latency_ms DOUBLE,
         invalid BOOLEAN NOT NULL,
         n BIGINT NOT NULL
     );
-    CREATE TABLE validation_counts_upto (received_at BIGINT NOT NULL);
-    INSERT INTO validation_counts_upto VALUES (0);",
+    CREATE TABLE license_last_use (
+        license_id VARCHAR NOT NULL,
+        ts BIGINT NOT NULL,
+        version VARCHAR NOT NULL
+    );
+    CREATE TABLE counted_upto (received_at BIGINT NOT NULL);
+    INSERT INTO counted_upto VALUES (0);",
 ];
 
 pub(crate) fn migrate(conn: &duckdb::Connection, path: &Path) -> Result<()> {

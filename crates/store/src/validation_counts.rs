@@ -4,9 +4,9 @@
 //! are validations (BENCHMARKS.md).
 //!
 //! The counts cover exactly the validations with `received_at` up to the one value in
-//! `validation_counts_upto`; the calls received after it (the tail) are read from `events` by
+//! `counted_upto` (which `license_last_use` shares, last_uses.rs); the calls received after it (the tail) are read from `events` by
 //! the query, in the same statement, so that both sides come from one snapshot. The writer
-//! catches the counts up ([`Store::catch_up_counts`]): one grouped insert of the tail and the
+//! catches the counts up ([`Store::catch_up`]): one grouped insert of the tail and the
 //! new mark, in one transaction. It does so in [`Store::refresh`] when the last catch-up is
 //! [`CATCH_UP_EVERY`] old: a server committing hundreds of times a second counts its tail every
 //! few seconds, not per commit (per commit, 2,300 rows of spread latencies each cost the 8 x
@@ -53,9 +53,7 @@ impl Store {
         self.counts.upto =
             self.db
                 .conn
-                .query_row("SELECT received_at FROM validation_counts_upto", [], |r| {
-                    r.get(0)
-                })?;
+                .query_row("SELECT received_at FROM counted_upto", [], |r| r.get(0))?;
         Ok(())
     }
 
@@ -73,21 +71,22 @@ impl Store {
         at > self.counts.upto
     }
 
-    /// [`Store::catch_up_counts`] when the last one is [`CATCH_UP_EVERY`] old (or none ran).
-    pub(crate) fn catch_up_counts_when_due(&mut self) -> Result<()> {
+    /// [`Store::catch_up`] when the last one is [`CATCH_UP_EVERY`] old (or none ran).
+    pub(crate) fn catch_up_when_due(&mut self) -> Result<()> {
         if self
             .counts
             .caught_up
             .is_none_or(|t| t.elapsed() >= CATCH_UP_EVERY)
         {
-            self.catch_up_counts()?;
+            self.catch_up()?;
         }
         Ok(())
     }
 
-    /// Counts the validations received after the mark and moves the mark to the last event
-    /// received, in one transaction; then compacts if the table has grown enough.
-    pub fn catch_up_counts(&mut self) -> Result<()> {
+    /// Counts the validations received after the mark, folds their uses into
+    /// `license_last_use` (last_uses.rs) and moves the mark to the last event received, in one
+    /// transaction; then compacts the counts if they have grown enough.
+    pub fn catch_up(&mut self) -> Result<()> {
         let upto = self.counts.upto;
         let newest: Option<i64> = self.db.conn.query_row(
             &format!("SELECT max(received_at) FROM events WHERE received_at > {upto}"),
@@ -113,8 +112,9 @@ impl Store {
             )
             .map_err(Into::into)
             .and_then(|added| {
+                self.catch_up_last_uses(upto, newest)?;
                 self.db.conn.execute_batch(&format!(
-                    "UPDATE validation_counts_upto SET received_at = {newest}; COMMIT"
+                    "UPDATE counted_upto SET received_at = {newest}; COMMIT"
                 ))?;
                 Ok(added)
             });

@@ -47,7 +47,8 @@ fn event(n: u16) -> Event {
         2 => {
             // Few latencies and some without one, so `validation_counts` keys repeat.
             let mut v = json!({"id": format!("e{n}"), "type": "license.validated", "timestamp": validated_at(n),
-                               "license_id": license, "result": if n.is_multiple_of(3) { "invalid" } else { "valid" }});
+                               "license_id": license, "result": if n.is_multiple_of(3) { "invalid" } else { "valid" },
+                               "version": format!("1.{}", n % 3)});
             if let Some(ms) = latency(n) {
                 v["latency_ms"] = json!(ms);
             }
@@ -128,6 +129,22 @@ impl Model {
         m
     }
 
+    /// `license_last_use` as license -> version of its latest validation (the pool's only uses
+    /// with a version; no two of a license share an instant).
+    fn last_versions(&self) -> BTreeMap<String, String> {
+        let mut latest: BTreeMap<String, (i64, String)> = BTreeMap::new();
+        for n in self.stored.iter().filter(|n| *n % 4 == 2) {
+            let ts = parse_rfc3339(&validated_at(*n)).unwrap();
+            let e = latest
+                .entry(format!("L{}", n % 7))
+                .or_insert((ts, String::new()));
+            if ts >= e.0 {
+                *e = (ts, format!("1.{}", n % 3));
+            }
+        }
+        latest.into_iter().map(|(l, (_, v))| (l, v)).collect()
+    }
+
     fn created_licenses(&self) -> i64 {
         self.stored
             .iter()
@@ -170,7 +187,7 @@ fn check(store: &Store, model: &Model) {
                UNION ALL \
                SELECT (ts // 86400000000) * 86400000000, latency_ms, coalesce(result = 'invalid', false), 1 \
                FROM events WHERE type = 'license.validated' \
-                 AND received_at > (SELECT received_at FROM validation_counts_upto)) \
+                 AND received_at > (SELECT received_at FROM counted_upto)) \
              GROUP BY ALL",
         )
         .unwrap()
@@ -185,6 +202,21 @@ fn check(store: &Store, model: &Model) {
         })
         .collect();
     assert_eq!(counts, model.validation_counts(), "validation counts");
+    // What `versions` reads: the kept latest uses, merged with the uses received after the mark.
+    let last: BTreeMap<String, String> = store
+        .rows(
+            "WITH tail AS ( \
+               SELECT license_id, ts, version FROM events WHERE version IS NOT NULL \
+                 AND received_at > (SELECT received_at FROM counted_upto)) \
+             SELECT license_id, arg_max(version, ts) FROM ( \
+               SELECT license_id, ts, version FROM license_last_use UNION ALL SELECT * FROM tail) \
+             GROUP BY license_id",
+        )
+        .unwrap()
+        .into_iter()
+        .map(|r| (r[0].as_text().unwrap(), r[1].as_text().unwrap()))
+        .collect();
+    assert_eq!(last, model.last_versions(), "latest uses");
 }
 
 proptest! {
@@ -225,7 +257,7 @@ proptest! {
                     drop(store);
                     store = Store::open(dir.path()).unwrap();
                 }
-                Action::CatchUp => store.catch_up_counts().unwrap(),
+                Action::CatchUp => store.catch_up().unwrap(),
                 Action::Compact => store.compact_counts().unwrap(),
                 Action::Check => {
                     store.refresh().unwrap();

@@ -223,7 +223,7 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
             "DELETE FROM schema_version WHERE version >= 2;
-             DROP TABLE validation_counts; DROP TABLE validation_counts_upto; DROP TABLE bookings; DELETE FROM terms; DELETE FROM segments;
+             DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE bookings; DELETE FROM terms; DELETE FROM segments;
              ALTER TABLE terms DROP COLUMN created_at; ALTER TABLE terms DROP COLUMN product;
              ALTER TABLE terms DROP COLUMN model; ALTER TABLE terms DROP COLUMN tier;
              ALTER TABLE terms DROP COLUMN region; ALTER TABLE terms DROP COLUMN channel;
@@ -327,7 +327,7 @@ fn a_store_from_schema_2_gets_its_bookings_on_open() {
     }
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
-        conn.execute_batch("DELETE FROM schema_version WHERE version >= 3; DROP TABLE bookings; DROP TABLE validation_counts; DROP TABLE validation_counts_upto;")
+        conn.execute_batch("DELETE FROM schema_version WHERE version >= 3; DROP TABLE bookings; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use;")
             .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
@@ -391,7 +391,7 @@ fn validation_counts_follow_each_catch_up_and_survive_compaction() {
     ];
     for b in &batches {
         s.append(b).unwrap();
-        s.catch_up_counts().unwrap();
+        s.catch_up().unwrap();
         let (kept, counted) = counts_kept_and_counted(&s);
         assert_eq!(kept, counted);
     }
@@ -423,7 +423,7 @@ fn calls_received_after_the_counts_mark_wait_for_the_next_catch_up() {
         Some(12.0),
     )])
     .unwrap();
-    s.catch_up_counts().unwrap();
+    s.catch_up().unwrap();
     // Prepared before the next catch-up, appended after it: its `received_at` is older than
     // the mark and must be renewed, or its calls would be neither counted nor in the tail.
     let late = Prepared::new(vec![validation(
@@ -442,9 +442,9 @@ fn calls_received_after_the_counts_mark_wait_for_the_next_catch_up() {
         Some(3.0),
     )])
     .unwrap();
-    s.catch_up_counts().unwrap();
+    s.catch_up().unwrap();
     s.append_prepared(&late).unwrap();
-    let mark = count(&s, "SELECT received_at FROM validation_counts_upto");
+    let mark = count(&s, "SELECT received_at FROM counted_upto");
     assert_eq!(
         count(
             &s,
@@ -457,7 +457,7 @@ fn calls_received_after_the_counts_mark_wait_for_the_next_catch_up() {
         count(&s, "SELECT CAST(sum(n) AS BIGINT) FROM validation_counts"),
         2
     );
-    s.catch_up_counts().unwrap();
+    s.catch_up().unwrap();
     let (kept, counted) = counts_kept_and_counted(&s);
     assert_eq!(kept, counted);
     assert_eq!(
@@ -481,7 +481,7 @@ fn a_store_from_schema_3_gets_its_validation_counts_on_open() {
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
-            "DELETE FROM schema_version WHERE version = 4; DROP TABLE validation_counts; DROP TABLE validation_counts_upto;",
+            "DELETE FROM schema_version WHERE version = 4; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use;",
         )
         .unwrap();
     }
@@ -490,4 +490,70 @@ fn a_store_from_schema_3_gets_its_validation_counts_on_open() {
     let (kept, counted) = counts_kept_and_counted(&s);
     assert_eq!(kept, counted);
     assert_eq!(kept.len(), 2, "the valid call and the two invalid ones");
+}
+
+fn used(id: &str, ty: &str, license: &str, day: u32, version: Option<&str>) -> Event {
+    let mut v = json!({"id": id, "type": ty, "license_id": license, "timestamp": format!("2026-01-{day:02}T00:00:00Z")});
+    match ty {
+        "license.validated" => v["result"] = json!("valid"),
+        "license.activated" => v["machine_id"] = json!("m"),
+        _ => {}
+    }
+    if let Some(version) = version {
+        v["version"] = json!(version);
+    }
+    validate(&v, parse_rfc3339("2026-06-01T00:00:00Z").unwrap()).unwrap()
+}
+
+fn versions(s: &Store) -> Vec<(String, i64)> {
+    let pairs: Vec<(String, String)> = [("as_of", "2026-02-01"), ("from", "2026-01-01")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    keylens_query::run(s, "versions", &pairs, 0)
+        .unwrap()
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r["version"].as_str().unwrap().to_string(),
+                r["licenses"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn last_uses_keep_each_license_latest_use_across_catch_ups() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    s.append(&[
+        used("a", "license.validated", "L1", 10, Some("1.0")),
+        used("b", "license.activated", "L2", 5, Some("2.0")),
+    ])
+    .unwrap();
+    s.catch_up().unwrap();
+    // A use older than the kept one arrives late; a newer one for the other license; one
+    // without a version.
+    s.append(&[
+        used("c", "license.validated", "L1", 3, Some("0.9")),
+        used("d", "license.upgraded", "L2", 20, Some("2.1")),
+        used("e", "license.validated", "L3", 21, None),
+    ])
+    .unwrap();
+    let expected = vec![("1.0".to_string(), 1), ("2.1".to_string(), 1)];
+    assert_eq!(versions(&s), expected, "kept uses and the tail, merged");
+    s.catch_up().unwrap();
+    let kept = s
+        .rows("SELECT license_id, ts, version FROM license_last_use ORDER BY license_id")
+        .unwrap();
+    let from_events = s
+        .rows(
+            "SELECT license_id, max(ts), arg_max(version, ts) FROM events \
+             WHERE version IS NOT NULL GROUP BY license_id ORDER BY license_id",
+        )
+        .unwrap();
+    assert_eq!(kept, from_events);
+    assert_eq!(kept.len(), 2);
+    assert_eq!(versions(&s), expected, "after the catch-up");
 }

@@ -17,6 +17,8 @@ mod survival;
 mod validations;
 mod versions;
 
+pub use versions::USES as VERSION_USES;
+
 use crate::answer::Answer;
 use crate::dialect::{Dialect, Join};
 use crate::dims::Dim;

@@ -80,7 +80,7 @@ fn from_counts(c: &Ctx) -> Result<Series> {
         // The calls received after the counts' mark, read in the same statement (one snapshot).
         parts.push(calls(format!(
             "ts >= {first_whole} AND ts < {end_whole} \
-             AND received_at > (SELECT received_at FROM validation_counts_upto)"
+             AND received_at > (SELECT received_at FROM counted_upto)"
         )));
     }
     let mut s = Series::new(c.p.buckets()?);

@@ -1,16 +1,17 @@
 //! `validations` answered from the embedded store's `validation_counts` (whole days), the calls
-//! received since they were counted and the events of the partial days must equal the same
-//! metric scanning the events (what an engine without those counts, such as ClickHouse, does):
-//! on a generated stream appended in many batches and counted every few (so a key has several
-//! rows) with the last batches not yet counted, then all counted and compacted, for ranges and
-//! `as_of` on and off day boundaries, in every bucket size.
+//! received since they were counted and the events of the partial days, and `versions` answered
+//! from its `license_last_use` and the uses received since, must equal the same metrics scanning
+//! the events (what an engine without those tables, such as ClickHouse, does): on a generated
+//! stream appended in many batches and caught up every few (so a key has several rows) with the
+//! last batches not yet caught up, then all caught up and compacted, for ranges and `as_of` on
+//! and off day boundaries, in every bucket size.
 
 use keylens_event::time::parse_rfc3339;
 use keylens_query::{Answer, Cell, Dialect, Engine};
 use keylens_store::Store;
 use std::cell::Cell as Flag;
 
-/// The store, hiding its `validation_counts`: `validations` scans the events.
+/// The store, hiding the tables it keeps: `validations` and `versions` scan the events.
 struct EventsOnly<'a>(&'a Store);
 
 impl Engine for EventsOnly<'_> {
@@ -27,10 +28,24 @@ impl Engine for EventsOnly<'_> {
     }
 }
 
-/// The store, noting whether a query read `validation_counts`.
+/// The store, noting whether a query read `validation_counts` or `license_last_use`, and
+/// whether `versions` scanned the uses.
 struct Counted<'a> {
     store: &'a Store,
     read_counts: Flag<bool>,
+    read_last_uses: Flag<bool>,
+    scanned_uses: Flag<bool>,
+}
+
+impl<'a> Counted<'a> {
+    fn new(store: &'a Store) -> Counted<'a> {
+        Counted {
+            store,
+            read_counts: Flag::new(false),
+            read_last_uses: Flag::new(false),
+            scanned_uses: Flag::new(false),
+        }
+    }
 }
 
 impl Engine for Counted<'_> {
@@ -42,11 +57,20 @@ impl Engine for Counted<'_> {
         if sql.contains("validation_counts") {
             self.read_counts.set(true);
         }
+        if sql.contains("license_last_use") {
+            self.read_last_uses.set(true);
+        } else if sql.contains("arg_max(e.version") {
+            self.scanned_uses.set(true);
+        }
         self.store.rows(sql)
     }
 
     fn keeps_validation_counts(&self) -> bool {
         self.store.keeps_validation_counts()
+    }
+
+    fn keeps_last_uses(&self) -> bool {
+        self.store.keeps_last_uses()
     }
 }
 
@@ -64,19 +88,26 @@ fn store() -> (tempfile::TempDir, Store) {
     for (i, batch) in batches.iter().enumerate() {
         store.append(batch).unwrap();
         if i % 5 == 4 && i + 3 < batches.len() {
-            store.catch_up_counts().unwrap();
+            store.catch_up().unwrap();
         }
     }
     store.refresh().unwrap();
     (dir, store)
 }
 
+use keylens_golden::answer;
+
 fn validations(engine: &dyn Engine, pairs: &[(&str, &str)]) -> Answer {
-    let pairs: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    keylens_query::run(engine, "validations", &pairs, 0).unwrap()
+    answer(engine, "validations", pairs)
+}
+
+/// `a` equal to `b`, floats to 1e-9 relative.
+fn assert_same(a: &Answer, b: &Answer, what: &str) {
+    let (a, b) = (
+        serde_json::to_value(a).unwrap(),
+        serde_json::to_value(b).unwrap(),
+    );
+    assert!(keylens_golden::same(&a, &b), "{what}:\n{a}\n{b}");
 }
 
 /// Every parameter set compared; returns how many read the counts.
@@ -98,17 +129,10 @@ fn compare_all(store: &Store) -> usize {
                 if !to.is_empty() {
                     p.push(("to", to));
                 }
-                let counted = Counted {
-                    store,
-                    read_counts: Flag::new(false),
-                };
+                let counted = Counted::new(store);
                 let ours = validations(&counted, &p);
                 let scanned = validations(&EventsOnly(store), &p);
-                let (a, b) = (
-                    serde_json::to_value(&ours).unwrap(),
-                    serde_json::to_value(&scanned).unwrap(),
-                );
-                assert!(keylens_golden::same(&a, &b), "validations {p:?}:\n{a}\n{b}");
+                assert_same(&ours, &scanned, &format!("validations {p:?}"));
                 let calls: i64 = ours.rows.iter().filter_map(|r| r["calls"].as_i64()).sum();
                 if from.is_empty() || from.starts_with("2025") || from.starts_with("2026-03") {
                     assert!(calls > 0, "validations {p:?} counts calls");
@@ -130,7 +154,7 @@ fn validations_from_counts_equal_validations_from_events() {
         .unwrap();
     assert!(keys_with_several_rows > 0, "catch-ups left keys to compact");
     let tail = store
-        .rows("SELECT count(*) FROM events WHERE type = 'license.validated' AND received_at > (SELECT received_at FROM validation_counts_upto)")
+        .rows("SELECT count(*) FROM events WHERE type = 'license.validated' AND received_at > (SELECT received_at FROM counted_upto)")
         .unwrap()[0][0]
         .as_i64()
         .unwrap();
@@ -141,24 +165,60 @@ fn validations_from_counts_equal_validations_from_events() {
         18,
         "the ungrouped, unfiltered queries read the counts"
     );
-    store.catch_up_counts().unwrap();
+    store.catch_up().unwrap();
     store.compact_counts().unwrap();
     assert_eq!(compare_all(&store), 18);
 }
 
 #[test]
-fn grouped_or_filtered_validations_scan_the_events() {
+fn grouped_or_filtered_validations_and_versions_scan_the_events() {
     let (_dir, store) = store();
     for p in [[("by", "tier")], [("where", "region=EU")]] {
-        let counted = Counted {
-            store: &store,
-            read_counts: Flag::new(false),
-        };
+        let counted = Counted::new(&store);
         let ours = validations(&counted, &p);
         assert!(
             !counted.read_counts.get(),
             "{p:?} needs the events' dimensions"
         );
         assert_eq!(ours, validations(&EventsOnly(&store), &p));
+        let ours = answer(&counted, "versions", &p);
+        assert!(
+            !counted.read_last_uses.get(),
+            "{p:?} needs the licenses' attributes"
+        );
+        assert_eq!(ours, answer(&EventsOnly(&store), "versions", &p));
+    }
+}
+
+#[test]
+fn versions_from_last_uses_equal_versions_from_events() {
+    let (_dir, mut store) = store();
+    for caught_up in [false, true] {
+        if caught_up {
+            store.catch_up().unwrap();
+        }
+        for (as_of, kept) in [
+            // Nothing used after the stream's end: the kept latest uses answer.
+            ("2026-11-01T00:00:00Z", true),
+            // Licenses used after this instant: only the scan knows their version then.
+            ("2026-07-15T13:45:10.5Z", false),
+        ] {
+            for from in ["", "2025-11-01", "2026-06-01T06:00:00Z"] {
+                let mut p = vec![("as_of", as_of)];
+                if !from.is_empty() {
+                    p.push(("from", from));
+                }
+                let counted = Counted::new(&store);
+                let ours = answer(&counted, "versions", &p);
+                let scanned = answer(&EventsOnly(&store), "versions", &p);
+                assert_same(&ours, &scanned, &format!("versions {p:?}"));
+                assert!(
+                    counted.read_last_uses.get(),
+                    "versions {p:?} tries the kept uses"
+                );
+                assert_eq!(counted.scanned_uses.get(), !kept, "versions {p:?}");
+                assert!(!ours.rows.is_empty(), "versions {p:?} finds versions");
+            }
+        }
     }
 }
