@@ -4,10 +4,10 @@
 //! are validations (BENCHMARKS.md).
 //!
 //! The counts cover exactly the validations with `received_at` up to the one value in
-//! `counted_upto` (which `license_last_use` shares, last_uses.rs); the calls received after it (the tail) are read from `events` by
-//! the query, in the same statement, so that both sides come from one snapshot. The writer
-//! catches the counts up ([`Store::catch_up`]): one grouped insert of the tail and the
-//! new mark, in one transaction. It does so in [`Store::refresh`] when the last catch-up is
+//! `counted_upto` (which `license_last_use` shares, last_uses.rs); the calls received after it
+//! (the tail) are read from `events` by the query, in the same statement, so that both sides
+//! come from one snapshot. The writer catches the counts up ([`Store::catch_up`]): one grouped
+//! insert of the tail, the latest uses folded in, and the new mark, in one transaction. It does so in [`Store::refresh`] when the last catch-up is
 //! [`CATCH_UP_EVERY`] old: a server committing hundreds of times a second counts its tail every
 //! few seconds, not per commit (per commit, 2,300 rows of spread latencies each cost the 8 x
 //! 1,000 HTTP row 30% of its throughput), and an import counts its events once, after its last
