@@ -7,8 +7,9 @@
 //! `counted_upto` (which `license_last_use` shares, last_uses.rs); the calls received after it
 //! (the tail) are read from `events` by the query, in the same statement, so that both sides
 //! come from one snapshot. The writer catches the counts up ([`Store::catch_up`]): one grouped
-//! insert of the tail, the latest uses folded in, and the new mark, in one transaction. It does so in [`Store::refresh`] when the last catch-up is
-//! [`CATCH_UP_EVERY`] old: a server committing hundreds of times a second counts its tail every
+//! insert of the tail (keyed by `keylens_query::metrics::validation_keys`, as the query reads
+//! it), the latest uses folded in, and the new mark, in one transaction. It does so in
+//! [`Store::refresh`] when the last catch-up is [`CATCH_UP_EVERY`] old: a server committing hundreds of times a second counts its tail every
 //! few seconds, not per commit (per commit, 2,300 rows of spread latencies each cost the 8 x
 //! 1,000 HTTP row 30% of its throughput), and an import counts its events once, after its last
 //! batch.
@@ -23,6 +24,8 @@
 
 use crate::{Result, Store};
 use keylens_event::time::now_micros;
+use keylens_query::metrics::validation_keys;
+use keylens_query::DuckDbDialect;
 use std::time::{Duration, Instant};
 
 /// Rows added before a compaction is considered, whatever the table's size: a small store is
@@ -104,9 +107,11 @@ impl Store {
             .execute(
                 &format!(
                     "INSERT INTO validation_counts \
-                     SELECT (ts // 86400000000) * 86400000000, latency_ms, coalesce(result = 'invalid', false), count(*) \
-                     FROM events WHERE type = 'license.validated' AND received_at > {upto} AND received_at <= {newest} \
-                     GROUP BY ALL"
+                     SELECT day, latency_ms, invalid, count(*) FROM ({}) GROUP BY ALL",
+                    validation_keys(
+                        &DuckDbDialect,
+                        &format!("received_at > {upto} AND received_at <= {newest}")
+                    )
                 ),
                 [],
             )

@@ -17,6 +17,7 @@ mod survival;
 mod validations;
 mod versions;
 
+pub use validations::validation_keys;
 pub use versions::USES as VERSION_USES;
 
 use crate::answer::Answer;

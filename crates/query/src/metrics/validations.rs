@@ -7,8 +7,20 @@
 //! the same numbers.
 
 use super::*;
+use crate::params::Bucket;
 use crate::stats::{percentile_counted, rate};
 use keylens_event::time::MICROS_PER_DAY;
+
+/// The `license.validated` events matching `condition`, a row each, keyed as
+/// `validation_counts` keys them (`day`, `latency_ms`, `invalid`) with `n` = 1: what the store
+/// counts when it catches up and what `validations` reads of the calls not counted yet.
+pub fn validation_keys(d: &dyn Dialect, condition: &str) -> String {
+    format!(
+        "SELECT {} AS day, latency_ms, coalesce(result = 'invalid', false) AS invalid, 1 AS n \
+         FROM events WHERE type = 'license.validated' AND {condition}",
+        d.bucket_start("ts", Bucket::Day)
+    )
+}
 
 const PERCENTILES: [f64; 3] = [0.5, 0.95, 0.99];
 
@@ -46,13 +58,8 @@ fn from_counts(c: &Ctx) -> Result<Series> {
     // The instants the range lets through: [lo, hi).
     let lo = c.p.from;
     let hi = c.p.to.min(c.as_of().saturating_add(1));
-    let first_whole = lo.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY
-        + if lo.rem_euclid(MICROS_PER_DAY) > 0 {
-            MICROS_PER_DAY
-        } else {
-            0
-        };
-    let end_whole = hi.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY;
+    let first_whole = Bucket::Day.start(lo - 1) + MICROS_PER_DAY; // lo rounded up to a day
+    let end_whole = Bucket::Day.start(hi);
     // The partial days' calls, each end its own range (so a store in time order skips the rest
     // of the table); none where the range starts or ends on a day boundary. The whole days from
     // the counts, and the calls received since they were counted.
@@ -61,27 +68,23 @@ fn from_counts(c: &Ctx) -> Result<Series> {
     } else {
         vec![(lo, hi)]
     };
-    let day = format!("({} * {MICROS_PER_DAY})", c.d.int_div("ts", MICROS_PER_DAY));
-    let calls = |condition: String| {
-        format!(
-            "SELECT {day} AS day, latency_ms, coalesce(result = 'invalid', false) AS invalid, 1 AS n \
-             FROM events WHERE type = 'license.validated' AND {condition}"
-        )
-    };
     let mut parts: Vec<String> = edges
         .into_iter()
         .filter(|(a, b)| a < b)
-        .map(|(a, b)| calls(format!("ts >= {a} AND ts < {b}")))
+        .map(|(a, b)| validation_keys(c.d, &format!("ts >= {a} AND ts < {b}")))
         .collect();
     if first_whole < end_whole {
         parts.push(format!(
             "SELECT day, latency_ms, invalid, n FROM validation_counts WHERE day >= {first_whole} AND day < {end_whole}"
         ));
         // The calls received after the counts' mark, read in the same statement (one snapshot).
-        parts.push(calls(format!(
-            "ts >= {first_whole} AND ts < {end_whole} \
-             AND received_at > (SELECT received_at FROM counted_upto)"
-        )));
+        parts.push(validation_keys(
+            c.d,
+            &format!(
+                "ts >= {first_whole} AND ts < {end_whole} \
+                 AND received_at > (SELECT received_at FROM counted_upto)"
+            ),
+        ));
     }
     let mut s = Series::new(c.p.buckets()?);
     s.touch(vec![]);
@@ -97,12 +100,12 @@ fn from_counts(c: &Ctx) -> Result<Series> {
         parts.join(" UNION ALL ")
     );
     #[derive(Default)]
-    struct Bucket {
+    struct Totals {
         calls: i64,
         invalid: i64,
         latencies: Vec<(f64, u64)>,
     }
-    let mut buckets: BTreeMap<i64, Bucket> = BTreeMap::new();
+    let mut buckets: BTreeMap<i64, Totals> = BTreeMap::new();
     for r in c.rows(&sql)? {
         let n = r[2].as_i64().unwrap_or(0);
         let b = buckets.entry(r[0].as_i64().unwrap_or(0)).or_default();
