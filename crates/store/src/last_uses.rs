@@ -5,32 +5,26 @@
 //!
 //! Kept like `validation_counts` (validation_counts.rs): it covers the events received up to the
 //! mark in `counted_upto`, and the same catch-up, in the same transaction, folds in the uses
-//! received since: each license among them gets the later of its kept use and its new ones.
+//! received since: each license among them gets the later of its kept use and its new ones
+//! (`keylens_query::metrics::merged_last_uses`, the merge `versions` makes with the uses not
+//! caught up yet).
 
 use crate::{Result, Store};
-use keylens_query::metrics::VERSION_USES as USES;
+use keylens_query::metrics::{latest_uses, merged_last_uses};
 
 impl Store {
     /// Folds the uses received in `(upto, newest]` into `license_last_use`, inside the caller's
     /// transaction.
     pub(crate) fn catch_up_last_uses(&self, upto: i64, newest: i64) -> Result<()> {
         self.db.conn.execute_batch(&format!(
-            "CREATE TEMP TABLE last_tail AS
-               SELECT license_id, max(ts) AS ts, arg_max(version, ts) AS version FROM events
-               WHERE type IN {USES} AND version IS NOT NULL AND license_id IS NOT NULL
-                 AND received_at > {upto} AND received_at <= {newest}
-               GROUP BY license_id;
-             CREATE TEMP TABLE last_new AS
-               SELECT license_id, max(ts) AS ts, arg_max(version, ts) AS version FROM (
-                 SELECT license_id, ts, version FROM license_last_use
-                 WHERE license_id IN (SELECT license_id FROM last_tail)
-                 UNION ALL
-                 SELECT license_id, ts, version FROM last_tail)
-               GROUP BY license_id;
+            "CREATE TEMP TABLE last_tail AS {};
+             CREATE TEMP TABLE last_new AS {};
              DELETE FROM license_last_use WHERE license_id IN (SELECT license_id FROM last_tail);
              INSERT INTO license_last_use SELECT license_id, ts, version FROM last_new;
              DROP TABLE last_tail;
-             DROP TABLE last_new;"
+             DROP TABLE last_new;",
+            latest_uses(&format!("received_at > {upto} AND received_at <= {newest}")),
+            merged_last_uses("last_tail"),
         ))?;
         Ok(())
     }

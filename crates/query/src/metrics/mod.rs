@@ -18,7 +18,7 @@ mod validations;
 mod versions;
 
 pub use validations::validation_keys;
-pub use versions::USES as VERSION_USES;
+pub use versions::{latest_uses, merged_last_uses};
 
 use crate::answer::Answer;
 use crate::dialect::{Dialect, Join};

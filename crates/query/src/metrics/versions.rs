@@ -9,7 +9,30 @@
 use super::*;
 
 /// The events whose `version` counts as the version a license uses, as an SQL list.
-pub const USES: &str = "('license.activated', 'license.validated', 'license.upgraded')";
+const USES: &str = "('license.activated', 'license.validated', 'license.upgraded')";
+
+/// Each license's latest use with a version among the events matching `condition`
+/// (`license_id`, `ts`, `version`; ties: any): what the store folds into `license_last_use` when
+/// it catches up, and what `versions` reads of the uses received since.
+pub fn latest_uses(condition: &str) -> String {
+    format!(
+        "SELECT license_id, max(ts) AS ts, arg_max(version, ts) AS version FROM events \
+         WHERE type IN {USES} AND version IS NOT NULL AND license_id IS NOT NULL AND {condition} \
+         GROUP BY license_id"
+    )
+}
+
+/// For the licenses of `tail` (rows of [`latest_uses`], a table or a name in a `WITH`), the
+/// later of their `license_last_use` row and their `tail` row.
+pub fn merged_last_uses(tail: &str) -> String {
+    format!(
+        "SELECT license_id, max(ts) AS ts, arg_max(version, ts) AS version FROM ( \
+           SELECT license_id, ts, version FROM license_last_use \
+           WHERE license_id IN (SELECT license_id FROM {tail}) \
+           UNION ALL SELECT license_id, ts, version FROM {tail}) \
+         GROUP BY license_id"
+    )
+}
 
 pub fn versions(c: &Ctx) -> Result<Answer> {
     c.p.allow_dims(&Dim::LICENSE, "versions")?;
@@ -95,21 +118,14 @@ fn from_last_uses(c: &Ctx) -> Result<Option<Vec<(String, i64)>>> {
     let (lo, hi) = (c.p.from, c.p.to.min(c.as_of().saturating_add(1)));
     // Only an engine keeping these tables (the embedded store, DuckDB) runs this.
     let sql = format!(
-        "WITH tail AS ( \
-           SELECT license_id, max(ts) AS ts, arg_max(version, ts) AS version FROM events \
-           WHERE type IN {USES} \
-             AND version IS NOT NULL AND license_id IS NOT NULL \
-             AND received_at > (SELECT received_at FROM counted_upto) \
-           GROUP BY license_id), \
+        "WITH tail AS ({}), \
          latest AS ( \
            SELECT ts, version FROM license_last_use WHERE license_id NOT IN (SELECT license_id FROM tail) \
-           UNION ALL \
-           SELECT max(ts), arg_max(version, ts) FROM ( \
-             SELECT license_id, ts, version FROM license_last_use WHERE license_id IN (SELECT license_id FROM tail) \
-             UNION ALL SELECT license_id, ts, version FROM tail) \
-           GROUP BY license_id) \
+           UNION ALL SELECT ts, version FROM ({})) \
          SELECT version, count(*) FILTER (WHERE ts >= {lo} AND ts < {hi}), count(*) FILTER (WHERE ts >= {hi}) \
-         FROM latest GROUP BY version"
+         FROM latest GROUP BY version",
+        latest_uses("received_at > (SELECT received_at FROM counted_upto)"),
+        merged_last_uses("tail"),
     );
     let rows = c.rows(&sql)?;
     if rows.iter().any(|r| r[2].as_i64().unwrap_or(0) > 0) {
