@@ -72,7 +72,8 @@ pub struct Store {
     /// touching the table; a hit is confirmed against the stored ids (hashes can collide).
     /// Loaded on the first append, so processes that only query never pay for it.
     id_hashes: Option<IdHashes>,
-    /// What the writer keeps of `validation_counts`: its mark, when it last caught up, its size.
+    /// What the writer keeps of the counted tables: their mark, when it last caught up, the size
+    /// of `validation_counts`.
     counts: validation_counts::CountState,
 }
 

@@ -35,14 +35,14 @@ pub(crate) const COMPACT_AFTER: u64 = 100_000;
 /// How often [`Store::refresh`] catches the counts up.
 pub(crate) const CATCH_UP_EVERY: Duration = Duration::from_secs(2);
 
-/// What the writer knows of `validation_counts` (in memory; a new process starts from the
-/// tables).
+/// What the writer knows of `validation_counts` and the `counted_upto` mark it shares with
+/// `license_last_use` (in memory; a new process starts from the tables).
 #[derive(Debug, Default)]
 pub(crate) struct CountState {
     /// Rows after the last compaction, and rows added since.
     pub kept: u64,
     pub added: u64,
-    /// The mark: the greatest `received_at` counted.
+    /// The mark: the greatest `received_at` counted (in both tables).
     pub upto: i64,
     /// The greatest `received_at` this process gave an append.
     pub last_received: i64,
