@@ -36,6 +36,7 @@ pub fn cases() -> Vec<Case> {
         overview(),
         catalog(),
         misuse(),
+        expiring_ties(),
     ]
 }
 
@@ -1423,6 +1424,49 @@ fn misuse() -> Case {
                     json!({"license_id": "M3"}),
                     json!({"license_id": "M5"}),
                     json!({"license_id": "M7"}),
+                ],
+            ),
+        ],
+    }
+}
+
+/// `expiring` lists licenses ending at the same instant in the order of their ids, whatever the
+/// order they arrived in (the list is sorted after the engine returns it).
+fn expiring_ties() -> Case {
+    let created = |id: &str, lic: &str, at: &str, term: &str| {
+        ev(
+            id,
+            "license.created",
+            at,
+            Some(lic),
+            json!({"product": "app", "model": "subscription", "tier": "pro", "term": term}),
+        )
+    };
+    let events = vec![
+        created("z9", "Z9", "2026-03-01T00:00:00Z", "P1M"),
+        created("a10", "a10", "2026-03-01T00:00:00Z", "P1M"),
+        created("m5", "M5", "2026-03-01T00:00:00Z", "P1M"),
+        created("a1", "A1", "2026-03-01T00:00:00Z", "P1M"),
+        created("zz", "ZZ", "2026-02-19T00:00:00Z", "P1M"),
+        created("late", "B2", "2026-03-02T00:00:00Z", "P2M"),
+    ];
+    Case {
+        name: "expiring_ties",
+        now: "2026-04-01T00:00:00Z",
+        events,
+        batches: 2,
+        queries: vec![
+            // ZZ ends Mar 19; A1, M5, Z9, a10 Apr 1 (ids in byte order: upper case first); B2
+            // May 2, outside the 30 days.
+            q(
+                "expiring",
+                &[("as_of", "2026-03-03T00:00:00Z")],
+                vec![
+                    json!({"license_id": "ZZ", "expires_at": "2026-03-19T00:00:00Z"}),
+                    json!({"license_id": "A1", "expires_at": "2026-04-01T00:00:00Z"}),
+                    json!({"license_id": "M5", "expires_at": "2026-04-01T00:00:00Z"}),
+                    json!({"license_id": "Z9", "expires_at": "2026-04-01T00:00:00Z"}),
+                    json!({"license_id": "a10", "expires_at": "2026-04-01T00:00:00Z"}),
                 ],
             ),
         ],

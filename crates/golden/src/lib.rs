@@ -70,7 +70,13 @@ pub fn check(engine: &dyn Engine, case: &Case) -> Vec<String> {
                 "{label}: {} rows, expected {}\n  got: {}",
                 answer.rows.len(),
                 q.rows.len(),
-                Value::Array(answer.rows.iter().cloned().map(Value::Object).collect())
+                Value::Array(
+                    answer
+                        .rows
+                        .iter()
+                        .map(|r| Value::Object(r.to_map()))
+                        .collect()
+                )
             ));
             continue;
         }
@@ -86,7 +92,7 @@ pub fn check(engine: &dyn Engine, case: &Case) -> Vec<String> {
                 if !same(g, w) {
                     problems.push(format!(
                         "{label}: row {i} field {k}: got {g}, expected {w}\n  row: {}",
-                        Value::Object(got.clone())
+                        Value::Object(got.to_map())
                     ));
                 }
             }

@@ -122,11 +122,7 @@ fn lifecycle(i: usize, e: &Ev) -> LifecycleEvent {
     }
 }
 
-fn query(
-    store: &Store,
-    metric: &str,
-    params: &[(&str, String)],
-) -> Vec<serde_json::Map<String, Value>> {
+fn query(store: &Store, metric: &str, params: &[(&str, String)]) -> Vec<keylens_query::Row> {
     let pairs: Vec<(String, String)> = params
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))

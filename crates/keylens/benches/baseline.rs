@@ -55,7 +55,7 @@ fn keyed(rows: Vec<Vec<Cell>>, key_len: usize) -> BTreeMap<Vec<String>, Vec<f64>
 
 /// keylens's answer rows as the same shape: `keys` fields (text), then `values` fields.
 fn from_answer(
-    rows: &[serde_json::Map<String, Value>],
+    rows: &[keylens_query::Row],
     keys: &[&str],
     values: &[&str],
 ) -> BTreeMap<Vec<String>, Vec<f64>> {

@@ -19,7 +19,7 @@ pub mod stats;
 pub mod survival;
 pub mod values;
 
-pub use answer::Answer;
+pub use answer::{Answer, Row};
 pub use dialect::{ClickHouseDialect, Dialect, DuckDbDialect, Join};
 pub use dims::Dim;
 pub use engine::{Cell, Engine};

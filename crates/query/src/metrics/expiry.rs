@@ -3,6 +3,7 @@
 use super::*;
 use keylens_event::time::{format_rfc3339, MICROS_PER_DAY};
 use keylens_event::IsoDuration;
+use std::sync::Arc;
 
 impl Ctx<'_> {
     /// The licenses' current terms `ct`, active at `as_of` with that term still running: created
@@ -81,33 +82,46 @@ pub fn expiring(c: &Ctx) -> Result<Answer> {
         .iter()
         .map(|d| d.license_column("ct"))
         .collect();
+    // Unordered: the rows are sorted here, on the end and the id alone. DuckDB sorting them
+    // carried every attribute through its sort (at 1M licenses, 139,000 rows: a fifth of the
+    // query's time).
     let sql = format!(
         "SELECT ct.license_id, ct.end_at, {}, ct.amount, ct.currency \
-         FROM {} AND ct.end_at <= {} ORDER BY ct.end_at, ct.license_id",
+         FROM {} AND ct.end_at <= {}",
         columns.join(", "),
         c.running_terms(),
         c.d.add_duration(&c.as_of().to_string(), &window)
     );
-    let rows = c
+    let names: Arc<[String]> = ["license_id", "expires_at"]
+        .into_iter()
+        .chain(Dim::LICENSE.iter().map(|d| d.name()))
+        .chain(["last_amount", "currency"])
+        .map(String::from)
+        .collect();
+    let mut keyed: Vec<(i64, Row)> = c
         .rows(&sql)?
         .into_iter()
         .map(|r| {
             // Cells are moved into the row, not copied: the list can have 100,000s of rows.
             let mut cells = r.into_iter();
             let text = |c: Option<Cell>| json!(c.and_then(Cell::into_text));
-            // Sized up front: growing 139,000 maps key by key showed in the profile.
-            let mut m = Map::with_capacity(4 + Dim::LICENSE.len());
-            m.insert("license_id".into(), text(cells.next()));
+            let mut values = Vec::with_capacity(names.len());
+            values.push(text(cells.next()));
             let end = cells.next().and_then(|c| c.as_i64());
-            m.insert("expires_at".into(), json!(end.map(format_rfc3339)));
-            for d in Dim::LICENSE {
-                m.insert(d.name().into(), text(cells.next()));
+            values.push(json!(end.map(format_rfc3339)));
+            for _ in Dim::LICENSE {
+                values.push(text(cells.next()));
             }
-            let amount = cells.next().and_then(|c| c.as_f64());
-            m.insert("last_amount".into(), num(amount));
-            m.insert("currency".into(), text(cells.next()));
-            m
+            values.push(num(cells.next().and_then(|c| c.as_f64())));
+            values.push(text(cells.next()));
+            (end.unwrap_or(i64::MIN), Row::new(&names, values))
         })
         .collect();
-    Ok(c.answer(rows, None))
+    // Soonest first; a tie in the order of the ids. Ids are unique, so the order is total.
+    keyed.sort_unstable_by(|(ea, a), (eb, b)| {
+        ea.cmp(eb)
+            .then_with(|| a["license_id"].as_str().cmp(&b["license_id"].as_str()))
+    });
+    let rows = keyed.into_iter().map(|(_, r)| r).collect();
+    Ok(c.answer_rows(rows, None))
 }

@@ -20,7 +20,7 @@ mod versions;
 pub use validations::validation_keys;
 pub use versions::{latest_uses, merged_last_uses};
 
-use crate::answer::Answer;
+use crate::answer::{Answer, Row};
 use crate::dialect::{Dialect, Join};
 use crate::dims::Dim;
 use crate::engine::{Cell, Engine};
@@ -102,6 +102,11 @@ impl Ctx<'_> {
     }
 
     pub fn answer(&self, rows: Vec<Map<String, Value>>, summary: Option<Value>) -> Answer {
+        self.answer_rows(rows.into_iter().map(Row::from).collect(), summary)
+    }
+
+    /// The answer of rows built with shared names ([`Row::new`]): for long lists.
+    pub fn answer_rows(&self, rows: Vec<Row>, summary: Option<Value>) -> Answer {
         Answer {
             metric: self.name.to_string(),
             params: self.p.to_json(),
