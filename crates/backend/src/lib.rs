@@ -255,6 +255,13 @@ impl Engine for Reader {
             Reader::ClickHouse(r) => r.keeps_last_uses(),
         }
     }
+
+    fn keeps_spread(&self) -> bool {
+        match self {
+            Reader::Embedded(r) => r.keeps_spread(),
+            Reader::ClickHouse(r) => r.keeps_spread(),
+        }
+    }
 }
 
 impl Engine for Store {
@@ -290,6 +297,13 @@ impl Engine for Store {
         match self {
             Store::Embedded(s) => s.keeps_last_uses(),
             Store::ClickHouse(s) => s.keeps_last_uses(),
+        }
+    }
+
+    fn keeps_spread(&self) -> bool {
+        match self {
+            Store::Embedded(s) => s.keeps_spread(),
+            Store::ClickHouse(s) => s.keeps_spread(),
         }
     }
 }

@@ -4,7 +4,9 @@
 //! the events (what an engine without those tables, such as ClickHouse, does): on a generated
 //! stream appended in many batches and caught up every few (so a key has several rows) with the
 //! last batches not yet caught up, then all caught up and compacted, for ranges and `as_of` on
-//! and off day boundaries, in every bucket size.
+//! and off day boundaries, in every bucket size. `misuse` with its candidates from
+//! `license_spread` (and the events received since) must equal `misuse` counting the range's
+//! events, for every threshold, range and filter tried.
 
 use keylens_event::time::parse_rfc3339;
 use keylens_query::{Answer, Cell, Dialect, Engine};
@@ -21,20 +23,21 @@ impl Engine for EventsOnly<'_> {
 
     fn rows(&self, sql: &str) -> Result<Vec<Vec<Cell>>, String> {
         assert!(
-            !sql.contains("validation_counts"),
+            !sql.contains("validation_counts") && !sql.contains("license_spread"),
             "the scan reads no counts"
         );
         self.0.rows(sql)
     }
 }
 
-/// The store, noting whether a query read `validation_counts` or `license_last_use`, and
-/// whether `versions` scanned the uses.
+/// The store, noting whether a query read `validation_counts`, `license_last_use` or
+/// `license_spread`, and whether `versions` scanned the uses.
 struct Counted<'a> {
     store: &'a Store,
     read_counts: Flag<bool>,
     read_last_uses: Flag<bool>,
     scanned_uses: Flag<bool>,
+    read_spread: Flag<bool>,
 }
 
 impl<'a> Counted<'a> {
@@ -44,6 +47,7 @@ impl<'a> Counted<'a> {
             read_counts: Flag::new(false),
             read_last_uses: Flag::new(false),
             scanned_uses: Flag::new(false),
+            read_spread: Flag::new(false),
         }
     }
 }
@@ -56,6 +60,9 @@ impl Engine for Counted<'_> {
     fn rows(&self, sql: &str) -> Result<Vec<Vec<Cell>>, String> {
         if sql.contains("validation_counts") {
             self.read_counts.set(true);
+        }
+        if sql.contains("license_spread") {
+            self.read_spread.set(true);
         }
         if sql.contains("license_last_use") {
             self.read_last_uses.set(true);
@@ -71,6 +78,10 @@ impl Engine for Counted<'_> {
 
     fn keeps_last_uses(&self) -> bool {
         self.store.keeps_last_uses()
+    }
+
+    fn keeps_spread(&self) -> bool {
+        self.store.keeps_spread()
     }
 }
 
@@ -221,4 +232,100 @@ fn versions_from_last_uses_equal_versions_from_events() {
             }
         }
     }
+}
+
+#[test]
+fn misuse_from_spread_equals_misuse_from_events() {
+    let (_dir, mut store) = store();
+    let tail = store
+        .rows("SELECT count(*) FROM events WHERE received_at > (SELECT received_at FROM counted_upto)")
+        .unwrap()[0][0]
+        .as_i64()
+        .unwrap();
+    assert!(tail > 0, "the last batches are not caught up yet");
+    let low: &[(&str, &str)] = &[
+        ("machine_cycling_factor", "1"),
+        ("ip_spread_factor", "0.5"),
+        ("ip_spread_extra", "0"),
+        ("country_spread_max", "1"),
+        ("travel_speed_kmh", "100"),
+        ("travel_min_km", "0"),
+        ("failure_burst_count", "2"),
+        ("failure_burst_window", "P1D"),
+    ];
+    let mut fired = 0;
+    for caught_up in [false, true] {
+        if caught_up {
+            store.catch_up().unwrap();
+        }
+        for as_of in ["2026-11-01T00:00:00Z", "2026-07-15T13:45:10.5Z"] {
+            for from in ["", "2025-11-01", "2026-06-01T06:00:00Z"] {
+                for thresholds in [&[][..], low] {
+                    for filter in [None, Some(("where", "region=EU"))] {
+                        let mut p = vec![("as_of", as_of)];
+                        if !from.is_empty() {
+                            p.push(("from", from));
+                        }
+                        p.extend_from_slice(thresholds);
+                        p.extend(filter);
+                        let counted = Counted::new(&store);
+                        let ours = answer(&counted, "misuse", &p);
+                        let scanned = answer(&EventsOnly(&store), "misuse", &p);
+                        assert_same(&ours, &scanned, &format!("misuse {p:?}"));
+                        assert!(counted.read_spread.get(), "misuse {p:?} reads the spread");
+                        fired += ours.rows.len();
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        fired > 50,
+        "the signals fire ({fired} licenses over all queries)"
+    );
+}
+
+/// A license whose IPs pass the threshold only counting those kept and those received since
+/// the last catch-up together is still a candidate.
+#[test]
+fn a_license_over_a_threshold_only_with_its_tail_is_found() {
+    let now = parse_rfc3339("2026-06-01T00:00:00Z").unwrap();
+    let ev = |v: serde_json::Value| keylens_event::validate(&v, now).unwrap();
+    let call = |id: &str, hour: u32, ip: &str| {
+        ev(
+            serde_json::json!({"id": id, "type": "license.validated", "license_id": "L1",
+            "timestamp": format!("2026-01-02T{hour:02}:00:00Z"), "result": "valid", "ip": ip}),
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    store
+        .append(&[
+            ev(serde_json::json!({"id": "c", "type": "license.created", "license_id": "L1",
+                "timestamp": "2026-01-01T00:00:00Z", "product": "app", "model": "perpetual", "seats": 1})),
+            call("v1", 1, "10.0.0.1"),
+            call("v2", 2, "10.0.0.2"),
+            call("v3", 3, "10.0.0.3"),
+        ])
+        .unwrap();
+    store.refresh().unwrap();
+    store.catch_up().unwrap();
+    // Two more IPs, not caught up: 3 kept + 2 new = 5 > 2 x 1 seat + 2.
+    store
+        .append(&[call("v4", 4, "10.0.0.4"), call("v5", 5, "10.0.0.5")])
+        .unwrap();
+    let tail = store
+        .rows("SELECT count(*) FROM events WHERE received_at > (SELECT received_at FROM counted_upto)")
+        .unwrap()[0][0]
+        .as_i64()
+        .unwrap();
+    assert_eq!(tail, 2, "the last two calls are not caught up");
+    let p = [("as_of", "2026-02-01"), ("from", "2026-01-01")];
+    let counted = Counted::new(&store);
+    let ours = answer(&counted, "misuse", &p);
+    assert!(counted.read_spread.get());
+    assert_eq!(ours, answer(&EventsOnly(&store), "misuse", &p));
+    assert_eq!(ours.rows.len(), 1);
+    assert_eq!(ours.rows[0]["signals"][0]["name"], "ip_spread");
+    assert_eq!(ours.rows[0]["signals"][0]["ips"], 5);
 }

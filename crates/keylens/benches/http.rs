@@ -4,7 +4,9 @@
 //! Ingest: a fresh store per row; C concurrent clients each POST batches of B validation events
 //! until the row's total is sent; events/s = total / wall time (every request must answer 200).
 //! Every event's `latency_ms` is 42, or with `KEYLENS_HTTP_LATENCIES=spread` one of 3,000 values
-//! (as many keys per day as `validation_counts` meets in real traffic).
+//! (as many keys per day as `validation_counts` meets in real traffic) and an IP and country per
+//! license (which `license_spread` keeps). `KEYLENS_HTTP_ONLY=8x1000` runs only the ingest row of
+//! 8 clients with batches of 1,000 (and no metric latencies).
 //! Metric latency: the server on the metrics benchmark's store (`bench-store-100000`, built by
 //! `cargo bench --bench metrics`), median of 15 sequential GETs per metric after 3 warm-ups.
 //! Run: `scripts/bench.sh` or `source scripts/env.sh && cargo bench -p keylens --bench http`.
@@ -41,8 +43,11 @@ fn ingest_row(clients: usize, batch: usize, total: usize) -> f64 {
                     let body: Vec<String> = (0..n)
                         .map(|i| {
                             let latency = if spread { (c * 7919 + r * 104_729 + i * 31) % 3000 } else { 42 };
+                            // Each license calls from its own address and country, as in real
+                            // traffic: what the store's `license_spread` catch-up has to fold.
+                            let place = if spread { format!(r#","ip":"10.{c}.{}.{}","country":"DE""#, i / 256, i % 256) } else { String::new() };
                             format!(
-                                r#"{{"id":"b{c}-{r}-{i}","type":"license.validated","timestamp":"2026-01-01T00:00:00Z","license_id":"L{c}-{i}","result":"valid","latency_ms":{latency}}}"#
+                                r#"{{"id":"b{c}-{r}-{i}","type":"license.validated","timestamp":"2026-01-01T00:00:00Z","license_id":"L{c}-{i}","result":"valid","latency_ms":{latency}{place}}}"#
                             )
                         })
                         .collect();
@@ -65,6 +70,7 @@ fn main() {
     }
     println!("| clients | events per request | events sent | events/s |");
     println!("|---|---|---|---|");
+    let only = std::env::var("KEYLENS_HTTP_ONLY").ok();
     for (clients, batch, total) in [
         (1, 1, 2_000),
         (8, 1, 8_000),
@@ -73,8 +79,17 @@ fn main() {
         (8, 1000, 400_000),
         (64, 1000, 640_000),
     ] {
+        if only
+            .as_ref()
+            .is_some_and(|o| *o != format!("{clients}x{batch}"))
+        {
+            continue;
+        }
         let rate = ingest_row(clients, batch, total);
         println!("| {clients} | {batch} | {total} | {rate:.0} |");
+    }
+    if only.is_some() {
+        return;
     }
 
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());

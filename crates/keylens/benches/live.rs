@@ -4,8 +4,8 @@
 //! The server runs on a copy of the metrics benchmark's store (`bench-store-N`, N from
 //! `KEYLENS_BENCH_LICENSES`, default 100000; built by `cargo bench --bench metrics`). For
 //! `KEYLENS_LIVE_SECS` seconds (default 20; longer runs take in more of DuckDB's checkpoints):
-//! - 4 background clients post batches of 250 validation events as fast as answers come back
-//!   (the bulk of real traffic); the latency of their requests (queueing behind the writer,
+//! - 4 background clients post batches of 250 validation events, each with an IP and country,
+//!   as fast as answers come back (the bulk of real traffic); the latency of their requests (queueing behind the writer,
 //!   the durable commit, its checkpoints) is reported too;
 //! - one probe client, every 200 ms, posts a new license's creation and first activation (dated
 //!   now) and waits for the first `/v1/stream` overview whose `first_activations_24h` counts it:
@@ -105,7 +105,7 @@ fn main() {
                 while !stop.load(Ordering::Relaxed) {
                     let ts = now_rfc3339();
                     let body: Vec<String> = (0..250)
-                        .map(|i| format!(r#"{{"id":"live-{c}-{r}-{i}","type":"license.validated","timestamp":"{ts}","license_id":"L1-{i}","result":"valid","latency_ms":40}}"#))
+                        .map(|i| format!(r#"{{"id":"live-{c}-{r}-{i}","type":"license.validated","timestamp":"{ts}","license_id":"L1-{i}","result":"valid","latency_ms":40,"ip":"10.1.{c}.{i}","country":"DE"}}"#))
                         .collect();
                     let t = Instant::now();
                     let resp = agent.post(&format!("{base}/v1/events")).header("Content-Type", "application/x-ndjson").send(body.join("\n").as_str()).unwrap();

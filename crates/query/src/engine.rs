@@ -5,7 +5,8 @@
 //! (`keylens-lifecycle`): `licenses` (one row per created license), `terms` (one row per term
 //! end) and `segments` (tier/model history), and may keep `bookings` (see
 //! [`Engine::keeps_bookings`]), `validation_counts` ([`Engine::keeps_validation_counts`]) and
-//! `license_last_use` ([`Engine::keeps_last_uses`]).
+//! `license_last_use` ([`Engine::keeps_last_uses`]) and `license_spread`
+//! ([`Engine::keeps_spread`]).
 //! An engine must bring them up to date with every stored event before it answers
 //! (`Engine::rows` may assume they are).
 
@@ -93,6 +94,14 @@ pub trait Engine {
     /// Where it does, `versions` without grouping or filters reads it, with the later uses from
     /// `events`, when no license's latest use is after the range.
     fn keeps_last_uses(&self) -> bool {
+        false
+    }
+    /// Whether this engine also keeps `license_spread` ([`crate::metrics::SPREAD_COLUMNS`]):
+    /// per license, its activations, failed activations, and distinct activated machines, IPs,
+    /// countries and places (the values of `crate::metrics::spread_values`), over the events
+    /// received up to the same `counted_upto` mark. Where it does, `misuse` picks its candidates
+    /// from it, with the later events' own counts.
+    fn keeps_spread(&self) -> bool {
         false
     }
 }

@@ -42,6 +42,10 @@ impl Engine for Reader {
     fn keeps_last_uses(&self) -> bool {
         true
     }
+
+    fn keeps_spread(&self) -> bool {
+        true
+    }
 }
 
 impl Engine for Store {
@@ -63,6 +67,10 @@ impl Engine for Store {
 
     fn keeps_last_uses(&self) -> bool {
         self.read().keeps_last_uses()
+    }
+
+    fn keeps_spread(&self) -> bool {
+        self.read().keeps_spread()
     }
 }
 

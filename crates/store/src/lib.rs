@@ -20,6 +20,7 @@ mod engine;
 mod last_uses;
 mod live;
 mod schema;
+mod spread;
 mod timeline;
 mod validation_counts;
 

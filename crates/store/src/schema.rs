@@ -148,6 +148,28 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE TABLE counted_upto (received_at BIGINT NOT NULL);
     INSERT INTO counted_upto VALUES (0);",
+    // 5: per license, the distinct machines, IPs, countries and places its events carried
+    // (`license_values`) and their counts with its activations and failures (`license_spread`),
+    // kept up to the same mark: `misuse` picks its candidates from them (spread.rs). The mark
+    // goes back to 0 and the other counts are emptied, so that the first refresh counts every
+    // stored event into all of them at once.
+    "CREATE TABLE license_values (
+        license_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        value VARCHAR NOT NULL
+    );
+    CREATE TABLE license_spread (
+        license_id VARCHAR NOT NULL,
+        acts BIGINT NOT NULL,
+        fails BIGINT NOT NULL,
+        machines BIGINT NOT NULL,
+        ips BIGINT NOT NULL,
+        countries BIGINT NOT NULL,
+        places BIGINT NOT NULL
+    );
+    DELETE FROM validation_counts;
+    DELETE FROM license_last_use;
+    UPDATE counted_upto SET received_at = 0;",
 ];
 
 pub(crate) fn migrate(conn: &duckdb::Connection, path: &Path) -> Result<()> {

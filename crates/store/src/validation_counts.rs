@@ -4,7 +4,8 @@
 //! are validations (BENCHMARKS.md).
 //!
 //! The counts cover exactly the validations with `received_at` up to the one value in
-//! `counted_upto` (which `license_last_use` shares, last_uses.rs); the calls received after it
+//! `counted_upto` (which `license_last_use` and `license_spread` share, last_uses.rs and
+//! spread.rs); the calls received after it
 //! (the tail) are read from `events` by the query, in the same statement, so that both sides
 //! come from one snapshot. The writer catches the counts up ([`Store::catch_up`]): one grouped
 //! insert of the tail (keyed by `keylens_query::metrics::validation_keys`, as the query reads
@@ -36,13 +37,13 @@ pub(crate) const COMPACT_AFTER: u64 = 100_000;
 pub(crate) const CATCH_UP_EVERY: Duration = Duration::from_secs(2);
 
 /// What the writer knows of `validation_counts` and the `counted_upto` mark it shares with
-/// `license_last_use` (in memory; a new process starts from the tables).
+/// `license_last_use` and `license_spread` (in memory; a new process starts from the tables).
 #[derive(Debug, Default)]
 pub(crate) struct CountState {
     /// Rows after the last compaction, and rows added since.
     pub kept: u64,
     pub added: u64,
-    /// The mark: the greatest `received_at` counted (in both tables).
+    /// The mark: the greatest `received_at` counted (in every table it covers).
     pub upto: i64,
     /// The greatest `received_at` this process gave an append.
     pub last_received: i64,
@@ -87,8 +88,9 @@ impl Store {
     }
 
     /// Counts the validations received after the mark, folds their uses into
-    /// `license_last_use` (last_uses.rs) and moves the mark to the last event received, in one
-    /// transaction; then compacts the counts if they have grown enough.
+    /// `license_last_use` (last_uses.rs) and their values into `license_spread` (spread.rs), and
+    /// moves the mark to the last event received, in one transaction; then compacts the counts
+    /// if they have grown enough.
     pub fn catch_up(&mut self) -> Result<()> {
         let upto = self.counts.upto;
         let newest: Option<i64> = self.db.conn.query_row(
@@ -96,7 +98,8 @@ impl Store {
             [],
             |r| r.get(0),
         )?;
-        self.counts.caught_up = Some(Instant::now());
+        let started = Instant::now();
+        self.counts.caught_up = Some(started);
         let Some(newest) = newest else {
             return Ok(());
         };
@@ -118,6 +121,7 @@ impl Store {
             .map_err(Into::into)
             .and_then(|added| {
                 self.catch_up_last_uses(upto, newest)?;
+                self.catch_up_spread(upto, newest)?;
                 self.db.conn.execute_batch(&format!(
                     "UPDATE counted_upto SET received_at = {newest}; COMMIT"
                 ))?;
@@ -125,6 +129,14 @@ impl Store {
             });
         match added {
             Ok(added) => {
+                // The first catch-up of a store opened after an upgrade counts every stored
+                // event (1M licenses: seconds): say what took the time.
+                if started.elapsed() >= Duration::from_secs(1) {
+                    tracing::info!(
+                        ms = started.elapsed().as_millis() as u64,
+                        "caught up the kept counts (validation_counts, license_last_use, license_spread)"
+                    );
+                }
                 self.counts.upto = newest;
                 self.counts.added += added as u64;
                 self.compact_counts_when_grown()

@@ -178,10 +178,10 @@ fn schema_is_versioned() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path()).unwrap());
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 4);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 5);
     assert_eq!(
         count(&s, "SELECT count(*) FROM schema_version"),
-        4,
+        5,
         "a reopen applies nothing again"
     );
 }
@@ -223,7 +223,7 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
             "DELETE FROM schema_version WHERE version >= 2;
-             DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE bookings; DELETE FROM terms; DELETE FROM segments;
+             DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE bookings; DELETE FROM terms; DELETE FROM segments;
              ALTER TABLE terms DROP COLUMN created_at; ALTER TABLE terms DROP COLUMN product;
              ALTER TABLE terms DROP COLUMN model; ALTER TABLE terms DROP COLUMN tier;
              ALTER TABLE terms DROP COLUMN region; ALTER TABLE terms DROP COLUMN channel;
@@ -235,7 +235,7 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
         .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 4);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 5);
     assert_eq!(
         count(&s, "SELECT count(*) FROM terms WHERE product = 'app'"),
         1
@@ -327,11 +327,11 @@ fn a_store_from_schema_2_gets_its_bookings_on_open() {
     }
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
-        conn.execute_batch("DELETE FROM schema_version WHERE version >= 3; DROP TABLE bookings; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use;")
+        conn.execute_batch("DELETE FROM schema_version WHERE version >= 3; DROP TABLE bookings; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread;")
             .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 4);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 5);
     assert_eq!(bookings_kept(&s).len(), 1);
     assert_eq!(bookings_kept(&s), bookings_by_join(&s));
     assert_eq!(count(&s, "SELECT count(*) FROM dirty"), 0);
@@ -481,12 +481,12 @@ fn a_store_from_schema_3_gets_its_validation_counts_on_open() {
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
-            "DELETE FROM schema_version WHERE version = 4; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use;",
+            "DELETE FROM schema_version WHERE version >= 4; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread;",
         )
         .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 4);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 5);
     let (kept, counted) = counts_kept_and_counted(&s);
     assert_eq!(kept, counted);
     assert_eq!(kept.len(), 2, "the valid call and the two invalid ones");
@@ -556,4 +556,193 @@ fn last_uses_keep_each_license_latest_use_across_catch_ups() {
     assert_eq!(kept, from_events);
     assert_eq!(kept.len(), 2);
     assert_eq!(versions(&s), expected, "after the catch-up");
+}
+
+fn raw(v: serde_json::Value) -> Event {
+    validate(&v, parse_rfc3339("2026-06-01T00:00:00Z").unwrap()).unwrap()
+}
+
+/// An event of `license` on Jan `day` carrying whatever `fields` say (machine, IP, place).
+fn seen(id: &str, ty: &str, license: &str, day: u32, fields: serde_json::Value) -> Event {
+    let mut v = json!({"id": id, "type": ty, "license_id": license, "timestamp": format!("2026-01-{day:02}T00:00:00Z")});
+    match ty {
+        "license.validated" => v["result"] = json!("valid"),
+        "license.activation_failed" => v["reason"] = json!("invalid_key"),
+        _ => {}
+    }
+    for (k, x) in fields.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    raw(v)
+}
+
+/// `license_spread` as kept, and the same counts taken over all the stored events (written
+/// here without the builders the store uses).
+fn spread_kept_and_counted(
+    s: &Store,
+) -> (Vec<Vec<keylens_query::Cell>>, Vec<Vec<keylens_query::Cell>>) {
+    let kept = s
+        .rows(
+            "SELECT license_id, acts, fails, machines, ips, countries, places FROM license_spread \
+             ORDER BY license_id",
+        )
+        .unwrap();
+    let counted = s
+        .rows(
+            "SELECT * FROM (SELECT license_id, \
+               count(*) FILTER (WHERE type = 'license.activated') AS a, \
+               count(*) FILTER (WHERE type = 'license.activation_failed') AS f, \
+               count(DISTINCT machine_id) FILTER (WHERE type = 'license.activated') AS m, \
+               count(DISTINCT ip) AS i, count(DISTINCT country) AS c, \
+               count(DISTINCT (lat, lon)) FILTER (WHERE lat IS NOT NULL AND lon IS NOT NULL) AS p \
+             FROM events WHERE license_id IS NOT NULL GROUP BY license_id) \
+             WHERE a + f + m + i + c + p > 0 ORDER BY license_id",
+        )
+        .unwrap();
+    (kept, counted)
+}
+
+#[test]
+fn license_spread_follows_each_catch_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let place = |lat: f64, lon: f64| json!({"lat": lat, "lon": lon});
+    let batches = vec![
+        vec![
+            seen(
+                "a1",
+                "license.activated",
+                "L1",
+                1,
+                json!({"machine_id": "m1", "ip": "10.0.0.1", "country": "DE"}),
+            ),
+            seen(
+                "a2",
+                "license.activated",
+                "L1",
+                1,
+                json!({"machine_id": "m2", "ip": "10.0.0.1", "country": "DE"}),
+            ),
+            seen("v1", "license.validated", "L1", 2, place(52.5, 13.4)),
+            seen(
+                "f1",
+                "license.activation_failed",
+                "L2",
+                2,
+                json!({"ip": "10.0.0.9"}),
+            ),
+            // A validation's machine is not an activated machine.
+            seen(
+                "v2",
+                "license.validated",
+                "L3",
+                2,
+                json!({"machine_id": "m9"}),
+            ),
+        ],
+        // Values L1 has already (kept before) and new ones; the same new value twice.
+        vec![
+            seen(
+                "a3",
+                "license.activated",
+                "L1",
+                3,
+                json!({"machine_id": "m1", "ip": "10.0.0.2", "country": "DE"}),
+            ),
+            seen(
+                "v3",
+                "license.validated",
+                "L1",
+                3,
+                json!({"ip": "10.0.0.3", "country": "FR", "lat": 52.5, "lon": 13.4}),
+            ),
+            seen(
+                "v4",
+                "license.validated",
+                "L1",
+                4,
+                json!({"ip": "10.0.0.3", "lat": 48.8, "lon": 2.3}),
+            ),
+            seen(
+                "f2",
+                "license.activation_failed",
+                "L2",
+                4,
+                json!({"ip": "10.0.0.9"}),
+            ),
+        ],
+        // Events older than those kept, received later.
+        vec![
+            seen(
+                "a0",
+                "license.activated",
+                "L2",
+                1,
+                json!({"machine_id": "m7", "ip": "10.0.0.8"}),
+            ),
+            seen(
+                "v0",
+                "license.validated",
+                "L1",
+                1,
+                json!({"ip": "10.0.0.1", "country": "PL"}),
+            ),
+        ],
+    ];
+    for batch in &batches {
+        s.append(batch).unwrap();
+        s.catch_up().unwrap();
+        let (kept, counted) = spread_kept_and_counted(&s);
+        assert_eq!(kept, counted);
+    }
+    let (kept, _) = spread_kept_and_counted(&s);
+    let l1: Vec<i64> = kept[0][1..].iter().map(|c| c.as_i64().unwrap()).collect();
+    assert_eq!(
+        l1,
+        [3, 0, 2, 3, 3, 2],
+        "L1: three activations, machines m1 m2, three IPs, DE FR PL, two places"
+    );
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM license_values WHERE license_id = 'L3'"
+        ),
+        0,
+        "a validation's machine is not counted"
+    );
+}
+
+#[test]
+fn a_store_from_schema_4_gets_its_spread_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut s = Store::open(dir.path()).unwrap();
+        s.append(&[
+            seen(
+                "a1",
+                "license.activated",
+                "L1",
+                1,
+                json!({"machine_id": "m1", "ip": "10.0.0.1"}),
+            ),
+            validation("v1", "L1", "2026-01-02T10:00:00Z", "valid", Some(12.0)),
+        ])
+        .unwrap();
+        s.catch_up().unwrap();
+    }
+    {
+        let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
+        conn.execute_batch(
+            "DELETE FROM schema_version WHERE version = 5; DROP TABLE license_values; DROP TABLE license_spread;",
+        )
+        .unwrap();
+    }
+    let mut s = Store::open(dir.path()).unwrap();
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 5);
+    s.refresh().unwrap();
+    let (kept, counted) = spread_kept_and_counted(&s);
+    assert_eq!(kept, counted);
+    assert_eq!(kept.len(), 1);
+    let (kept, counted) = counts_kept_and_counted(&s);
+    assert_eq!(kept, counted, "the validations counted again, once");
 }

@@ -17,6 +17,7 @@ mod survival;
 mod validations;
 mod versions;
 
+pub use misuse::{spread_counts, spread_sum, spread_uses, spread_values, SPREAD_COLUMNS};
 pub use validations::validation_keys;
 pub use versions::{latest_uses, merged_last_uses};
 
