@@ -42,13 +42,15 @@ fn event(n: u16) -> Event {
                     "product": "app", "model": "subscription", "term": "P1M"})
         }
         1 => {
-            json!({"id": format!("e{n}"), "type": "license.activated", "timestamp": ts, "license_id": license, "machine_id": format!("m{n}")})
+            json!({"id": format!("e{n}"), "type": "license.activated", "timestamp": ts, "license_id": license,
+                   "machine_id": format!("m{n}"), "ip": ip(n), "country": country(n)})
         }
         2 => {
             // Few latencies and some without one, so `validation_counts` keys repeat.
             let mut v = json!({"id": format!("e{n}"), "type": "license.validated", "timestamp": validated_at(n),
                                "license_id": license, "result": if n.is_multiple_of(3) { "invalid" } else { "valid" },
-                               "version": format!("1.{}", n % 3)});
+                               "version": format!("1.{}", n % 3), "ip": ip(n), "country": country(n),
+                               "lat": lat(n), "lon": 10.0});
             if let Some(ms) = latency(n) {
                 v["latency_ms"] = json!(ms);
             }
@@ -64,6 +66,19 @@ fn event(n: u16) -> Event {
 /// When validation `n` happened: inside its day, not at its start.
 fn validated_at(n: u16) -> String {
     format!("2026-02-{:02}T{:02}:30:00Z", 1 + (n % 28), n % 24)
+}
+
+/// Few IPs, countries and places, so that a license's values repeat across batches.
+fn ip(n: u16) -> String {
+    format!("10.0.0.{}", n % 5)
+}
+
+fn country(n: u16) -> &'static str {
+    ["DE", "FR", "PL"][(n % 3) as usize]
+}
+
+fn lat(n: u16) -> f64 {
+    50.0 + (n % 3) as f64
 }
 
 fn latency(n: u16) -> Option<f64> {
@@ -145,6 +160,34 @@ impl Model {
         latest.into_iter().map(|(l, (_, v))| (l, v)).collect()
     }
 
+    /// `license_spread` as license -> [activations, failures, machines, IPs, countries,
+    /// places]: activations carry a machine, IP and country, validations an IP, country and
+    /// place.
+    fn spread(&self) -> BTreeMap<String, [i64; 6]> {
+        let mut values: BTreeMap<String, [BTreeSet<String>; 4]> = BTreeMap::new();
+        let mut acts: BTreeMap<String, i64> = BTreeMap::new();
+        for n in self.stored.iter().filter(|n| matches!(*n % 4, 1 | 2)) {
+            let license = format!("L{}", n % 7);
+            let v = values.entry(license.clone()).or_default();
+            if n % 4 == 1 {
+                *acts.entry(license).or_default() += 1;
+                v[0].insert(format!("m{n}"));
+            } else {
+                v[3].insert(format!("{}", lat(*n)));
+            }
+            v[1].insert(ip(*n));
+            v[2].insert(country(*n).to_string());
+        }
+        values
+            .into_iter()
+            .map(|(l, v)| {
+                let a = acts.get(&l).copied().unwrap_or(0);
+                let len = |i: usize| v[i].len() as i64;
+                (l, [a, 0, len(0), len(1), len(2), len(3)])
+            })
+            .collect()
+    }
+
     fn created_licenses(&self) -> i64 {
         self.stored
             .iter()
@@ -217,6 +260,69 @@ fn check(store: &Store, model: &Model) {
         .map(|r| (r[0].as_text().unwrap(), r[1].as_text().unwrap()))
         .collect();
     assert_eq!(last, model.last_versions(), "latest uses");
+    // What `misuse` reads: the kept spread plus the tail's own counts bound the true counts
+    // (activations and failures add up exactly), and equal them with no tail.
+    let kept = kept_spread(store);
+    let with_tail = spread_rows(
+        store,
+        &keylens_query::metrics::spread_sum(&[
+            format!(
+                "SELECT {} FROM license_spread",
+                keylens_query::metrics::SPREAD_COLUMNS
+            ),
+            keylens_query::metrics::spread_uses(TAIL),
+            keylens_query::metrics::spread_counts(&format!(
+                "({})",
+                keylens_query::metrics::spread_values(TAIL)
+            )),
+        ]),
+    );
+    let truth = model.spread();
+    assert_eq!(
+        with_tail.keys().collect::<Vec<_>>(),
+        truth.keys().collect::<Vec<_>>(),
+        "spread licenses"
+    );
+    for (license, t) in &truth {
+        let (k, w) = (
+            kept.get(license).copied().unwrap_or([0; 6]),
+            with_tail[license],
+        );
+        for i in 0..6 {
+            assert!(
+                k[i] <= t[i] && t[i] <= w[i],
+                "{license} count {i}: kept {k:?}, with tail {w:?}, true {t:?}"
+            );
+        }
+        assert_eq!(w[..2], t[..2], "{license}: activations and failures add up");
+    }
+}
+
+const TAIL: &str = "received_at > (SELECT received_at FROM counted_upto)";
+
+fn spread_rows(store: &Store, sql: &str) -> BTreeMap<String, [i64; 6]> {
+    store
+        .rows(sql)
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let mut c = [0; 6];
+            for (i, x) in c.iter_mut().enumerate() {
+                *x = r[i + 1].as_i64().unwrap();
+            }
+            (r[0].as_text().unwrap(), c)
+        })
+        .collect()
+}
+
+fn kept_spread(store: &Store) -> BTreeMap<String, [i64; 6]> {
+    spread_rows(
+        store,
+        &format!(
+            "SELECT {} FROM license_spread",
+            keylens_query::metrics::SPREAD_COLUMNS
+        ),
+    )
 }
 
 proptest! {
@@ -257,7 +363,10 @@ proptest! {
                     drop(store);
                     store = Store::open(dir.path()).unwrap();
                 }
-                Action::CatchUp => store.catch_up().unwrap(),
+                Action::CatchUp => {
+                    store.catch_up().unwrap();
+                    prop_assert_eq!(kept_spread(&store), model.spread(), "the spread, caught up");
+                }
                 Action::Compact => store.compact_counts().unwrap(),
                 Action::Check => {
                     store.refresh().unwrap();
