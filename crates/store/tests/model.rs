@@ -23,8 +23,9 @@ enum Action {
     Group(Vec<Vec<u16>>),
     /// Drop the store and open it again from disk.
     Restart,
-    /// Count the validations received since the last catch-up.
-    CatchUp,
+    /// Count the validations received since the last catch-up, in slices of at most this many
+    /// events (whole appends).
+    CatchUp(i64),
     /// Sum `validation_counts` into one row per key.
     Compact,
     /// Compare what the store answers with the model.
@@ -93,7 +94,7 @@ fn arb_action() -> impl Strategy<Value = Action> {
         2 => batch().prop_map(Action::PreparedOnly),
         2 => prop::collection::vec(batch(), 1..4).prop_map(Action::Group),
         1 => Just(Action::Restart),
-        2 => Just(Action::CatchUp),
+        2 => (1i64..8).prop_map(Action::CatchUp),
         1 => Just(Action::Compact),
         2 => Just(Action::Check),
     ]
@@ -363,8 +364,8 @@ proptest! {
                     drop(store);
                     store = Store::open(dir.path()).unwrap();
                 }
-                Action::CatchUp => {
-                    store.catch_up().unwrap();
+                Action::CatchUp(slice) => {
+                    store.catch_up_in_slices(*slice).unwrap();
                     prop_assert_eq!(kept_spread(&store), model.spread(), "the spread, caught up");
                 }
                 Action::Compact => store.compact_counts().unwrap(),
