@@ -95,9 +95,9 @@ impl Store {
 
     /// Counts the validations received after the mark, folds their uses into
     /// `license_last_use` (last_uses.rs) and their values into `license_spread` (spread.rs), and
-    /// moves the mark to the last event received, in one transaction per slice of at most
-    /// [`CATCH_UP_SLICE`] events (a server's few seconds of traffic are one slice); compacts the
-    /// counts when they have grown enough.
+    /// moves the mark to the last event received, in one transaction per slice of about
+    /// 4,000,000 events of whole appends (`CATCH_UP_SLICE`; a server's few seconds of traffic
+    /// are one slice); compacts the counts when they have grown enough.
     pub fn catch_up(&mut self) -> Result<()> {
         self.catch_up_in_slices(CATCH_UP_SLICE)
     }
