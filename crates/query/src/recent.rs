@@ -7,7 +7,7 @@
 //! loads the window's events once, adds every event it commits, and an overview reads two sums
 //! over a few thousand entries instead.
 //!
-//! An engine offers them through [`Engine::live_counts`](crate::Engine::live_counts); the
+//! An engine offers them through [`crate::Engine::live_counts`]; the
 //! overview falls back to SQL when an engine has none, when filters are given, or when its
 //! windows reach back past what is kept.
 
