@@ -320,6 +320,8 @@ fn a_license_over_a_threshold_only_with_its_tail_is_found() {
         .as_i64()
         .unwrap();
     assert_eq!(tail, 2, "the last two calls are not caught up");
+    // The counts catch up every 2 s, the spread every 30 s: misuse reads the spread's own tail.
+    store.catch_up_counts(1_000_000).unwrap();
     let p = [("as_of", "2026-02-01"), ("from", "2026-01-01")];
     let counted = Counted::new(&store);
     let ours = answer(&counted, "misuse", &p);

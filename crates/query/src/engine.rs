@@ -99,8 +99,8 @@ pub trait Engine {
     /// Whether this engine also keeps `license_spread` ([`crate::metrics::SPREAD_COLUMNS`]):
     /// per license, its activations, failed activations, and distinct activated machines, IPs,
     /// countries and places (the values of `crate::metrics::spread_values`), over the events
-    /// received up to the same `counted_upto` mark. Where it does, `misuse` picks its candidates
-    /// from it, with the later events' own counts.
+    /// received up to the one value of `spread_upto.received_at`. Where it does, `misuse` picks
+    /// its candidates from it, with the later events' own counts.
     fn keeps_spread(&self) -> bool {
         false
     }

@@ -4,17 +4,17 @@
 //! are validations (BENCHMARKS.md).
 //!
 //! The counts cover exactly the validations with `received_at` up to the one value in
-//! `counted_upto` (which `license_last_use` and `license_spread` share, last_uses.rs and
-//! spread.rs); the calls received after it
+//! `counted_upto` (which `license_last_use` shares, last_uses.rs); the calls received after it
 //! (the tail) are read from `events` by the query, in the same statement, so that both sides
-//! come from one snapshot. The writer catches the counts up ([`Store::catch_up`]): one grouped
-//! insert of the tail (keyed by `keylens_query::metrics::validation_keys`, as the query reads
-//! it), the latest uses and the per-license values folded in, and the new mark, in one
-//! transaction per slice of about [`CATCH_UP_SLICE`] events. It does so in
-//! [`Store::refresh`] when the last catch-up is [`CATCH_UP_EVERY`] old: a server committing hundreds of times a second counts its tail every
+//! come from one snapshot. The writer catches the counts up ([`Store::catch_up_counts`]): one
+//! grouped insert of the tail (keyed by `keylens_query::metrics::validation_keys`, as the query
+//! reads it), the latest uses folded in, and the new mark, in one transaction per slice of about
+//! [`CATCH_UP_SLICE`] events. It does so in [`Store::refresh`] when the last catch-up is
+//! [`CATCH_UP_EVERY`] old: a server committing hundreds of times a second counts its tail every
 //! few seconds, not per commit (per commit, 2,300 rows of spread latencies each cost the 8 x
 //! 1,000 HTTP row 30% of its throughput), and an import counts its events once, after its last
-//! batch.
+//! batch. `license_values` and `license_spread` (spread.rs) are caught up the same way from a
+//! mark of their own, `spread_upto`, every [`SPREAD_EVERY`].
 //!
 //! For the tail to be exactly "received after the mark", every event stored after a catch-up
 //! has a greater `received_at`: appends take `max(now, mark + 1, last + 1)`, and a batch prepared
@@ -42,15 +42,37 @@ pub(crate) const CATCH_UP_SLICE: i64 = 4_000_000;
 /// How often [`Store::refresh`] catches the counts up.
 pub(crate) const CATCH_UP_EVERY: Duration = Duration::from_secs(2);
 
-/// What the writer knows of `validation_counts` and the `counted_upto` mark it shares with
-/// `license_last_use` and `license_spread` (in memory; a new process starts from the tables).
+/// How often [`Store::refresh`] catches the spread up (spread.rs): at 1M licenses each run
+/// costs 0.2 s whatever its tail, which every 2 s took 12-19% of the live benchmark's ingest.
+pub(crate) const SPREAD_EVERY: Duration = Duration::from_secs(30);
+
+/// The first catch-up of a store opened after an upgrade counts every stored event: says what
+/// took the time.
+fn log_if_long(started: Instant, tables: &str) {
+    if started.elapsed() >= Duration::from_secs(1) {
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            tables,
+            "caught up kept tables"
+        );
+    }
+}
+
+/// What the writer knows of `validation_counts`, of the `counted_upto` mark it shares with
+/// `license_last_use`, and of the spread's `spread_upto` (in memory; a new process starts from
+/// the tables).
 #[derive(Debug, Default)]
 pub(crate) struct CountState {
     /// Rows after the last compaction, and rows added since.
     pub kept: u64,
     pub added: u64,
-    /// The mark: the greatest `received_at` counted (in every table it covers).
+    /// The mark: the greatest `received_at` counted in `validation_counts` and
+    /// `license_last_use`.
     pub upto: i64,
+    /// The greatest `received_at` counted in `license_values` and `license_spread` (spread.rs),
+    /// caught up less often.
+    pub spread_upto: i64,
+    pub spread_caught_up: Option<Instant>,
     /// The greatest `received_at` this process gave an append.
     pub last_received: i64,
     pub caught_up: Option<Instant>,
@@ -64,51 +86,120 @@ impl Store {
             self.db
                 .conn
                 .query_row("SELECT received_at FROM counted_upto", [], |r| r.get(0))?;
+        self.counts.spread_upto =
+            self.db
+                .conn
+                .query_row("SELECT received_at FROM spread_upto", [], |r| r.get(0))?;
         Ok(())
     }
 
-    /// The `received_at` for an append now: after the mark and after every earlier append.
+    /// The `received_at` for an append now: after both marks and after every earlier append.
     pub(crate) fn next_received_at(&mut self) -> i64 {
         let at = now_micros()
             .max(self.counts.upto + 1)
+            .max(self.counts.spread_upto + 1)
             .max(self.counts.last_received + 1);
         self.counts.last_received = at;
         at
     }
 
-    /// Whether events received at `at` would be in the tail (after the mark).
+    /// Whether events received at `at` would be in both tails (after both marks).
     pub(crate) fn after_mark(&self, at: i64) -> bool {
-        at > self.counts.upto
+        at > self.counts.upto && at > self.counts.spread_upto
     }
 
-    /// [`Store::catch_up`] when the last one is [`CATCH_UP_EVERY`] old (or none ran).
+    /// Each kind of catch-up whose last run is old enough (or none ran): the counts every
+    /// [`CATCH_UP_EVERY`], the spread every [`SPREAD_EVERY`].
     pub(crate) fn catch_up_when_due(&mut self) -> Result<()> {
-        if self
-            .counts
-            .caught_up
-            .is_none_or(|t| t.elapsed() >= CATCH_UP_EVERY)
-        {
-            self.catch_up()?;
+        let due =
+            |last: Option<Instant>, every: Duration| last.is_none_or(|t| t.elapsed() >= every);
+        if due(self.counts.caught_up, CATCH_UP_EVERY) {
+            self.catch_up_counts(CATCH_UP_SLICE)?;
+        }
+        if due(self.counts.spread_caught_up, SPREAD_EVERY) {
+            self.catch_up_spread_in_slices(CATCH_UP_SLICE)?;
         }
         Ok(())
     }
 
-    /// Counts the validations received after the mark, folds their uses into
-    /// `license_last_use` (last_uses.rs) and their values into `license_spread` (spread.rs), and
-    /// moves the mark to the last event received, in one transaction per slice of about
-    /// 4,000,000 events of whole appends (`CATCH_UP_SLICE`; a server's few seconds of traffic
-    /// are one slice); compacts the counts when they have grown enough.
+    /// Catches every kept table up with the events received so far: the counts and latest uses
+    /// ([`Store::catch_up_counts`]) and the spread ([`Store::catch_up_spread_in_slices`]), in
+    /// transactions of about 4,000,000 events of whole appends (`CATCH_UP_SLICE`; a server's
+    /// few seconds of traffic are one).
     pub fn catch_up(&mut self) -> Result<()> {
         self.catch_up_in_slices(CATCH_UP_SLICE)
     }
 
     /// [`Store::catch_up`] in slices of about `slice` events (tests use small ones).
     pub fn catch_up_in_slices(&mut self, slice: i64) -> Result<()> {
-        let upto = self.counts.upto;
+        self.catch_up_counts(slice)?;
+        self.catch_up_spread_in_slices(slice)
+    }
+
+    /// Counts the validations received after the mark and folds their uses into
+    /// `license_last_use` (last_uses.rs), moving the mark, in one transaction per slice of
+    /// about `slice` events; compacts the counts when they have grown enough.
+    pub fn catch_up_counts(&mut self, slice: i64) -> Result<()> {
+        let started = Instant::now();
+        self.counts.caught_up = Some(started);
+        for newest in self.slice_ends(self.counts.upto, slice)? {
+            let upto = self.counts.upto;
+            let added = self.in_transaction(|store| {
+                let added = store.db.conn.execute(
+                    &format!(
+                        "INSERT INTO validation_counts \
+                         SELECT day, latency_ms, invalid, count(*) FROM ({}) GROUP BY ALL",
+                        validation_keys(
+                            &DuckDbDialect,
+                            &format!("received_at > {upto} AND received_at <= {newest}")
+                        )
+                    ),
+                    [],
+                )?;
+                store.catch_up_last_uses(upto, newest)?;
+                store
+                    .db
+                    .conn
+                    .execute_batch(&format!("UPDATE counted_upto SET received_at = {newest}"))?;
+                Ok(added)
+            })?;
+            self.counts.upto = newest;
+            self.counts.added += added as u64;
+            self.compact_counts_when_grown()?;
+        }
+        log_if_long(started, "validation_counts, license_last_use");
+        Ok(())
+    }
+
+    /// Folds the events received after the spread's mark into `license_values` and
+    /// `license_spread` (spread.rs), moving that mark, in one transaction per slice of about
+    /// `slice` events. Its fixed cost (excluding each license's known values reads all of
+    /// `license_values`: 0.2 s at 1M licenses) is why a server runs it every 30 s (`SPREAD_EVERY`).
+    pub fn catch_up_spread_in_slices(&mut self, slice: i64) -> Result<()> {
+        let started = Instant::now();
+        self.counts.spread_caught_up = Some(started);
+        for newest in self.slice_ends(self.counts.spread_upto, slice)? {
+            let upto = self.counts.spread_upto;
+            self.in_transaction(|store| {
+                store.catch_up_spread(upto, newest)?;
+                store
+                    .db
+                    .conn
+                    .execute_batch(&format!("UPDATE spread_upto SET received_at = {newest}"))?;
+                Ok(())
+            })?;
+            self.counts.spread_upto = newest;
+        }
+        log_if_long(started, "license_values, license_spread");
+        Ok(())
+    }
+
+    /// Where each slice of the events received after `upto` ends: the last `received_at` of
+    /// each run of about `slice` events (one append's events share a `received_at`, so a slice
+    /// holds whole appends).
+    fn slice_ends(&self, upto: i64, slice: i64) -> Result<Vec<i64>> {
         let slice = slice.max(1);
-        // Where each slice ends: the last `received_at` of each run of about CATCH_UP_SLICE
-        // events (one append's events share a `received_at`, so a slice holds whole appends).
-        let ends: Vec<i64> = self
+        Ok(self
             .db
             .conn
             .prepare(&format!(
@@ -118,56 +209,17 @@ impl Store {
                  GROUP BY slice ORDER BY 1"
             ))?
             .query_map([], |r| r.get(0))?
-            .collect::<duckdb::Result<_>>()?;
-        let started = Instant::now();
-        self.counts.caught_up = Some(started);
-        for newest in ends {
-            self.catch_up_to(newest)?;
-        }
-        // The first catch-up of a store opened after an upgrade counts every stored event (1M
-        // licenses: seconds): say what took the time.
-        if started.elapsed() >= Duration::from_secs(1) {
-            tracing::info!(
-                ms = started.elapsed().as_millis() as u64,
-                "caught up the kept counts (validation_counts, license_last_use, license_spread)"
-            );
-        }
-        Ok(())
+            .collect::<duckdb::Result<_>>()?)
     }
 
-    /// One slice of [`Store::catch_up`]: the events received in `(mark, newest]`.
-    fn catch_up_to(&mut self, newest: i64) -> Result<()> {
-        let upto = self.counts.upto;
+    /// `work` inside one transaction: committed if it succeeds, rolled back if not.
+    fn in_transaction<T>(&mut self, work: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
         self.db.conn.execute_batch("BEGIN TRANSACTION")?;
-        let added = self
-            .db
-            .conn
-            .execute(
-                &format!(
-                    "INSERT INTO validation_counts \
-                     SELECT day, latency_ms, invalid, count(*) FROM ({}) GROUP BY ALL",
-                    validation_keys(
-                        &DuckDbDialect,
-                        &format!("received_at > {upto} AND received_at <= {newest}")
-                    )
-                ),
-                [],
-            )
-            .map_err(Into::into)
-            .and_then(|added| {
-                self.catch_up_last_uses(upto, newest)?;
-                self.catch_up_spread(upto, newest)?;
-                self.db.conn.execute_batch(&format!(
-                    "UPDATE counted_upto SET received_at = {newest}; COMMIT"
-                ))?;
-                Ok(added)
-            });
-        match added {
-            Ok(added) => {
-                self.counts.upto = newest;
-                self.counts.added += added as u64;
-                self.compact_counts_when_grown()
-            }
+        match work(self).and_then(|t| {
+            self.db.conn.execute_batch("COMMIT")?;
+            Ok(t)
+        }) {
+            Ok(t) => Ok(t),
             Err(e) => {
                 let _ = self.db.conn.execute_batch("ROLLBACK");
                 Err(e)

@@ -178,10 +178,10 @@ fn schema_is_versioned() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path()).unwrap());
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 5);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 6);
     assert_eq!(
         count(&s, "SELECT count(*) FROM schema_version"),
-        5,
+        6,
         "a reopen applies nothing again"
     );
 }
@@ -223,7 +223,7 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
             "DELETE FROM schema_version WHERE version >= 2;
-             DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE bookings; DELETE FROM terms; DELETE FROM segments;
+             DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto; DROP TABLE bookings; DELETE FROM terms; DELETE FROM segments;
              ALTER TABLE terms DROP COLUMN created_at; ALTER TABLE terms DROP COLUMN product;
              ALTER TABLE terms DROP COLUMN model; ALTER TABLE terms DROP COLUMN tier;
              ALTER TABLE terms DROP COLUMN region; ALTER TABLE terms DROP COLUMN channel;
@@ -235,7 +235,7 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
         .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 5);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 6);
     assert_eq!(
         count(&s, "SELECT count(*) FROM terms WHERE product = 'app'"),
         1
@@ -327,11 +327,11 @@ fn a_store_from_schema_2_gets_its_bookings_on_open() {
     }
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
-        conn.execute_batch("DELETE FROM schema_version WHERE version >= 3; DROP TABLE bookings; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread;")
+        conn.execute_batch("DELETE FROM schema_version WHERE version >= 3; DROP TABLE bookings; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto;")
             .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 5);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 6);
     assert_eq!(bookings_kept(&s).len(), 1);
     assert_eq!(bookings_kept(&s), bookings_by_join(&s));
     assert_eq!(count(&s, "SELECT count(*) FROM dirty"), 0);
@@ -481,12 +481,12 @@ fn a_store_from_schema_3_gets_its_validation_counts_on_open() {
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
-            "DELETE FROM schema_version WHERE version >= 4; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread;",
+            "DELETE FROM schema_version WHERE version >= 4; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto;",
         )
         .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 5);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 6);
     let (kept, counted) = counts_kept_and_counted(&s);
     assert_eq!(kept, counted);
     assert_eq!(kept.len(), 2, "the valid call and the two invalid ones");
@@ -733,12 +733,12 @@ fn a_store_from_schema_4_gets_its_spread_on_open() {
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
-            "DELETE FROM schema_version WHERE version = 5; DROP TABLE license_values; DROP TABLE license_spread;",
+            "DELETE FROM schema_version WHERE version >= 5; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto;",
         )
         .unwrap();
     }
     let mut s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 5);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 6);
     s.refresh().unwrap();
     let (kept, counted) = spread_kept_and_counted(&s);
     assert_eq!(kept, counted);

@@ -211,10 +211,10 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
     let mut kept = None;
     if c.engine.keeps_spread() {
         let tail = spread_sum(&[
-            spread_uses("received_at > (SELECT received_at FROM counted_upto)"),
+            spread_uses("received_at > (SELECT received_at FROM spread_upto)"),
             spread_counts(&format!(
                 "({})",
-                spread_values("received_at > (SELECT received_at FROM counted_upto)")
+                spread_values("received_at > (SELECT received_at FROM spread_upto)")
             )),
         ]);
         // Seats are at least 1, so a license whose counts fire with one seat is a superset of
