@@ -38,6 +38,8 @@ struct Counted<'a> {
     read_last_uses: Flag<bool>,
     scanned_uses: Flag<bool>,
     read_spread: Flag<bool>,
+    /// Rows the query reading `license_spread` returned: misuse's candidates.
+    spread_rows: Flag<usize>,
 }
 
 impl<'a> Counted<'a> {
@@ -48,6 +50,7 @@ impl<'a> Counted<'a> {
             read_last_uses: Flag::new(false),
             scanned_uses: Flag::new(false),
             read_spread: Flag::new(false),
+            spread_rows: Flag::new(0),
         }
     }
 }
@@ -63,6 +66,9 @@ impl Engine for Counted<'_> {
         }
         if sql.contains("license_spread") {
             self.read_spread.set(true);
+            let rows = self.store.rows(sql)?;
+            self.spread_rows.set(rows.len());
+            return Ok(rows);
         }
         if sql.contains("license_last_use") {
             self.read_last_uses.set(true);
@@ -286,16 +292,24 @@ fn misuse_from_spread_equals_misuse_from_events() {
 }
 
 /// A license whose IPs pass the threshold only counting those kept and those received since
-/// the last catch-up together is still a candidate.
+/// the last catch-up together is still a candidate; a license calling again from the IPs it
+/// has is not.
 #[test]
 fn a_license_over_a_threshold_only_with_its_tail_is_found() {
     let now = parse_rfc3339("2026-06-01T00:00:00Z").unwrap();
     let ev = |v: serde_json::Value| keylens_event::validate(&v, now).unwrap();
-    let call = |id: &str, hour: u32, ip: &str| {
+    let call_of = |license: &str, id: &str, hour: u32, ip: &str| {
         ev(
-            serde_json::json!({"id": id, "type": "license.validated", "license_id": "L1",
+            serde_json::json!({"id": id, "type": "license.validated", "license_id": license,
             "timestamp": format!("2026-01-02T{hour:02}:00:00Z"), "result": "valid", "ip": ip}),
         )
+    };
+    let call = |id: &str, hour: u32, ip: &str| call_of("L1", id, hour, ip);
+    // L2 calls from the same four IPs before and after the catch-up: never a candidate.
+    let usual = |batch: &str| {
+        (0..4)
+            .map(|i| call_of("L2", &format!("{batch}{i}"), 10 + i, &format!("10.9.0.{i}")))
+            .collect::<Vec<_>>()
     };
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path()).unwrap();
@@ -308,24 +322,30 @@ fn a_license_over_a_threshold_only_with_its_tail_is_found() {
             call("v3", 3, "10.0.0.3"),
         ])
         .unwrap();
+    store.append(&usual("a")).unwrap();
     store.refresh().unwrap();
     store.catch_up().unwrap();
     // Two more IPs, not caught up: 3 kept + 2 new = 5 > 2 x 1 seat + 2.
-    store
-        .append(&[call("v4", 4, "10.0.0.4"), call("v5", 5, "10.0.0.5")])
-        .unwrap();
+    let mut tail_batch = vec![call("v4", 4, "10.0.0.4"), call("v5", 5, "10.0.0.5")];
+    tail_batch.extend(usual("b"));
+    store.append(&tail_batch).unwrap();
     let tail = store
         .rows("SELECT count(*) FROM events WHERE received_at > (SELECT received_at FROM counted_upto)")
         .unwrap()[0][0]
         .as_i64()
         .unwrap();
-    assert_eq!(tail, 2, "the last two calls are not caught up");
+    assert_eq!(tail, 6, "the last calls are not caught up");
     // The counts catch up every 2 s, the spread every 30 s: misuse reads the spread's own tail.
     store.catch_up_counts(1_000_000).unwrap();
     let p = [("as_of", "2026-02-01"), ("from", "2026-01-01")];
     let counted = Counted::new(&store);
     let ours = answer(&counted, "misuse", &p);
     assert!(counted.read_spread.get());
+    assert_eq!(
+        counted.spread_rows.get(),
+        1,
+        "L1 alone is a candidate: L2's IPs in the tail are the ones it has"
+    );
     assert_eq!(ours, answer(&EventsOnly(&store), "misuse", &p));
     assert_eq!(ours.rows.len(), 1);
     assert_eq!(ours.rows[0]["signals"][0]["name"], "ip_spread");

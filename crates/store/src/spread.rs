@@ -17,7 +17,7 @@
 
 use crate::{Result, Store};
 use keylens_query::metrics::{
-    spread_counts, spread_sum, spread_uses, spread_values, SPREAD_COLUMNS,
+    new_spread_values, spread_counts, spread_sum, spread_uses, spread_values, SPREAD_COLUMNS,
 };
 
 impl Store {
@@ -35,9 +35,7 @@ impl Store {
         ]);
         self.db.conn.execute_batch(&format!(
             "CREATE TEMP TABLE spread_tail AS {values};
-             CREATE TEMP TABLE spread_new AS SELECT t.license_id, t.kind, t.value FROM spread_tail t
-               WHERE NOT EXISTS (SELECT 1 FROM license_values v
-                 WHERE v.license_id = t.license_id AND v.kind = t.kind AND v.value = t.value);
+             CREATE TEMP TABLE spread_new AS {new};
              INSERT INTO license_values SELECT license_id, kind, value FROM spread_new;
              CREATE TEMP TABLE spread_uses AS {uses};
              CREATE TEMP TABLE spread_merged AS {merged};
@@ -48,6 +46,7 @@ impl Store {
              DROP TABLE spread_uses;
              DROP TABLE spread_merged;",
             values = spread_values(&tail),
+            new = new_spread_values("spread_tail"),
             uses = spread_uses(&tail),
         ))?;
         Ok(())

@@ -13,8 +13,8 @@
 //! over the range above its threshold, and a count over the whole history is at least the count
 //! over any range, so these candidates include every license that can fire; the signals are then
 //! computed from the range's events exactly as on any engine. The events received since the
-//! table was caught up add their own counts (a sum of distinct counts is at least the distinct
-//! count of the union, so the bound holds). There, the candidates' events and the uses after an
+//! table was caught up add their activations, failures and the values new to their license, so
+//! the counts are the whole history's. There, the candidates' events and the uses after an
 //! end are read in one scan ([`events_and_uses`]): each scan reads `license_id` for every event
 //! of the range, which is most of what is left of misuse's time.
 
@@ -109,6 +109,16 @@ pub fn spread_values(condition: &str) -> String {
             "CAST(lat AS VARCHAR) || ',' || CAST(lon AS VARCHAR)",
             "lat IS NOT NULL AND lon IS NOT NULL"
         ),
+    )
+}
+
+/// The rows of `values` (a relation of [`spread_values`] rows) that `license_values` does not
+/// hold yet: the values new to their license.
+pub fn new_spread_values(values: &str) -> String {
+    format!(
+        "SELECT t.license_id, t.kind, t.value FROM {values} t WHERE NOT EXISTS ( \
+           SELECT 1 FROM license_values v \
+           WHERE v.license_id = t.license_id AND v.kind = t.kind AND v.value = t.value)"
     )
 }
 
@@ -210,11 +220,17 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
     let mut seats: HashMap<String, i64> = HashMap::new();
     let mut kept = None;
     if c.engine.keeps_spread() {
+        // Only the tail's values new to their license count: adding all its distinct values to
+        // the kept counts would count a license's usual IP again in every tail, and at 1M
+        // licenses a tail of 1M calls then made 115,000 candidates instead of 4,854.
         let tail = spread_sum(&[
             spread_uses("received_at > (SELECT received_at FROM spread_upto)"),
             spread_counts(&format!(
                 "({})",
-                spread_values("received_at > (SELECT received_at FROM spread_upto)")
+                new_spread_values(&format!(
+                    "({})",
+                    spread_values("received_at > (SELECT received_at FROM spread_upto)")
+                ))
             )),
         ]);
         // Seats are at least 1, so a license whose counts fire with one seat is a superset of
@@ -224,13 +240,18 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
             spread_sum(&[
                 format!(
                     "SELECT {SPREAD_COLUMNS} FROM license_spread k WHERE {} \
-                     OR k.license_id IN (SELECT license_id FROM ({tail}) t)",
+                     OR k.license_id IN (SELECT license_id FROM spread_tail)",
                     fires("k", "1", "k.places >= 2")
                 ),
-                format!("SELECT {SPREAD_COLUMNS} FROM ({tail}) t"),
+                format!("SELECT {SPREAD_COLUMNS} FROM spread_tail"),
             ])
         );
-        let rows = c.rows(&candidates_from(&per_license, "a.places >= 2"))?;
+        // This path runs on the embedded store only, so it may name the tail once (DuckDB
+        // computed it twice, once per use, as a subquery).
+        let rows = c.rows(&format!(
+            "WITH spread_tail AS MATERIALIZED ({tail}) {}",
+            candidates_from(&per_license, "a.places >= 2")
+        ))?;
         if rows.len() <= MAX_SPREAD_CANDIDATES {
             kept = Some(rows);
         }

@@ -17,7 +17,9 @@ mod survival;
 mod validations;
 mod versions;
 
-pub use misuse::{spread_counts, spread_sum, spread_uses, spread_values, SPREAD_COLUMNS};
+pub use misuse::{
+    new_spread_values, spread_counts, spread_sum, spread_uses, spread_values, SPREAD_COLUMNS,
+};
 pub use validations::validation_keys;
 pub use versions::{latest_uses, merged_last_uses};
 
