@@ -163,9 +163,10 @@ pub fn spread_sum(parts: &[String]) -> String {
     )
 }
 
-/// Above this many candidates from `license_spread`, the range's own counts are cheaper than
-/// reading the candidates' events (a scan of the range per 5,000): thresholds set far below their
-/// defaults make most licenses candidates over their whole history.
+/// Above this many candidates from `license_spread`, misuse counts the range's events instead
+/// (fewer candidates, read in lists of 5,000): thresholds set far below their defaults make most
+/// licenses candidates over their whole history, and the one scan would hand over all their
+/// events.
 const MAX_SPREAD_CANDIDATES: usize = 20_000;
 
 /// One event of a candidate license, as the signals need it.
