@@ -6,7 +6,7 @@
 use keylens_event::Event;
 use keylens_lifecycle::live::LiveRow;
 use keylens_lifecycle::History;
-use keylens_query::{Cell, Dialect, Engine};
+use keylens_query::{Cell, Dialect, Engine, Kept};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -235,31 +235,10 @@ impl Engine for Reader {
         }
     }
 
-    fn keeps_bookings(&self) -> bool {
+    fn kept(&self) -> Kept {
         match self {
-            Reader::Embedded(r) => r.keeps_bookings(),
-            Reader::ClickHouse(r) => r.keeps_bookings(),
-        }
-    }
-
-    fn keeps_validation_counts(&self) -> bool {
-        match self {
-            Reader::Embedded(r) => r.keeps_validation_counts(),
-            Reader::ClickHouse(r) => r.keeps_validation_counts(),
-        }
-    }
-
-    fn keeps_last_uses(&self) -> bool {
-        match self {
-            Reader::Embedded(r) => r.keeps_last_uses(),
-            Reader::ClickHouse(r) => r.keeps_last_uses(),
-        }
-    }
-
-    fn keeps_spread(&self) -> bool {
-        match self {
-            Reader::Embedded(r) => r.keeps_spread(),
-            Reader::ClickHouse(r) => r.keeps_spread(),
+            Reader::Embedded(r) => r.kept(),
+            Reader::ClickHouse(r) => r.kept(),
         }
     }
 }
@@ -279,31 +258,10 @@ impl Engine for Store {
         }
     }
 
-    fn keeps_bookings(&self) -> bool {
+    fn kept(&self) -> Kept {
         match self {
-            Store::Embedded(s) => s.keeps_bookings(),
-            Store::ClickHouse(s) => s.keeps_bookings(),
-        }
-    }
-
-    fn keeps_validation_counts(&self) -> bool {
-        match self {
-            Store::Embedded(s) => s.keeps_validation_counts(),
-            Store::ClickHouse(s) => s.keeps_validation_counts(),
-        }
-    }
-
-    fn keeps_last_uses(&self) -> bool {
-        match self {
-            Store::Embedded(s) => s.keeps_last_uses(),
-            Store::ClickHouse(s) => s.keeps_last_uses(),
-        }
-    }
-
-    fn keeps_spread(&self) -> bool {
-        match self {
-            Store::Embedded(s) => s.keeps_spread(),
-            Store::ClickHouse(s) => s.keeps_spread(),
+            Store::Embedded(s) => s.kept(),
+            Store::ClickHouse(s) => s.kept(),
         }
     }
 }

@@ -59,7 +59,7 @@ fn revenue(engine: &dyn Engine, pairs: &[(&str, &str)]) -> Answer {
 #[test]
 fn revenue_from_bookings_equals_revenue_by_join() {
     let (_dir, store) = store();
-    assert!(store.keeps_bookings());
+    assert!(store.kept().bookings);
     let kept: i64 = store.rows("SELECT count(*) FROM bookings").unwrap()[0][0]
         .as_i64()
         .unwrap();

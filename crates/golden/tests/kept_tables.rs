@@ -78,16 +78,8 @@ impl Engine for Counted<'_> {
         self.store.rows(sql)
     }
 
-    fn keeps_validation_counts(&self) -> bool {
-        self.store.keeps_validation_counts()
-    }
-
-    fn keeps_last_uses(&self) -> bool {
-        self.store.keeps_last_uses()
-    }
-
-    fn keeps_spread(&self) -> bool {
-        self.store.keeps_spread()
+    fn kept(&self) -> keylens_query::Kept {
+        self.store.kept()
     }
 }
 

@@ -3,16 +3,56 @@
 //!
 //! The engine holds three tables besides `events`, materialised from the license fold
 //! (`keylens-lifecycle`): `licenses` (one row per created license), `terms` (one row per term
-//! end) and `segments` (tier/model history), and may keep `bookings` (see
-//! [`Engine::keeps_bookings`]), `validation_counts` ([`Engine::keeps_validation_counts`]) and
-//! `license_last_use` ([`Engine::keeps_last_uses`]) and `license_spread`
-//! ([`Engine::keeps_spread`]).
+//! end) and `segments` (tier/model history), and may keep more ([`Kept`], [`Engine::kept`]):
+//! `bookings`, `validation_counts`, `license_last_use`, `license_spread`.
 //! An engine must bring them up to date with every stored event before it answers
 //! (`Engine::rows` may assume they are).
 
 use crate::dialect::Dialect;
 use crate::license_counts::LiveCounts;
 use keylens_event::IsoDuration;
+
+/// The tables an engine may keep besides `events` and the fold's, each kept up to date as
+/// events arrive so that a metric can read it instead of scanning. One value, so that an engine
+/// wrapping another forwards all of them at once (the server's `Live` once forwarded three of
+/// four flags, and `misuse` over HTTP scanned).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Kept {
+    /// `bookings`: every booking event (see [`crate::recent::booked`]) with its own dimension
+    /// columns and the `s_*` columns of the segment covering it (`s_created_at` for the
+    /// `created_at` the query compares with `as_of`), up to date like the other fold tables.
+    /// `revenue` and the overview's bookings read it instead of joining events to segments.
+    pub bookings: bool,
+    /// `validation_counts` (`day`, `latency_ms`, `invalid`, `n`): the `license.validated` events
+    /// counted per UTC day (`ts` floored to a multiple of a day), latency and whether `result` is
+    /// `invalid`, possibly several rows per key (their `n` add up), covering exactly the
+    /// validations with `received_at` up to the one value of `counted_upto.received_at`.
+    /// `validations` without grouping or filters reads it for the whole days of its range, and
+    /// the later calls from `events`.
+    pub validation_counts: bool,
+    /// `license_last_use` (`license_id`, `ts`, `version`): per license, its latest activation,
+    /// validation or upgrade carrying a version (ties: any), over the events received up to the
+    /// same `counted_upto` mark as `validation_counts`. `versions` without grouping or filters
+    /// reads it, with the later uses from `events`, when no license's latest use is after the
+    /// range.
+    pub last_uses: bool,
+    /// `license_spread` ([`crate::metrics::SPREAD_COLUMNS`]) and `license_values`: per license,
+    /// its activations, failed activations, and distinct activated machines, IPs, countries and
+    /// places (the values of `crate::metrics::spread_values`), over the events received up to the
+    /// one value of `spread_upto.received_at`. `misuse` picks its candidates from it, with the
+    /// later events' own counts.
+    pub spread: bool,
+}
+
+impl Kept {
+    /// Every table above (the embedded store).
+    pub const ALL: Kept = Kept {
+        bookings: true,
+        validation_counts: true,
+        last_uses: true,
+        spread: true,
+    };
+}
 
 /// One value of a result row.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,37 +111,9 @@ pub trait Engine {
     fn live_counts(&self, _as_of: i64, _grace: &IsoDuration) -> LiveCounts {
         LiveCounts::default()
     }
-    /// Whether this engine also keeps `bookings`: every booking event (see
-    /// [`crate::recent::booked`]) with its own dimension columns and the `s_*` columns of the
-    /// segment covering it (`s_created_at` for the `created_at` the query compares with
-    /// `as_of`), up to date like the other fold tables. Where it does, `revenue` and the
-    /// overview's bookings read it instead of joining events to segments.
-    fn keeps_bookings(&self) -> bool {
-        false
-    }
-    /// Whether this engine also keeps `validation_counts` (`day`, `latency_ms`, `invalid`, `n`):
-    /// the `license.validated` events counted per UTC day (`ts` floored to a multiple of a day),
-    /// latency and whether `result` is `invalid`, possibly several rows per key (their `n` add
-    /// up), covering exactly the validations with `received_at` up to the one value of
-    /// `counted_upto.received_at`. Where it does, `validations` without grouping or
-    /// filters reads it for the whole days of its range, and the later calls from `events`.
-    fn keeps_validation_counts(&self) -> bool {
-        false
-    }
-    /// Whether this engine also keeps `license_last_use` (`license_id`, `ts`, `version`): per
-    /// license, its latest activation, validation or upgrade carrying a version (ties: any),
-    /// over the events received up to the same `counted_upto` mark as `validation_counts`.
-    /// Where it does, `versions` without grouping or filters reads it, with the later uses from
-    /// `events`, when no license's latest use is after the range.
-    fn keeps_last_uses(&self) -> bool {
-        false
-    }
-    /// Whether this engine also keeps `license_spread` ([`crate::metrics::SPREAD_COLUMNS`]):
-    /// per license, its activations, failed activations, and distinct activated machines, IPs,
-    /// countries and places (the values of `crate::metrics::spread_values`), over the events
-    /// received up to the one value of `spread_upto.received_at`. Where it does, `misuse` picks
-    /// its candidates from it, with the later events' own counts.
-    fn keeps_spread(&self) -> bool {
-        false
+    /// The tables this engine keeps besides the fold's ([`Kept`]): none unless it says so.
+    /// A wrapper around another engine forwards this one method.
+    fn kept(&self) -> Kept {
+        Kept::default()
     }
 }

@@ -22,7 +22,7 @@ pub mod values;
 pub use answer::{Answer, Row};
 pub use dialect::{ClickHouseDialect, Dialect, DuckDbDialect, Join};
 pub use dims::Dim;
-pub use engine::{Cell, Engine};
+pub use engine::{Cell, Engine, Kept};
 pub use license_counts::{LicenseCounts, LicenseTally, LiveCounts};
 pub use metrics::{export, names as metric_names, run};
 pub use params::Params;

@@ -10,7 +10,7 @@ use keylens_event::{Event, IsoDuration};
 use keylens_lifecycle::live::LiveRow;
 use keylens_query::params::DEFAULT_GRACE;
 use keylens_query::recent::KEEP;
-use keylens_query::{Cell, Dialect, Engine, LicenseTally, LiveCounts, RecentEvents};
+use keylens_query::{Cell, Dialect, Engine, Kept, LicenseTally, LiveCounts, RecentEvents};
 use std::sync::{Arc, Mutex};
 
 /// Pruned when the horizon has moved on by this much (pruning walks every kept event).
@@ -135,15 +135,28 @@ impl Engine for Live<'_> {
         self.recent.counts(as_of, grace)
     }
 
-    fn keeps_bookings(&self) -> bool {
-        self.reader.keeps_bookings()
+    fn kept(&self) -> Kept {
+        self.reader.kept()
     }
+}
 
-    fn keeps_validation_counts(&self) -> bool {
-        self.reader.keeps_validation_counts()
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    fn keeps_last_uses(&self) -> bool {
-        self.reader.keeps_last_uses()
+    /// Regression: `Live` forwarded three of the four kept-table flags, so `misuse` asked over
+    /// HTTP ignored the embedded store's `license_spread` and counted the range's events.
+    #[test]
+    fn live_keeps_every_table_its_reader_keeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&keylens_backend::Target::new(dir.path(), None)).unwrap();
+        let reader = store.reader().unwrap();
+        let recent = Recent::default();
+        let live = Live {
+            reader: &reader,
+            recent: &recent,
+        };
+        assert_eq!(reader.kept(), Kept::ALL);
+        assert_eq!(live.kept(), reader.kept());
     }
 }

@@ -7,7 +7,7 @@ use duckdb::arrow::datatypes::{
     Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use duckdb::types::ValueRef;
-use keylens_query::{Cell, Dialect, DuckDbDialect, Engine};
+use keylens_query::{Cell, Dialect, DuckDbDialect, Engine, Kept};
 
 impl Engine for Reader {
     fn dialect(&self) -> &dyn Dialect {
@@ -28,20 +28,8 @@ impl Engine for Reader {
         out
     }
 
-    fn keeps_bookings(&self) -> bool {
-        true
-    }
-
-    fn keeps_validation_counts(&self) -> bool {
-        true
-    }
-
-    fn keeps_last_uses(&self) -> bool {
-        true
-    }
-
-    fn keeps_spread(&self) -> bool {
-        true
+    fn kept(&self) -> Kept {
+        Kept::ALL
     }
 }
 
@@ -143,20 +131,8 @@ impl Engine for Store {
         self.read().rows(sql)
     }
 
-    fn keeps_bookings(&self) -> bool {
-        self.read().keeps_bookings()
-    }
-
-    fn keeps_validation_counts(&self) -> bool {
-        self.read().keeps_validation_counts()
-    }
-
-    fn keeps_last_uses(&self) -> bool {
-        self.read().keeps_last_uses()
-    }
-
-    fn keeps_spread(&self) -> bool {
-        self.read().keeps_spread()
+    fn kept(&self) -> Kept {
+        self.read().kept()
     }
 }
 

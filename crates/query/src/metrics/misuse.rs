@@ -6,17 +6,17 @@
 //! detailed events of those candidates only; one query finds activity after either kind of end. No
 //! per-license round trips.
 //!
-//! On an engine that keeps `license_spread` ([`Engine::keeps_spread`]) the candidates come from
-//! it instead of from three distinct counts per license over the range's events (3.9 s of the
-//! 5.1 s at 1M licenses, BENCHMARKS.md): each license's activations, failures and distinct
-//! machines, IPs, countries and places over its whole history. Every signal needs one of these
-//! over the range above its threshold, and a count over the whole history is at least the count
-//! over any range, so these candidates include every license that can fire; the signals are then
-//! computed from the range's events exactly as on any engine. The events received since the
-//! table was caught up add their activations, failures and the values new to their license, so
-//! the counts are the whole history's. There, the candidates' events and the uses after an
-//! end are read in one scan ([`events_and_uses`]): each scan reads `license_id` for every event
-//! of the range, which is most of what is left of misuse's time.
+//! On an engine that keeps `license_spread` ([`Kept::spread`](crate::Kept::spread)) the
+//! candidates come from it instead of from three distinct counts per license over the range's
+//! events (3.9 s of the 5.1 s at 1M licenses, BENCHMARKS.md): each license's activations,
+//! failures and distinct machines, IPs, countries and places over its whole history. Every
+//! signal needs one of these over the range above its threshold, and a count over the whole
+//! history is at least the count over any range, so these candidates include every license that
+//! can fire; the signals are then computed from the range's events exactly as on any engine.
+//! The events received since the table was caught up add their activations, failures and the
+//! values new to their license, so the counts are the whole history's. There, the candidates'
+//! events and the uses after an end are read in one scan ([`events_and_uses`]): each scan reads
+//! `license_id` for every event of the range, which is most of what is left of misuse's time.
 
 use super::*;
 use keylens_event::time::{format_rfc3339, MICROS_PER_SECOND};
@@ -220,7 +220,7 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
     };
     let mut seats: HashMap<String, i64> = HashMap::new();
     let mut kept = None;
-    if c.engine.keeps_spread() {
+    if c.engine.kept().spread {
         // Only the tail's values new to their license count: adding all its distinct values to
         // the kept counts would count a license's usual IP again in every tail, and at 1M
         // licenses a tail of 1M calls then made 115,000 candidates instead of 4,854.

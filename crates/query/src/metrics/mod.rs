@@ -204,10 +204,10 @@ impl Ctx<'_> {
 
     /// The booking events ([`crate::recent::booked`]) matching `pushdown` as `e`, with the
     /// columns [`Ctx::event_source`] gives them joined to segments: read from `bookings`, where
-    /// the engine keeps that join made ([`Engine::keeps_bookings`]), else joined here (`span`
-    /// as for [`Ctx::event_source`]).
+    /// the engine keeps that join made ([`Kept::bookings`](crate::Kept::bookings)), else joined
+    /// here (`span` as for [`Ctx::event_source`]).
     pub fn booking_source(&self, pushdown: &str, span: (i64, i64)) -> String {
-        if !self.engine.keeps_bookings() {
+        if !self.engine.kept().bookings {
             return self.event_source(&[], false, pushdown, span);
         }
         format!(

@@ -1,10 +1,10 @@
 //! Validation calls: volume, invalid share, latency percentiles.
 //!
 //! Without grouping or filters, on an engine that keeps `validation_counts`
-//! ([`Engine::keeps_validation_counts`]), the whole days of the range are read from those counts
-//! (plus the calls received since they were counted) and only the partial days at its ends from
-//! `events`; the percentiles are then computed here from (latency, count) pairs. Both ways give
-//! the same numbers.
+//! ([`Kept::validation_counts`](crate::Kept::validation_counts)), the whole days of the range
+//! are read from those counts (plus the calls received since they were counted) and only the
+//! partial days at its ends from `events`; the percentiles are then computed here from
+//! (latency, count) pairs. Both ways give the same numbers.
 
 use super::*;
 use crate::params::Bucket;
@@ -26,7 +26,7 @@ const PERCENTILES: [f64; 3] = [0.5, 0.95, 0.99];
 
 pub fn validations(c: &Ctx) -> Result<Answer> {
     let dims = c.event_dims(&[]);
-    let s = if c.engine.keeps_validation_counts() && c.p.by.is_empty() && c.p.filters.is_empty() {
+    let s = if c.engine.kept().validation_counts && c.p.by.is_empty() && c.p.filters.is_empty() {
         from_counts(c)?
     } else {
         let mut aggregates = vec![

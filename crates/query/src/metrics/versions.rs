@@ -1,10 +1,10 @@
 //! Versions in use, and version upgrades.
 //!
 //! `versions` without grouping or filters, on an engine that keeps `license_last_use`
-//! ([`Engine::keeps_last_uses`]), counts each license's latest use from it (and the uses received
-//! since it was caught up) when no license has a use at or after the range's end: then a
-//! license's latest use in the range is its latest use, if that falls in the range at all. As of
-//! an earlier instant, it scans the range's uses like any other engine.
+//! ([`Kept::last_uses`](crate::Kept::last_uses)), counts each license's latest use from it (and
+//! the uses received since it was caught up) when no license has a use at or after the range's
+//! end: then a license's latest use in the range is its latest use, if that falls in the range
+//! at all. As of an earlier instant, it scans the range's uses like any other engine.
 
 use super::*;
 
@@ -37,7 +37,7 @@ pub fn merged_last_uses(tail: &str) -> String {
 pub fn versions(c: &Ctx) -> Result<Answer> {
     c.p.allow_dims(&Dim::LICENSE, "versions")?;
     let names = dim_names(&c.p.by);
-    let kept = if c.engine.keeps_last_uses() && c.p.by.is_empty() && c.p.filters.is_empty() {
+    let kept = if c.engine.kept().last_uses && c.p.by.is_empty() && c.p.filters.is_empty() {
         from_last_uses(c)?
     } else {
         None
