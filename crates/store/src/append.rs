@@ -95,15 +95,7 @@ impl Store {
             .filter(|e| e.kind().is_lifecycle())
             .filter_map(|e| e.license_id.as_deref())
             .collect();
-        self.db.conn.execute_batch("BEGIN TRANSACTION")?;
-        let written = self.write(batch, &dirty);
-        match written {
-            Ok(()) => self.db.conn.execute_batch("COMMIT")?,
-            Err(e) => {
-                let _ = self.db.conn.execute_batch("ROLLBACK");
-                return Err(e);
-            }
-        }
+        self.in_transaction(|store| store.write(batch, &dirty))?;
         let hashes = self.id_hashes()?;
         for e in fresh {
             hashes.insert(id_hash(&e.id));

@@ -50,25 +50,16 @@ impl Store {
         ))?;
         let mut done = 0u64;
         for chunk in 0..chunks {
-            self.db.conn.execute_batch("BEGIN TRANSACTION")?;
             let mut rows = changed.is_some().then(Vec::new);
-            match self.refresh_chunk(chunk, rows.as_mut()) {
-                Ok(n) => {
-                    self.db.conn.execute_batch("COMMIT")?;
-                    // Only what a commit made true is told.
-                    if let (Some(f), Some(rows)) = (changed.as_mut(), rows) {
-                        for (row, sign) in &rows {
-                            f(row, *sign);
-                        }
-                    }
-                    done += n;
-                    progress(done, total as u64);
-                }
-                Err(e) => {
-                    let _ = self.db.conn.execute_batch("ROLLBACK");
-                    return Err(e);
+            let n = self.in_transaction(|store| store.refresh_chunk(chunk, rows.as_mut()))?;
+            // Only what a commit made true is told.
+            if let (Some(f), Some(rows)) = (changed.as_mut(), rows) {
+                for (row, sign) in &rows {
+                    f(row, *sign);
                 }
             }
+            done += n;
+            progress(done, total as u64);
         }
         self.db.conn.execute_batch("DROP TABLE todo")?;
         Ok(done)

@@ -79,6 +79,21 @@ pub struct Store {
 }
 
 impl Store {
+    /// `work` inside one transaction: committed if it succeeds, rolled back if not.
+    pub(crate) fn in_transaction<T>(&self, work: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        self.db.conn.execute_batch("BEGIN TRANSACTION")?;
+        match work(self).and_then(|t| {
+            self.db.conn.execute_batch("COMMIT")?;
+            Ok(t)
+        }) {
+            Ok(t) => Ok(t),
+            Err(e) => {
+                let _ = self.db.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
     /// Opens (creating if needed) the store in `dir`, migrates its schema, and finishes any
     /// derivation an earlier process left undone.
     pub fn open(dir: &Path) -> Result<Store> {

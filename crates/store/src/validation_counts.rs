@@ -212,21 +212,6 @@ impl Store {
             .collect::<duckdb::Result<_>>()?)
     }
 
-    /// `work` inside one transaction: committed if it succeeds, rolled back if not.
-    fn in_transaction<T>(&mut self, work: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
-        self.db.conn.execute_batch("BEGIN TRANSACTION")?;
-        match work(self).and_then(|t| {
-            self.db.conn.execute_batch("COMMIT")?;
-            Ok(t)
-        }) {
-            Ok(t) => Ok(t),
-            Err(e) => {
-                let _ = self.db.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
-    }
-
     /// The number of rows `validation_counts` holds now.
     pub(crate) fn validation_count_rows(&self) -> Result<u64> {
         Ok(self
@@ -250,20 +235,16 @@ impl Store {
     /// readers see the rows before or after, with the same sums. Catch-ups do this by themselves
     /// as the table grows; it changes no answer.
     pub fn compact_counts(&mut self) -> Result<()> {
-        self.db.conn.execute_batch("BEGIN TRANSACTION")?;
-        let summed = self.db.conn.execute_batch(
-            "CREATE TEMP TABLE compacted AS
-               SELECT day, latency_ms, invalid, CAST(sum(n) AS BIGINT) AS n
-               FROM validation_counts GROUP BY day, latency_ms, invalid;
-             DELETE FROM validation_counts;
-             INSERT INTO validation_counts SELECT * FROM compacted;
-             DROP TABLE compacted;
-             COMMIT",
-        );
-        if let Err(e) = summed {
-            let _ = self.db.conn.execute_batch("ROLLBACK");
-            return Err(e.into());
-        }
+        self.in_transaction(|store| {
+            Ok(store.db.conn.execute_batch(
+                "CREATE TEMP TABLE compacted AS
+                   SELECT day, latency_ms, invalid, CAST(sum(n) AS BIGINT) AS n
+                   FROM validation_counts GROUP BY day, latency_ms, invalid;
+                 DELETE FROM validation_counts;
+                 INSERT INTO validation_counts SELECT * FROM compacted;
+                 DROP TABLE compacted;",
+            )?)
+        })?;
         self.counts.kept = self.validation_count_rows()?;
         self.counts.added = 0;
         Ok(())
