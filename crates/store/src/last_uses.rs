@@ -15,7 +15,7 @@ use keylens_query::metrics::{latest_uses, merged_last_uses};
 impl Store {
     /// Folds the uses received in `(upto, newest]` into `license_last_use`, inside the caller's
     /// transaction.
-    pub(crate) fn catch_up_last_uses(&self, upto: i64, newest: i64) -> Result<()> {
+    pub(crate) fn fold_last_uses(&self, upto: i64, newest: i64) -> Result<()> {
         self.db.conn.execute_batch(&format!(
             "CREATE TEMP TABLE last_tail AS {};
              CREATE TEMP TABLE last_new AS {};

@@ -23,7 +23,7 @@ use keylens_query::metrics::{
 impl Store {
     /// Folds the events received in `(upto, newest]` into `license_values` and
     /// `license_spread`, inside the caller's transaction.
-    pub(crate) fn catch_up_spread(&self, upto: i64, newest: i64) -> Result<()> {
+    pub(crate) fn fold_spread(&self, upto: i64, newest: i64) -> Result<()> {
         let tail = format!("received_at > {upto} AND received_at <= {newest}");
         let merged = spread_sum(&[
             format!("SELECT {SPREAD_COLUMNS} FROM spread_uses"),

@@ -117,13 +117,13 @@ impl Store {
             self.catch_up_counts(CATCH_UP_SLICE)?;
         }
         if due(self.counts.spread_caught_up, SPREAD_EVERY) {
-            self.catch_up_spread_in_slices(CATCH_UP_SLICE)?;
+            self.catch_up_spread(CATCH_UP_SLICE)?;
         }
         Ok(())
     }
 
     /// Catches every kept table up with the events received so far: the counts and latest uses
-    /// ([`Store::catch_up_counts`]) and the spread ([`Store::catch_up_spread_in_slices`]), in
+    /// ([`Store::catch_up_counts`]) and the spread ([`Store::catch_up_spread`]), in
     /// transactions of about 4,000,000 events of whole appends (`CATCH_UP_SLICE`; a server's
     /// few seconds of traffic are one).
     pub fn catch_up(&mut self) -> Result<()> {
@@ -133,7 +133,7 @@ impl Store {
     /// [`Store::catch_up`] in slices of about `slice` events (tests use small ones).
     pub fn catch_up_in_slices(&mut self, slice: i64) -> Result<()> {
         self.catch_up_counts(slice)?;
-        self.catch_up_spread_in_slices(slice)
+        self.catch_up_spread(slice)
     }
 
     /// Counts the validations received after the mark and folds their uses into
@@ -156,7 +156,7 @@ impl Store {
                     ),
                     [],
                 )?;
-                store.catch_up_last_uses(upto, newest)?;
+                store.fold_last_uses(upto, newest)?;
                 store
                     .db
                     .conn
@@ -175,13 +175,13 @@ impl Store {
     /// `license_spread` (spread.rs), moving that mark, in one transaction per slice of about
     /// `slice` events. Its fixed cost (excluding each license's known values reads all of
     /// `license_values`: 0.2 s at 1M licenses) is why a server runs it every 30 s (`SPREAD_EVERY`).
-    pub fn catch_up_spread_in_slices(&mut self, slice: i64) -> Result<()> {
+    pub fn catch_up_spread(&mut self, slice: i64) -> Result<()> {
         let started = Instant::now();
         self.counts.spread_caught_up = Some(started);
         for newest in self.slice_ends(self.counts.spread_upto, slice)? {
             let upto = self.counts.spread_upto;
             self.in_transaction(|store| {
-                store.catch_up_spread(upto, newest)?;
+                store.fold_spread(upto, newest)?;
                 store
                     .db
                     .conn

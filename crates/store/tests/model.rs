@@ -378,7 +378,7 @@ proptest! {
                     match kept {
                         Kept::Both => store.catch_up_in_slices(*slice).unwrap(),
                         Kept::Counts => store.catch_up_counts(*slice).unwrap(),
-                        Kept::Spread => store.catch_up_spread_in_slices(*slice).unwrap(),
+                        Kept::Spread => store.catch_up_spread(*slice).unwrap(),
                     }
                     if !matches!(kept, Kept::Counts) {
                         prop_assert_eq!(kept_spread(&store), model.spread(), "the spread, caught up");
