@@ -218,20 +218,16 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
             c.license_filters_on("a"),
         )
     };
-    let mut seats: HashMap<String, i64> = HashMap::new();
-    let mut kept = None;
-    if c.engine.kept().spread {
+    let kept = if c.engine.kept().spread {
         // Only the tail's values new to their license count: adding all its distinct values to
         // the kept counts would count a license's usual IP again in every tail, and at 1M
         // licenses a tail of 1M calls then made 115,000 candidates instead of 4,854.
+        let received_since = "received_at > (SELECT received_at FROM spread_upto)";
         let tail = spread_sum(&[
-            spread_uses("received_at > (SELECT received_at FROM spread_upto)"),
+            spread_uses(received_since),
             spread_counts(&format!(
                 "({})",
-                new_spread_values(&format!(
-                    "({})",
-                    spread_values("received_at > (SELECT received_at FROM spread_upto)")
-                ))
+                new_spread_values(&format!("({})", spread_values(received_since)))
             )),
         ]);
         // Seats are at least 1, so a license whose counts fire with one seat is a superset of
@@ -253,10 +249,10 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
             "WITH spread_tail AS MATERIALIZED ({tail}) {}",
             candidates_from(&per_license, "a.places >= 2")
         ))?;
-        if rows.len() <= MAX_SPREAD_CANDIDATES {
-            kept = Some(rows);
-        }
-    }
+        (rows.len() <= MAX_SPREAD_CANDIDATES).then_some(rows)
+    } else {
+        None
+    };
     let from_spread = kept.is_some();
     let rows = match kept {
         Some(rows) => rows,
@@ -280,11 +276,10 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
             ))?
         }
     };
-    for r in rows {
-        if let Some(id) = r[0].as_text() {
-            seats.insert(id, r[1].as_i64().unwrap_or(1).max(1));
-        }
-    }
+    let seats: HashMap<String, i64> = rows
+        .into_iter()
+        .filter_map(|r| Some((r[0].as_text()?, r[1].as_i64().unwrap_or(1).max(1))))
+        .collect();
     let ends = ends(c, &filters);
     let (per_license, after_end) = if from_spread {
         events_and_uses(c, &seats, &range, &ends)?

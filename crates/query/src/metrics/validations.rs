@@ -56,8 +56,8 @@ pub fn validations(c: &Ctx) -> Result<Answer> {
 /// the range's ends), cells as the SQL path gives them: calls, invalid, p50, p95, p99.
 fn from_counts(c: &Ctx) -> Result<Series> {
     // The instants the range lets through: [lo, hi).
-    let lo = c.p.from;
-    let hi = c.p.to.min(c.as_of().saturating_add(1));
+    let (lo, last) = c.range_span();
+    let hi = last + 1;
     let first_whole = Bucket::Day.start(lo - 1) + MICROS_PER_DAY; // lo rounded up to a day
     let end_whole = Bucket::Day.start(hi);
     // The partial days' calls, each end its own range (so a store in time order skips the rest

@@ -115,7 +115,8 @@ fn scanned(c: &Ctx, key_len: usize) -> Result<Vec<(Key, String, i64)>> {
 /// range's end, whose latest version within the range only the scan knows.
 fn from_last_uses(c: &Ctx) -> Result<Option<Vec<(String, i64)>>> {
     // The instants the range lets through: [lo, hi).
-    let (lo, hi) = (c.p.from, c.p.to.min(c.as_of().saturating_add(1)));
+    let (lo, last) = c.range_span();
+    let hi = last + 1;
     // Only an engine keeping these tables (the embedded store, DuckDB) runs this.
     let sql = format!(
         "WITH tail AS ({}), \
