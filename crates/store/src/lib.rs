@@ -9,7 +9,9 @@
 //! - `validation_counts` holds the validation calls counted per day, latency and outcome, up to
 //!   the `received_at` in `counted_upto`, and `license_last_use` each license's latest use
 //!   with a version, up to the same mark; the writer catches both up every few seconds in
-//!   [`Store::refresh`] (see `validation_counts.rs`, `last_uses.rs`).
+//!   [`Store::refresh`] (see `validation_counts.rs`, `last_uses.rs`). `license_values` and
+//!   `license_spread` hold each license's distinct machines, IPs, countries and places and their
+//!   counts, up to their own mark in `spread_upto`, caught up every 30 s (`spread.rs`).
 //!
 //! Durability: when [`Store::append`] returns `Ok`, its transaction is committed and DuckDB has
 //! synced its write-ahead log, so the events survive `kill -9` and power loss.
