@@ -23,12 +23,13 @@ pub struct Kept {
     /// `created_at` the query compares with `as_of`), up to date like the other fold tables.
     /// `revenue` and the overview's bookings read it instead of joining events to segments.
     pub bookings: bool,
-    /// `validation_counts` (`day`, `latency_ms`, `invalid`, `n`): the `license.validated` events
-    /// counted per UTC day (`ts` floored to a multiple of a day), latency and whether `result` is
-    /// `invalid`, possibly several rows per key (their `n` add up), covering exactly the
-    /// validations with `received_at` up to the one value of `counted_upto.received_at`.
-    /// `validations` without grouping or filters reads it for the whole days of its range, and
-    /// the later calls from `events`.
+    /// `validation_counts` (`day`, `tier`, `latency_ms`, `invalid`, `n`): the `license.validated`
+    /// events counted per UTC day (`ts` floored to a multiple of a day), tier (the tier of the
+    /// segment covering the call, else the call's own, as of the current segments), latency and
+    /// whether `result` is `invalid`, possibly several rows per key (their `n` add up, some may
+    /// be negative), covering exactly the validations with `received_at` up to the one value of
+    /// `counted_upto.received_at`. `validations` without filters, ungrouped or by tier, reads it
+    /// for the whole days of its range, and the later calls from `events`.
     pub validation_counts: bool,
     /// `license_last_use` (`license_id`, `ts`, `version`): per license, its latest activation,
     /// validation or upgrade carrying a version (ties: any), over the events received up to the

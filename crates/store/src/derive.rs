@@ -1,11 +1,13 @@
 //! Keeping the materialised license fold (`licenses`, `terms`, `segments`, `bookings`) in step
 //! with `events`.
 
+use crate::retier::{first_tier_change, tiers_of, Tiers};
 use crate::{Result, Store};
 use duckdb::params;
 use keylens_event::IsoDuration;
 use keylens_lifecycle::live::LiveRow;
 use keylens_lifecycle::{fold, History, Kind, LifecycleEvent};
+use std::collections::HashMap;
 
 /// Licenses re-folded per transaction: bounds the memory of a large refresh.
 pub(crate) const CHUNK_LICENSES: i64 = 50_000;
@@ -35,10 +37,21 @@ impl Store {
     pub fn refresh_observed(
         &mut self,
         progress: &mut dyn FnMut(u64, u64),
+        changed: Option<&mut RowChanged<'_>>,
+    ) -> Result<u64> {
+        let done = self.refold_dirty(progress, changed)?;
+        // Every few seconds, not per commit (validation_counts.rs); after the re-folds, so that
+        // the calls are counted under the tiers of up-to-date segments (retier.rs).
+        self.catch_up_when_due()?;
+        Ok(done)
+    }
+
+    /// Re-folds the dirty licenses in chunks of [`CHUNK_LICENSES`], a transaction each.
+    fn refold_dirty(
+        &mut self,
+        progress: &mut dyn FnMut(u64, u64),
         mut changed: Option<&mut RowChanged<'_>>,
     ) -> Result<u64> {
-        // Every few seconds, not per commit (validation_counts.rs).
-        self.catch_up_when_due()?;
         let total = self.dirty_licenses()?;
         if total == 0 {
             return Ok(0);
@@ -136,11 +149,13 @@ impl Store {
                 }
             }
         }
-        for table in ["segments", "bookings", "dirty"] {
+        let old_tiers = self.take_segments(&ids)?;
+        for table in ["bookings", "dirty"] {
             self.delete_chunk(table, &ids)?;
         }
         self.write_histories(&histories)?;
         self.write_bookings(&ids)?;
+        self.recount_retiered(&self.retiered(old_tiers, &histories))?;
         Ok(histories.len() as u64)
     }
 
@@ -158,6 +173,53 @@ impl Store {
             booked = keylens_query::recent::booked(&keylens_query::DuckDbDialect),
         ))?;
         Ok(())
+    }
+
+    /// Deletes the chunk's segments; with calls counted, returns each license's old tiers
+    /// (retier.rs), which the re-fold may change.
+    fn take_segments(&self, ids: &str) -> Result<HashMap<String, Tiers>> {
+        let mut old: HashMap<String, Tiers> = HashMap::new();
+        if self.counts.latest_counted.is_none() {
+            self.delete_chunk("segments", ids)?;
+            return Ok(old);
+        }
+        let mut stmt = self.db.conn.prepare(&format!(
+            "DELETE FROM segments WHERE license_id IN {ids} RETURNING license_id, valid_from, valid_to, tier"
+        ))?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            old.entry(r.get(0)?)
+                .or_default()
+                .push((r.get(1)?, r.get(2)?, r.get(3)?));
+        }
+        Ok(old)
+    }
+
+    /// The re-folded licenses whose tiers change at or before the latest counted call: each
+    /// with the instant they change from and its old tiers.
+    fn retiered(
+        &self,
+        mut old: HashMap<String, Tiers>,
+        histories: &[(String, History)],
+    ) -> Vec<(String, i64, Tiers)> {
+        let Some(latest) = self.counts.latest_counted else {
+            return Vec::new();
+        };
+        let mut retiered = Vec::new();
+        for (id, h) in histories {
+            let old = old.remove(id).unwrap_or_default();
+            let new = tiers_of(&keylens_lifecycle::covering_segments(h));
+            if let Some(from) = first_tier_change(&old, &new).filter(|&t| t <= latest) {
+                retiered.push((id.clone(), from, old));
+            }
+        }
+        // A license whose segments are gone (none of its events is a lifecycle event now).
+        for (id, old) in old {
+            if let Some(from) = first_tier_change(&old, &[]).filter(|&t| t <= latest) {
+                retiered.push((id, from, old));
+            }
+        }
+        retiered
     }
 
     fn delete_chunk(&self, table: &str, ids: &str) -> Result<()> {

@@ -6,8 +6,9 @@
 //!   segment, all kept up to date with `events`: every append records the
 //!   licenses it touched in `dirty` in the same transaction, and [`Store::refresh`] re-folds them.
 //!   A crash between the two leaves `dirty` behind, and the next open finishes the job.
-//! - `validation_counts` holds the validation calls counted per day, latency and outcome, up to
-//!   the `received_at` in `counted_upto`, and `license_last_use` each license's latest use
+//! - `validation_counts` holds the validation calls counted per day, tier, latency and outcome,
+//!   up to the `received_at` in `counted_upto` (a re-fold that changes counted calls' tiers
+//!   moves them, `retier.rs`), and `license_last_use` each license's latest use
 //!   with a version, up to the same mark; the writer catches both up every few seconds in
 //!   [`Store::refresh`] (see `validation_counts.rs`, `last_uses.rs`). `license_values` and
 //!   `license_spread` hold each license's distinct machines, IPs, countries and places and their
@@ -21,6 +22,7 @@ mod derive;
 mod engine;
 mod last_uses;
 mod live;
+mod retier;
 mod schema;
 mod spread;
 mod timeline;

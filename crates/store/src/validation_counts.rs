@@ -1,7 +1,8 @@
-//! `validation_counts`: the validation calls counted per UTC day, latency and outcome.
-//! `validations` without grouping or filters reads these few rows (a day holds as many as its
-//! distinct latencies) instead of scanning the calls: 27.7M of the 32.2M events at 1M licenses
-//! are validations (BENCHMARKS.md).
+//! `validation_counts`: the validation calls counted per UTC day, tier, latency and outcome.
+//! `validations` without filters, ungrouped or by tier, reads these few rows (a day holds as
+//! many as its distinct (tier, latency) pairs) instead of scanning the calls: 27.7M of the 32.2M
+//! events at 1M licenses are validations (BENCHMARKS.md). A call's tier is that of the segment
+//! covering it when it is counted; a later re-fold that changes it moves the call (retier.rs).
 //!
 //! The counts cover exactly the validations with `received_at` up to the one value in
 //! `counted_upto` (which `license_last_use` shares, last_uses.rs); the calls received after it
@@ -69,6 +70,9 @@ pub(crate) struct CountState {
     /// The mark: the greatest `received_at` counted in `validation_counts` and
     /// `license_last_use`.
     pub upto: i64,
+    /// The latest `ts` of a counted call (none counted: `None`). A re-fold changing a license's
+    /// tiers only from a later instant changes no counted call's tier (derive.rs).
+    pub latest_counted: Option<i64>,
     /// The greatest `received_at` counted in `license_values` and `license_spread` (spread.rs),
     /// caught up less often.
     pub spread_upto: i64,
@@ -90,6 +94,14 @@ impl Store {
             self.db
                 .conn
                 .query_row("SELECT received_at FROM spread_upto", [], |r| r.get(0))?;
+        let upto = self.counts.upto;
+        self.counts.latest_counted = self.db.conn.query_row(
+            &format!(
+                "SELECT max(ts) FROM events WHERE type = 'license.validated' AND received_at <= {upto}"
+            ),
+            [],
+            |r| r.get(0),
+        )?;
         Ok(())
     }
 
@@ -144,26 +156,25 @@ impl Store {
         self.counts.caught_up = Some(started);
         for newest in self.slice_ends(self.counts.upto, slice)? {
             let upto = self.counts.upto;
-            let added = self.in_transaction(|store| {
-                let added = store.db.conn.execute(
+            let tail = format!("received_at > {upto} AND received_at <= {newest}");
+            let (added, latest) = self.in_transaction(|store| {
+                let added = store.count_calls(&tail, "segments", 1)?;
+                let latest: Option<i64> = store.db.conn.query_row(
                     &format!(
-                        "INSERT INTO validation_counts \
-                         SELECT day, latency_ms, invalid, count(*) FROM ({}) GROUP BY ALL",
-                        validation_keys(
-                            &DuckDbDialect,
-                            &format!("received_at > {upto} AND received_at <= {newest}")
-                        )
+                        "SELECT max(ts) FROM events WHERE type = 'license.validated' AND {tail}"
                     ),
                     [],
+                    |r| r.get(0),
                 )?;
                 store.fold_last_uses(upto, newest)?;
                 store
                     .db
                     .conn
                     .execute_batch(&format!("UPDATE counted_upto SET received_at = {newest}"))?;
-                Ok(added)
+                Ok((added, latest))
             })?;
             self.counts.upto = newest;
+            self.counts.latest_counted = self.counts.latest_counted.max(latest);
             self.counts.added += added as u64;
             self.compact_counts_when_grown()?;
         }
@@ -192,6 +203,20 @@ impl Store {
         }
         log_if_long(started, "license_values, license_spread");
         Ok(())
+    }
+
+    /// Adds to `validation_counts` the calls matching `condition` (on `events`' columns) under
+    /// the tiers of `tiers` (`segments`, or a table shaped like it), or takes them away with
+    /// `sign` = -1. Returns the rows added.
+    pub(crate) fn count_calls(&self, condition: &str, tiers: &str, sign: i64) -> Result<usize> {
+        Ok(self.db.conn.execute(
+            &format!(
+                "INSERT INTO validation_counts (day, tier, latency_ms, invalid, n) \
+                 SELECT day, tier, latency_ms, invalid, {sign} * count(*) FROM ({}) GROUP BY ALL",
+                validation_keys(&DuckDbDialect, condition, Some(tiers))
+            ),
+            [],
+        )?)
     }
 
     /// Where each slice of the events received after `upto` ends: the last `received_at` of
@@ -231,17 +256,20 @@ impl Store {
         Ok(())
     }
 
-    /// Sums `validation_counts` into one row per (day, latency, invalid), in one transaction:
-    /// readers see the rows before or after, with the same sums. Catch-ups do this by themselves
-    /// as the table grows; it changes no answer.
+    /// Sums `validation_counts` into one row per (day, tier, latency, invalid), dropping keys
+    /// whose calls all moved to another tier, in one transaction: readers see the rows before or
+    /// after, with the same sums. Catch-ups do this by themselves as the table grows; it changes
+    /// no answer.
     pub fn compact_counts(&mut self) -> Result<()> {
         self.in_transaction(|store| {
             Ok(store.db.conn.execute_batch(
                 "CREATE TEMP TABLE compacted AS
-                   SELECT day, latency_ms, invalid, CAST(sum(n) AS BIGINT) AS n
-                   FROM validation_counts GROUP BY day, latency_ms, invalid;
+                   SELECT day, tier, latency_ms, invalid, CAST(sum(n) AS BIGINT) AS n
+                   FROM validation_counts GROUP BY day, tier, latency_ms, invalid
+                   HAVING sum(n) <> 0;
                  DELETE FROM validation_counts;
-                 INSERT INTO validation_counts SELECT * FROM compacted;
+                 INSERT INTO validation_counts (day, tier, latency_ms, invalid, n)
+                   SELECT * FROM compacted;
                  DROP TABLE compacted;",
             )?)
         })?;

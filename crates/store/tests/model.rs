@@ -47,8 +47,14 @@ fn event(n: u16) -> Event {
     let ts = format!("2026-02-{day:02}T00:00:00Z");
     let v = match n % 4 {
         0 => {
+            // Two tiers, and several creations per license on different days: a license's
+            // tiers change as its events arrive (validation_counts' tiers follow, retier.rs).
             json!({"id": format!("e{n}"), "type": "license.created", "timestamp": ts, "license_id": license,
-                    "product": "app", "model": "subscription", "term": "P1M"})
+                    "product": "app", "model": "subscription", "term": "P1M",
+                    "tier": if n.is_multiple_of(8) { "basic" } else { "pro" }})
+        }
+        _ if n % 8 == 7 => {
+            json!({"id": format!("e{n}"), "type": "license.upgraded", "timestamp": ts, "license_id": license, "tier": "enterprise"})
         }
         1 => {
             json!({"id": format!("e{n}"), "type": "license.activated", "timestamp": ts, "license_id": license,
@@ -255,6 +261,29 @@ fn check(store: &Store, model: &Model) {
         })
         .collect();
     assert_eq!(counts, model.validation_counts(), "validation counts");
+    // What `validations` by tier reads: the counts and the tail under their tiers, as every call
+    // counted now under the segment covering it would be.
+    let keys = "SELECT (e.ts // 86400000000) * 86400000000 AS day, coalesce(s.tier, e.tier) AS tier, \
+                  e.latency_ms AS latency_ms, coalesce(e.result = 'invalid', false) AS invalid, 1 AS n \
+                FROM events e LEFT JOIN segments s \
+                  ON s.license_id = e.license_id AND e.ts >= s.valid_from AND e.ts < s.valid_to \
+                WHERE e.type = 'license.validated'";
+    let by_tier = |sql: &str| {
+        store
+            .rows(&format!(
+                "SELECT day, tier, latency_ms, invalid, CAST(sum(n) AS BIGINT) FROM ({sql}) \
+                 GROUP BY ALL HAVING sum(n) <> 0 ORDER BY ALL"
+            ))
+            .unwrap()
+    };
+    assert_eq!(
+        by_tier(&format!(
+            "SELECT day, tier, latency_ms, invalid, n FROM validation_counts UNION ALL {keys} \
+             AND e.received_at > (SELECT received_at FROM counted_upto)"
+        )),
+        by_tier(keys),
+        "validation counts by tier"
+    );
     // What `versions` reads: the kept latest uses, merged with the uses received after the mark.
     let last: BTreeMap<String, String> = store
         .rows(

@@ -178,10 +178,10 @@ fn schema_is_versioned() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path()).unwrap());
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 6);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 7);
     assert_eq!(
         count(&s, "SELECT count(*) FROM schema_version"),
-        6,
+        7,
         "a reopen applies nothing again"
     );
 }
@@ -235,7 +235,7 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
         .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 6);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 7);
     assert_eq!(
         count(&s, "SELECT count(*) FROM terms WHERE product = 'app'"),
         1
@@ -331,7 +331,7 @@ fn a_store_from_schema_2_gets_its_bookings_on_open() {
             .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 6);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 7);
     assert_eq!(bookings_kept(&s).len(), 1);
     assert_eq!(bookings_kept(&s), bookings_by_join(&s));
     assert_eq!(count(&s, "SELECT count(*) FROM dirty"), 0);
@@ -345,20 +345,25 @@ fn validation(id: &str, license: &str, at: &str, result: &str, latency: Option<f
     validate(&v, parse_rfc3339("2027-01-01T00:00:00Z").unwrap()).unwrap()
 }
 
-/// `validation_counts` summed per key, and the same counts taken from `events`.
+/// `validation_counts` summed per key (keys whose calls all moved to another tier left out),
+/// and the same counts taken from `events` and the segments covering them (written here without
+/// the builders the store uses).
 fn counts_kept_and_counted(
     s: &Store,
 ) -> (Vec<Vec<keylens_query::Cell>>, Vec<Vec<keylens_query::Cell>>) {
     let kept = s
         .rows(
-            "SELECT day, latency_ms, invalid, CAST(sum(n) AS BIGINT) FROM validation_counts \
-             GROUP BY ALL ORDER BY ALL",
+            "SELECT day, tier, latency_ms, invalid, CAST(sum(n) AS BIGINT) FROM validation_counts \
+             GROUP BY ALL HAVING sum(n) <> 0 ORDER BY ALL",
         )
         .unwrap();
     let counted = s
         .rows(
-            "SELECT (ts // 86400000000) * 86400000000, latency_ms, coalesce(result = 'invalid', false), count(*) \
-             FROM events WHERE type = 'license.validated' GROUP BY ALL ORDER BY ALL",
+            "SELECT (e.ts // 86400000000) * 86400000000, coalesce(s.tier, e.tier), e.latency_ms, \
+               coalesce(e.result = 'invalid', false), count(*) \
+             FROM events e LEFT JOIN segments s \
+               ON s.license_id = e.license_id AND e.ts >= s.valid_from AND e.ts < s.valid_to \
+             WHERE e.type = 'license.validated' GROUP BY ALL ORDER BY ALL",
         )
         .unwrap();
     (kept, counted)
@@ -486,7 +491,7 @@ fn a_store_from_schema_3_gets_its_validation_counts_on_open() {
         .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 6);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 7);
     let (kept, counted) = counts_kept_and_counted(&s);
     assert_eq!(kept, counted);
     assert_eq!(kept.len(), 2, "the valid call and the two invalid ones");
@@ -733,16 +738,152 @@ fn a_store_from_schema_4_gets_its_spread_on_open() {
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
-            "DELETE FROM schema_version WHERE version >= 5; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto;",
+            "DELETE FROM schema_version WHERE version >= 5; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto; ALTER TABLE validation_counts DROP COLUMN tier;",
         )
         .unwrap();
     }
     let mut s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 6);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 7);
     s.refresh().unwrap();
     let (kept, counted) = spread_kept_and_counted(&s);
     assert_eq!(kept, counted);
     assert_eq!(kept.len(), 1);
     let (kept, counted) = counts_kept_and_counted(&s);
     assert_eq!(kept, counted, "the validations counted again, once");
+}
+
+/// A license created on `day` with `tier`, or upgraded to it.
+fn tiered(id: &str, ty: &str, license: &str, day: u32, tier: &str) -> Event {
+    let mut e = serde_json::json!({"id": id, "type": ty, "license_id": license,
+        "timestamp": format!("2026-01-{day:02}T00:00:00Z"), "tier": tier});
+    if ty == "license.created" {
+        e["product"] = json!("app");
+        e["model"] = json!("subscription");
+    }
+    raw(e)
+}
+
+fn calls_of_tier(s: &Store, tier: &str) -> i64 {
+    count(
+        s,
+        &format!("SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM validation_counts WHERE tier = '{tier}'"),
+    )
+}
+
+#[test]
+fn a_late_upgrade_moves_the_counted_calls_to_their_new_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    s.append(&[
+        tiered("c", "license.created", "L1", 1, "basic"),
+        validation("v1", "L1", "2026-01-05T10:00:00Z", "valid", Some(12.0)),
+        validation("v2", "L1", "2026-01-10T10:00:00Z", "valid", Some(12.0)),
+        validation("v3", "L1", "2026-01-15T10:00:00Z", "invalid", Some(20.0)),
+    ])
+    .unwrap();
+    s.refresh().unwrap();
+    s.catch_up().unwrap();
+    assert_eq!(calls_of_tier(&s, "basic"), 3);
+    // An upgrade on the 8th arrives after the calls were counted.
+    s.append(&[tiered("u", "license.upgraded", "L1", 8, "pro")])
+        .unwrap();
+    s.refresh().unwrap();
+    assert_eq!(calls_of_tier(&s, "basic"), 1);
+    assert_eq!(calls_of_tier(&s, "pro"), 2);
+    let (kept, counted) = counts_kept_and_counted(&s);
+    assert_eq!(kept, counted);
+    // An upgrade at the very instant of the latest counted call moves that call.
+    s.append(&[validation(
+        "v4",
+        "L1",
+        "2026-01-20T00:00:00Z",
+        "valid",
+        Some(12.0),
+    )])
+    .unwrap();
+    s.refresh().unwrap();
+    s.catch_up().unwrap();
+    s.append(&[tiered("u2", "license.upgraded", "L1", 20, "enterprise")])
+        .unwrap();
+    s.refresh().unwrap();
+    assert_eq!(calls_of_tier(&s, "enterprise"), 1);
+    // An upgrade after every counted call changes no counted call: nothing is recounted.
+    let rows = count(&s, "SELECT count(*) FROM validation_counts");
+    s.append(&[tiered("u4", "license.upgraded", "L1", 25, "basic")])
+        .unwrap();
+    s.refresh().unwrap();
+    assert_eq!(count(&s, "SELECT count(*) FROM validation_counts"), rows);
+    // A creation arriving after calls of its license were counted under their own tier.
+    s.append(&[validation(
+        "w1",
+        "L2",
+        "2026-01-12T10:00:00Z",
+        "valid",
+        Some(5.0),
+    )])
+    .unwrap();
+    s.refresh().unwrap();
+    s.catch_up().unwrap();
+    s.append(&[tiered("c2", "license.created", "L2", 2, "basic")])
+        .unwrap();
+    s.refresh().unwrap();
+    assert_eq!(calls_of_tier(&s, "basic"), 2);
+    let (kept, counted) = counts_kept_and_counted(&s);
+    assert_eq!(kept, counted);
+    // And across a restart (the latest counted call is read again) and a compaction.
+    drop(s);
+    let mut s = Store::open(dir.path()).unwrap();
+    s.append(&[tiered("u3", "license.upgraded", "L2", 3, "pro")])
+        .unwrap();
+    s.refresh().unwrap();
+    assert_eq!(calls_of_tier(&s, "pro"), 3);
+    s.compact_counts().unwrap();
+    let (kept, counted) = counts_kept_and_counted(&s);
+    assert_eq!(kept, counted);
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM validation_counts WHERE n = 0"),
+        0,
+        "compaction drops the keys whose calls moved"
+    );
+}
+
+#[test]
+fn a_store_from_schema_6_counts_its_calls_by_tier_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut s = Store::open(dir.path()).unwrap();
+        s.append(&[
+            tiered("c", "license.created", "L1", 1, "basic"),
+            tiered("u", "license.upgraded", "L1", 8, "pro"),
+            validation("v1", "L1", "2026-01-05T10:00:00Z", "valid", Some(12.0)),
+            validation("v2", "L1", "2026-01-10T10:00:00Z", "valid", Some(12.0)),
+            validation("v3", "L2", "2026-01-10T10:00:00Z", "valid", Some(12.0)),
+        ])
+        .unwrap();
+        s.refresh().unwrap();
+        s.catch_up().unwrap();
+        // One call received after the mark: the migration counts up to the mark, the open's
+        // catch-up the rest.
+        s.append(&[validation(
+            "v4",
+            "L1",
+            "2026-01-11T10:00:00Z",
+            "valid",
+            Some(12.0),
+        )])
+        .unwrap();
+    }
+    {
+        let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
+        conn.execute_batch(
+            "DELETE FROM schema_version WHERE version >= 7; ALTER TABLE validation_counts DROP COLUMN tier;",
+        )
+        .unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 7);
+    assert_eq!(calls_of_tier(&s, "basic"), 1);
+    let (kept, counted) = counts_kept_and_counted(&s);
+    assert_eq!(kept, counted);
+    assert_eq!(calls_of_tier(&s, "pro"), 2);
 }

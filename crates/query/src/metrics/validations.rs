@@ -1,6 +1,6 @@
 //! Validation calls: volume, invalid share, latency percentiles.
 //!
-//! Without grouping or filters, on an engine that keeps `validation_counts`
+//! Without filters, ungrouped or grouped by tier, on an engine that keeps `validation_counts`
 //! ([`Kept::validation_counts`](crate::Kept::validation_counts)), the whole days of the range
 //! are read from those counts (plus the calls received since they were counted) and only the
 //! partial days at its ends from `events`; the percentiles are then computed here from
@@ -11,14 +11,33 @@ use crate::params::Bucket;
 use crate::stats::{percentile_counted, rate};
 use keylens_event::time::MICROS_PER_DAY;
 
-/// The `license.validated` events matching `condition`, a row each, keyed as
-/// `validation_counts` keys them (`day`, `latency_ms`, `invalid`) with `n` = 1: what the store
-/// counts when it catches up and what `validations` reads of the calls not counted yet.
-pub fn validation_keys(d: &dyn Dialect, condition: &str) -> String {
+/// The `license.validated` events matching `condition` (on `events`' own columns), a row each,
+/// keyed as `validation_counts` keys them (`day`, `tier`, `latency_ms`, `invalid`) with `n` = 1:
+/// what the store counts when it catches up and what `validations` reads of the calls not
+/// counted yet. `tier` is the tier of the segment covering the call in `tiers` (a table shaped
+/// like `segments`: `license_id`, `valid_from`, `valid_to`, `tier`), else the call's own: what
+/// grouping by tier reads (`Dim::event_expr`). Without `tiers` it is null and no join is made,
+/// for a reader summing over tiers.
+pub fn validation_keys(d: &dyn Dialect, condition: &str, tiers: Option<&str>) -> String {
+    let calls = format!(
+        "(SELECT ts, license_id, tier, latency_ms, result FROM events \
+         WHERE type = 'license.validated' AND {condition})"
+    );
+    let (tier, from) = match tiers {
+        // A license's segments cover all time: one per call of a license with any.
+        Some(segments) => (
+            "coalesce(s.tier, e.tier)",
+            format!(
+                "{calls} e LEFT JOIN {segments} s ON s.license_id = e.license_id \
+                 AND e.ts >= s.valid_from AND e.ts < s.valid_to"
+            ),
+        ),
+        None => ("CAST(NULL AS VARCHAR)", format!("{calls} e")),
+    };
     format!(
-        "SELECT {} AS day, latency_ms, coalesce(result = 'invalid', false) AS invalid, 1 AS n \
-         FROM events WHERE type = 'license.validated' AND {condition}",
-        d.bucket_start("ts", Bucket::Day)
+        "SELECT {} AS day, {tier} AS tier, e.latency_ms AS latency_ms, \
+         coalesce(e.result = 'invalid', false) AS invalid, 1 AS n FROM {from}",
+        d.bucket_start("e.ts", Bucket::Day)
     )
 }
 
@@ -26,8 +45,12 @@ const PERCENTILES: [f64; 3] = [0.5, 0.95, 0.99];
 
 pub fn validations(c: &Ctx) -> Result<Answer> {
     let dims = c.event_dims(&[]);
-    let s = if c.engine.kept().validation_counts && c.p.by.is_empty() && c.p.filters.is_empty() {
-        from_counts(c)?
+    let by_tier = c.p.by == [Dim::Tier];
+    let s = if c.engine.kept().validation_counts
+        && (c.p.by.is_empty() || by_tier)
+        && c.p.filters.is_empty()
+    {
+        from_counts(c, by_tier)?
     } else {
         let mut aggregates = vec![
             "count(*)".to_string(),
@@ -52,9 +75,10 @@ pub fn validations(c: &Ctx) -> Result<Answer> {
     Ok(c.answer(rows, None))
 }
 
-/// The ungrouped series from `validation_counts` (whole days) and `events` (the partial days at
-/// the range's ends), cells as the SQL path gives them: calls, invalid, p50, p95, p99.
-fn from_counts(c: &Ctx) -> Result<Series> {
+/// The series from `validation_counts` (whole days) and `events` (the partial days at the
+/// range's ends), ungrouped or by tier, cells as the SQL path gives them: calls, invalid, p50,
+/// p95, p99.
+fn from_counts(c: &Ctx, by_tier: bool) -> Result<Series> {
     // The instants the range lets through: [lo, hi).
     let (lo, last) = c.range_span();
     let hi = last + 1;
@@ -62,7 +86,9 @@ fn from_counts(c: &Ctx) -> Result<Series> {
     let end_whole = Bucket::Day.start(hi);
     // The partial days' calls, each end its own range (so a store in time order skips the rest
     // of the table); none where the range starts or ends on a day boundary. The whole days from
-    // the counts, and the calls received since they were counted.
+    // the counts, and the calls received since they were counted. Only a query by tier joins
+    // the calls it reads with their segments.
+    let tiers = by_tier.then_some("segments");
     let edges = if first_whole < end_whole {
         vec![(lo, first_whole), (end_whole, hi)]
     } else {
@@ -71,11 +97,11 @@ fn from_counts(c: &Ctx) -> Result<Series> {
     let mut parts: Vec<String> = edges
         .into_iter()
         .filter(|(a, b)| a < b)
-        .map(|(a, b)| validation_keys(c.d, &format!("ts >= {a} AND ts < {b}")))
+        .map(|(a, b)| validation_keys(c.d, &format!("ts >= {a} AND ts < {b}"), tiers))
         .collect();
     if first_whole < end_whole {
         parts.push(format!(
-            "SELECT day, latency_ms, invalid, n FROM validation_counts WHERE day >= {first_whole} AND day < {end_whole}"
+            "SELECT day, tier, latency_ms, invalid, n FROM validation_counts WHERE day >= {first_whole} AND day < {end_whole}"
         ));
         // The calls received after the counts' mark, read in the same statement (one snapshot).
         parts.push(validation_keys(
@@ -84,19 +110,25 @@ fn from_counts(c: &Ctx) -> Result<Series> {
                 "ts >= {first_whole} AND ts < {end_whole} \
                  AND received_at > (SELECT received_at FROM counted_upto)"
             ),
+            tiers,
         ));
     }
     let mut s = Series::new(c.p.buckets()?);
-    s.touch(vec![]);
+    if !by_tier {
+        s.touch(vec![]);
+    }
     if parts.is_empty() {
         return Ok(s); // an empty range
     }
     // Day starts fall in the bucket of their day's instants: buckets are whole days. One row per
-    // bucket and latency (not per outcome too): half the rows to hand over.
+    // (tier,) bucket and latency (not per outcome too): half the rows to hand over. A re-fold
+    // that moved calls to another tier left rows with a negative `n` (validation_counts.rs):
+    // the sums are what counts.
     let bucket = c.bucket("day");
+    let tier = if by_tier { "tier" } else { "NULL" };
     let sql = format!(
-        "SELECT {bucket}, latency_ms, sum(n), sum(CASE WHEN invalid THEN n ELSE 0 END) FROM ({}) v \
-         GROUP BY {bucket}, latency_ms",
+        "SELECT {tier}, {bucket}, latency_ms, sum(n), sum(CASE WHEN invalid THEN n ELSE 0 END) FROM ({}) v \
+         GROUP BY {tier}, {bucket}, latency_ms",
         parts.join(" UNION ALL ")
     );
     #[derive(Default)]
@@ -105,21 +137,30 @@ fn from_counts(c: &Ctx) -> Result<Series> {
         invalid: i64,
         latencies: Vec<(f64, u64)>,
     }
-    let mut buckets: BTreeMap<i64, Totals> = BTreeMap::new();
+    let mut buckets: BTreeMap<(Option<String>, i64), Totals> = BTreeMap::new();
     for r in c.rows(&sql)? {
-        let n = r[2].as_i64().unwrap_or(0);
-        let b = buckets.entry(r[0].as_i64().unwrap_or(0)).or_default();
+        let n = r[3].as_i64().unwrap_or(0);
+        if n == 0 {
+            continue; // calls counted under this key and moved to another
+        }
+        let b = buckets
+            .entry((r[0].as_text(), r[1].as_i64().unwrap_or(0)))
+            .or_default();
         b.calls += n;
-        b.invalid += r[3].as_i64().unwrap_or(0);
-        if let Some(latency) = r[1].as_f64() {
+        b.invalid += r[4].as_i64().unwrap_or(0);
+        if let Some(latency) = r[2].as_f64() {
             b.latencies.push((latency, n as u64));
         }
     }
     let rows = buckets
         .into_iter()
-        .map(|(start, mut b)| {
+        .map(|((tier, start), mut b)| {
             b.latencies.sort_by(|x, y| x.0.total_cmp(&y.0));
-            let mut row = vec![Cell::Int(start), Cell::Int(b.calls), Cell::Int(b.invalid)];
+            let mut row = Vec::with_capacity(6);
+            if by_tier {
+                row.push(tier.map_or(Cell::Null, Cell::Text));
+            }
+            row.extend([Cell::Int(start), Cell::Int(b.calls), Cell::Int(b.invalid)]);
             row.extend(
                 PERCENTILES
                     .iter()
@@ -128,6 +169,6 @@ fn from_counts(c: &Ctx) -> Result<Series> {
             row
         })
         .collect();
-    s.add(rows, 0);
+    s.add(rows, usize::from(by_tier));
     Ok(s)
 }
