@@ -862,8 +862,7 @@ fn a_store_from_schema_6_counts_its_calls_by_tier_on_open() {
         .unwrap();
         s.refresh().unwrap();
         s.catch_up().unwrap();
-        // One call received after the mark: the migration counts up to the mark, the open's
-        // catch-up the rest.
+        // One call received after the mark (the migration recounts them all anyway).
         s.append(&[validation(
             "v4",
             "L1",
