@@ -71,13 +71,19 @@ impl Store {
         }
         // The counted calls only: those received later are counted with the new segments when
         // the counts catch up.
-        let calls = format!(
+        let calls = keylens_query::metrics::validation_calls(&format!(
             "received_at <= {} AND EXISTS (SELECT 1 FROM retiered r \
              WHERE r.license_id = events.license_id AND events.ts >= r.from_ts)",
             self.counts.upto
-        );
+        ));
+        let started = std::time::Instant::now();
         self.count_calls(&calls, "old_segments", -1)?;
         self.count_calls(&calls, "segments", 1)?;
+        tracing::debug!(
+            licenses = retiered.len(),
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "recounted calls whose tier a re-fold changed"
+        );
         self.db
             .conn
             .execute_batch("DROP TABLE retiered; DROP TABLE old_segments;")?;

@@ -179,7 +179,9 @@ const MIGRATIONS: &[&str] = &[
     // range's calls with `segments` (validation_counts.rs). As in 5, the mark goes back to 0 and
     // the first refresh counts every stored event again, in slices (counting them here, in one
     // statement, peaked at 3.6 GB RSS for the 1M-license benchmark store).
+    // `counted_upto.latest_ts`: the latest `ts` of a counted call (retier.rs), read on open.
     "ALTER TABLE validation_counts ADD COLUMN tier VARCHAR;
+    ALTER TABLE counted_upto ADD COLUMN latest_ts BIGINT;
     DELETE FROM validation_counts;
     DELETE FROM license_last_use;
     UPDATE counted_upto SET received_at = 0;",

@@ -738,7 +738,7 @@ fn a_store_from_schema_4_gets_its_spread_on_open() {
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
-            "DELETE FROM schema_version WHERE version >= 5; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto; ALTER TABLE validation_counts DROP COLUMN tier;",
+            "DELETE FROM schema_version WHERE version >= 5; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto; ALTER TABLE validation_counts DROP COLUMN tier; ALTER TABLE counted_upto DROP COLUMN latest_ts;",
         )
         .unwrap();
     }
@@ -875,7 +875,7 @@ fn a_store_from_schema_6_counts_its_calls_by_tier_on_open() {
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
-            "DELETE FROM schema_version WHERE version >= 7; ALTER TABLE validation_counts DROP COLUMN tier;",
+            "DELETE FROM schema_version WHERE version >= 7; ALTER TABLE validation_counts DROP COLUMN tier; ALTER TABLE counted_upto DROP COLUMN latest_ts;",
         )
         .unwrap();
     }

@@ -20,7 +20,7 @@ mod versions;
 pub use misuse::{
     new_spread_values, spread_counts, spread_sum, spread_uses, spread_values, SPREAD_COLUMNS,
 };
-pub use validations::validation_keys;
+pub use validations::{validation_calls, validation_keys};
 pub use versions::{latest_uses, merged_last_uses};
 
 use crate::answer::{Answer, Row};

@@ -11,18 +11,23 @@ use crate::params::Bucket;
 use crate::stats::{percentile_counted, rate};
 use keylens_event::time::MICROS_PER_DAY;
 
-/// The `license.validated` events matching `condition` (on `events`' own columns), a row each,
+/// The `license.validated` events matching `condition` (on `events`' own columns), with the
+/// columns [`validation_keys`] reads.
+pub fn validation_calls(condition: &str) -> String {
+    format!(
+        "(SELECT ts, license_id, tier, latency_ms, result FROM events \
+         WHERE type = 'license.validated' AND {condition})"
+    )
+}
+
+/// The validation `calls` (a relation shaped as [`validation_calls`] gives it), a row each,
 /// keyed as `validation_counts` keys them (`day`, `tier`, `latency_ms`, `invalid`) with `n` = 1:
 /// what the store counts when it catches up and what `validations` reads of the calls not
 /// counted yet. `tier` is the tier of the segment covering the call in `tiers` (a table shaped
 /// like `segments`: `license_id`, `valid_from`, `valid_to`, `tier`), else the call's own: what
 /// grouping by tier reads (`Dim::event_expr`). Without `tiers` it is null and no join is made,
 /// for a reader summing over tiers.
-pub fn validation_keys(d: &dyn Dialect, condition: &str, tiers: Option<&str>) -> String {
-    let calls = format!(
-        "(SELECT ts, license_id, tier, latency_ms, result FROM events \
-         WHERE type = 'license.validated' AND {condition})"
-    );
+pub fn validation_keys(d: &dyn Dialect, calls: &str, tiers: Option<&str>) -> String {
     let (tier, from) = match tiers {
         // A license's segments cover all time: one per call of a license with any.
         Some(segments) => (
@@ -97,21 +102,21 @@ fn from_counts(c: &Ctx, by_tier: bool) -> Result<Series> {
     let mut parts: Vec<String> = edges
         .into_iter()
         .filter(|(a, b)| a < b)
-        .map(|(a, b)| validation_keys(c.d, &format!("ts >= {a} AND ts < {b}"), tiers))
+        .map(|(a, b)| {
+            let calls = validation_calls(&format!("ts >= {a} AND ts < {b}"));
+            validation_keys(c.d, &calls, tiers)
+        })
         .collect();
     if first_whole < end_whole {
         parts.push(format!(
             "SELECT day, tier, latency_ms, invalid, n FROM validation_counts WHERE day >= {first_whole} AND day < {end_whole}"
         ));
         // The calls received after the counts' mark, read in the same statement (one snapshot).
-        parts.push(validation_keys(
-            c.d,
-            &format!(
-                "ts >= {first_whole} AND ts < {end_whole} \
-                 AND received_at > (SELECT received_at FROM counted_upto)"
-            ),
-            tiers,
+        let tail = validation_calls(&format!(
+            "ts >= {first_whole} AND ts < {end_whole} \
+             AND received_at > (SELECT received_at FROM counted_upto)"
         ));
+        parts.push(validation_keys(c.d, &tail, tiers));
     }
     let mut s = Series::new(c.p.buckets()?);
     if !by_tier {
