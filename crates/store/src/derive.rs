@@ -127,17 +127,21 @@ impl Store {
         ];
         match changed {
             Some(rows) => {
-                // The old rows come back from their DELETE: no second scan.
+                // The old rows read, then deleted: DuckDB's `DELETE ... RETURNING` took 14.1 s
+                // where these took 0.16 s (50,000 licenses' segments of the 100k store).
                 for (table, columns) in live {
-                    let mut stmt = self.db.conn.prepare(&format!(
-                        "DELETE FROM {table} WHERE license_id IN {ids} RETURNING {columns}"
-                    ))?;
-                    let mut old = stmt.query([])?;
-                    while let Some(r) = old.next()? {
-                        if let Some(row) = crate::live::live_row(table, r)? {
-                            rows.push((row, -1));
+                    {
+                        let mut stmt = self.db.conn.prepare(&format!(
+                            "SELECT {columns} FROM {table} WHERE license_id IN {ids}"
+                        ))?;
+                        let mut old = stmt.query([])?;
+                        while let Some(r) = old.next()? {
+                            if let Some(row) = crate::live::live_row(table, r)? {
+                                rows.push((row, -1));
+                            }
                         }
                     }
+                    self.delete_chunk(table, &ids)?;
                 }
                 for (_, h) in &histories {
                     rows.extend(h.live_rows().into_iter().map(|r| (r, 1)));
@@ -179,19 +183,19 @@ impl Store {
     /// (retier.rs), which the re-fold may change.
     fn take_segments(&self, ids: &str) -> Result<HashMap<String, Tiers>> {
         let mut old: HashMap<String, Tiers> = HashMap::new();
-        if self.counts.latest_counted.is_none() {
-            self.delete_chunk("segments", ids)?;
-            return Ok(old);
+        if self.counts.latest_counted.is_some() {
+            // Read, then deleted (not `DELETE ... RETURNING`, see above).
+            let mut stmt = self.db.conn.prepare(&format!(
+                "SELECT license_id, valid_from, valid_to, tier FROM segments WHERE license_id IN {ids}"
+            ))?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                old.entry(r.get(0)?)
+                    .or_default()
+                    .push((r.get(1)?, r.get(2)?, r.get(3)?));
+            }
         }
-        let mut stmt = self.db.conn.prepare(&format!(
-            "DELETE FROM segments WHERE license_id IN {ids} RETURNING license_id, valid_from, valid_to, tier"
-        ))?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            old.entry(r.get(0)?)
-                .or_default()
-                .push((r.get(1)?, r.get(2)?, r.get(3)?));
-        }
+        self.delete_chunk("segments", ids)?;
         Ok(old)
     }
 
