@@ -7,7 +7,7 @@
 //! 100000; build it with `cargo bench --bench metrics`). As of 2026-11-01, the 90 days before.
 //! Run: `source scripts/env.sh && cargo bench -p keylens --bench baseline`.
 //!
-//! Covered: the event-level metrics and activation_rate, whose hand-written form is a query per
+//! Covered: the event-level metrics (validations also by tier) and activation_rate, whose hand-written form is a query per
 //! metric, and renewal_rate, mrr, churn, cohort_retention and survival, which by hand need each
 //! license's term chain rebuilt from its events on every query (`baseline/fold.sql`, a recursive
 //! query, then one query per metric in `baseline/`).
@@ -68,6 +68,8 @@ fn from_answer(
                         keylens_event::time::parse_rfc3339(s).unwrap().to_string()
                     }
                     Value::String(s) => s.clone(),
+                    // As `keyed` writes a null key cell.
+                    Value::Null => String::new(),
                     other => other.to_string(),
                 })
                 .collect();
@@ -139,6 +141,21 @@ fn cases() -> Vec<Case> {
             sql: format!("SELECT {day} AS b, count(*), sum(CASE WHEN result = 'invalid' THEN 1 ELSE 0 END), \
                  quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95), quantile_cont(latency_ms, 0.99) \
                  FROM events WHERE type = 'license.validated' AND {range} GROUP BY b"),
+        },
+        Case {
+            metric: "validations",
+            params: &[("by", "tier")],
+            keys: &["tier", "bucket"],
+            values: &["calls", "invalid", "p50_ms", "p95_ms", "p99_ms"],
+            // A call's tier by hand: its license's latest creation or upgrade naming a tier at or
+            // before the call (DuckDB's ASOF join), else the call's own.
+            sql: format!("SELECT coalesce(t.tier, e.tier) AS g, (e.ts // {DAY}) * {DAY} AS b, count(*), \
+                 sum(CASE WHEN e.result = 'invalid' THEN 1 ELSE 0 END), quantile_cont(e.latency_ms, 0.5), \
+                 quantile_cont(e.latency_ms, 0.95), quantile_cont(e.latency_ms, 0.99) \
+                 FROM (SELECT license_id, ts, tier, result, latency_ms FROM events WHERE type = 'license.validated' AND {range}) e \
+                 ASOF LEFT JOIN (SELECT license_id, ts, tier FROM events \
+                   WHERE type IN ('license.created', 'license.upgraded') AND tier IS NOT NULL) t \
+                 ON e.license_id = t.license_id AND e.ts >= t.ts GROUP BY g, b"),
         },
         Case {
             metric: "renewals",
