@@ -8,10 +8,11 @@
 //! `counted_upto` (which `license_last_use` shares, last_uses.rs); the calls received after it
 //! (the tail) are read from `events` by the query, in the same statement, so that both sides
 //! come from one snapshot. The writer catches the counts up ([`Store::catch_up_counts`]): one
-//! grouped insert of the tail (keyed by `keylens_query::metrics::validation_keys`, as the query
-//! reads it), the latest uses folded in, and the new mark, in one transaction per slice of about
-//! [`CATCH_UP_SLICE`] events. It does so in [`Store::refresh`] when the last catch-up is
-//! [`CATCH_UP_EVERY`] old: a server committing hundreds of times a second counts its tail every
+//! grouped insert of the tail joined with `segments` (keyed by
+//! `keylens_query::metrics::validation_keys`, as the query reads it), the latest uses folded
+//! in, and the new mark with the latest counted call's instant, in one transaction per slice of
+//! about [`CATCH_UP_SLICE`] events. It does so in [`Store::refresh`], after the re-folds, when
+//! the last catch-up is [`CATCH_UP_EVERY`] old: a server committing hundreds of times a second counts its tail every
 //! few seconds, not per commit (per commit, 2,300 rows of spread latencies each cost the 8 x
 //! 1,000 HTTP row 30% of its throughput), and an import counts its events once, after its last
 //! batch. `license_values` and `license_spread` (spread.rs) are caught up the same way from a
@@ -23,7 +24,8 @@
 //!
 //! A catch-up adds a row per key it saw, so a key can have several rows; readers sum them. Once
 //! catch-ups have added more rows than the table held after its last compaction (and
-//! [`COMPACT_AFTER`]), the rows are summed into one per key.
+//! [`COMPACT_AFTER`]), the rows are summed into one per key (a key whose calls all moved to
+//! another tier sums to 0 and goes).
 
 use crate::{Result, Store};
 use keylens_event::time::now_micros;
