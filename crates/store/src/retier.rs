@@ -16,10 +16,14 @@
 
 use crate::{Result, Store};
 use keylens_lifecycle::SegmentRow;
+use keylens_query::metrics::validation_calls;
 
-/// A license's segments as a call's tier sees them: (from, to, tier), covering all time or
-/// empty (no segment: each call keeps its own tier).
-pub(crate) type Tiers = Vec<(i64, i64, Option<String>)>;
+/// One segment as a call's tier sees it: (from, to, tier).
+pub(crate) type Tier = (i64, i64, Option<String>);
+
+/// A license's segments as a call's tier sees them, covering all time or empty (no segment:
+/// each call keeps its own tier).
+pub(crate) type Tiers = Vec<Tier>;
 
 pub(crate) fn tiers_of(segments: &[SegmentRow]) -> Tiers {
     segments
@@ -32,11 +36,8 @@ pub(crate) fn tiers_of(segments: &[SegmentRow]) -> Tiers {
 /// and `new` segments (no covering segment and a segment without a tier are the same: the call's
 /// own tier), or `None` if it never does. Tiers are constant between segment ends, so the
 /// instants where one starts or ends are the only ones to look at.
-pub(crate) fn first_tier_change(
-    old: &[(i64, i64, Option<String>)],
-    new: &[(i64, i64, Option<String>)],
-) -> Option<i64> {
-    fn at(segments: &[(i64, i64, Option<String>)], t: i64) -> Option<&str> {
+pub(crate) fn first_tier_change(old: &[Tier], new: &[Tier]) -> Option<i64> {
+    fn at(segments: &[Tier], t: i64) -> Option<&str> {
         segments
             .iter()
             .find(|s| s.0 <= t && t < s.1)
@@ -74,12 +75,10 @@ impl Store {
         // the counts catch up. Set aside once (a join with the few licenses, which DuckDB builds
         // on; an EXISTS here took 19 s and 4.7 GB at 1M licenses), then taken away and added.
         let started = std::time::Instant::now();
+        let counted = validation_calls(&format!("received_at <= {}", self.counts.upto));
         self.db.conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE retiered_calls AS \
-             SELECT e.ts, e.license_id, e.tier, e.latency_ms, e.result \
-             FROM events e JOIN retiered r ON r.license_id = e.license_id AND e.ts >= r.from_ts \
-             WHERE e.type = 'license.validated' AND e.received_at <= {}",
-            self.counts.upto
+            "CREATE OR REPLACE TEMP TABLE retiered_calls AS SELECT e.* FROM {counted} e \
+             JOIN retiered r ON r.license_id = e.license_id AND e.ts >= r.from_ts"
         ))?;
         self.count_calls("retiered_calls", "old_segments", -1)?;
         self.count_calls("retiered_calls", "segments", 1)?;
@@ -99,7 +98,7 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn seg(from: i64, to: i64, tier: Option<&str>) -> (i64, i64, Option<String>) {
+    fn seg(from: i64, to: i64, tier: Option<&str>) -> Tier {
         (from, to, tier.map(str::to_string))
     }
 
