@@ -9,9 +9,9 @@
 //! it in the same transaction. Excluding the values a license already has reads all of
 //! `license_values` (0.2 s at 1M licenses, whatever the tail), so a server catches the spread up
 //! every 30 s, not every 2 s as the counts. Of the tail's distinct values, those a license
-//! already has are dropped; the rest
-//! are added to `license_values` and counted, with the tail's activations and failures, into
-//! the license's `license_spread` row (replaced by the sum of the old row and the new counts).
+//! already has are dropped; the rest are added to `license_values` and counted, with the tail's
+//! activations and failures, into the license's `license_spread` row (replaced by the sum of
+//! the old row and the new counts).
 //! The value kinds and the counting are `keylens_query::metrics::spread_*`, which `misuse` also
 //! applies to the events received since the last catch-up.
 
