@@ -40,6 +40,13 @@ struct Counted<'a> {
     read_spread: Flag<bool>,
     /// Rows the query reading `license_spread` returned: misuse's candidates.
     spread_rows: Flag<usize>,
+    /// Whether misuse read `watched_events`, and `lapse_uses`.
+    read_watched: Flag<bool>,
+    read_lapse_uses: Flag<bool>,
+    /// Whether misuse read candidates' events from `events` by their ids (those not watched).
+    read_unwatched: Flag<bool>,
+    /// The tables it tells the metrics it keeps (the store's, or fewer).
+    kept: keylens_query::Kept,
 }
 
 impl<'a> Counted<'a> {
@@ -51,6 +58,22 @@ impl<'a> Counted<'a> {
             scanned_uses: Flag::new(false),
             read_spread: Flag::new(false),
             spread_rows: Flag::new(0),
+            read_watched: Flag::new(false),
+            read_lapse_uses: Flag::new(false),
+            read_unwatched: Flag::new(false),
+            kept: store.kept(),
+        }
+    }
+
+    /// The store without `watched_events` and `lapse_uses`: misuse scans the range's events for
+    /// its candidates from the spread.
+    fn spread_only(store: &'a Store) -> Counted<'a> {
+        Counted {
+            kept: keylens_query::Kept {
+                watched: false,
+                ..store.kept()
+            },
+            ..Counted::new(store)
         }
     }
 }
@@ -63,6 +86,15 @@ impl Engine for Counted<'_> {
     fn rows(&self, sql: &str) -> Result<Vec<Vec<Cell>>, String> {
         if sql.contains("validation_counts") {
             self.read_counts.set(true);
+        }
+        if sql.contains("watched_events") {
+            self.read_watched.set(true);
+        }
+        if sql.contains("lapse_uses") {
+            self.read_lapse_uses.set(true);
+        }
+        if sql.contains("FROM events e WHERE e.license_id IN (") {
+            self.read_unwatched.set(true);
         }
         if sql.contains("license_spread") {
             self.read_spread.set(true);
@@ -79,7 +111,7 @@ impl Engine for Counted<'_> {
     }
 
     fn kept(&self) -> keylens_query::Kept {
-        self.store.kept()
+        self.kept
     }
 }
 
@@ -250,6 +282,46 @@ fn misuse_from_spread_equals_misuse_from_events() {
         .as_i64()
         .unwrap();
     assert!(tail > 0, "the last batches are not caught up yet");
+    // Three states: the stream's last batches not caught up (appended before the re-folds, so
+    // `lapse_pending` lists licenses and misuse scans for the uses after an end); all caught
+    // up, then more events not caught up yet (the watched and kept uses and their tails); all
+    // caught up. The generated stream has no use after an end, so the second state's events
+    // are valid calls an hour and a day after each revocation and each first term end, and
+    // calls of watched licenses from new IPs.
+    let now = parse_rfc3339("2026-11-01T00:00:00Z").unwrap();
+    let ends = store
+        .rows(
+            "SELECT license_id, revoked_at FROM licenses WHERE revoked_at IS NOT NULL \
+             UNION ALL SELECT license_id, end_at FROM terms WHERE seq = 0 ORDER BY ALL LIMIT 40",
+        )
+        .unwrap();
+    let mut after: Vec<keylens_event::Event> = Vec::new();
+    for (i, r) in ends.iter().enumerate() {
+        for (j, later) in [3_600_000_000i64, 86_400_000_000].into_iter().enumerate() {
+            let at = r[1].as_i64().unwrap() + later;
+            if at < now {
+                let v = serde_json::json!({"id": format!("after-{i}-{j}"), "type": "license.validated",
+                    "license_id": r[0].as_text().unwrap(), "result": "valid",
+                    "timestamp": keylens_event::time::format_rfc3339(at)});
+                after.push(keylens_event::validate(&v, now).unwrap());
+            }
+        }
+    }
+    let watched = store
+        .rows("SELECT license_id FROM watched ORDER BY license_id LIMIT 12")
+        .unwrap();
+    assert!(!watched.is_empty(), "licenses are watched");
+    for (i, r) in watched.iter().enumerate() {
+        for (j, at) in ["2026-10-20T10:00:00Z", "2026-07-01T10:00:00Z"]
+            .into_iter()
+            .enumerate()
+        {
+            let v = serde_json::json!({"id": format!("watched-{i}-{j}"), "type": "license.validated",
+                "license_id": r[0].as_text().unwrap(), "result": "valid", "timestamp": at,
+                "ip": format!("10.250.{i}.{j}"), "country": "NZ"});
+            after.push(keylens_event::validate(&v, now).unwrap());
+        }
+    }
     let low: &[(&str, &str)] = &[
         ("machine_cycling_factor", "1"),
         ("ip_spread_factor", "0.5"),
@@ -260,11 +332,25 @@ fn misuse_from_spread_equals_misuse_from_events() {
         ("failure_burst_count", "2"),
         ("failure_burst_window", "P1D"),
     ];
-    let mut fired = 0;
-    for caught_up in [false, true] {
-        if caught_up {
+    let (mut fired, mut after_end, mut read_watched, mut read_lapse_uses) = (0, 0, 0, 0);
+    for state in 0..3 {
+        if state > 0 {
             store.catch_up().unwrap();
         }
+        if state == 1 {
+            // Appended and re-folded before the spread's next catch-up is due (30 s).
+            store.append(&after).unwrap();
+            store.refresh().unwrap();
+            let pending = store.rows("SELECT count(*) FROM lapse_pending").unwrap()[0][0].as_i64();
+            assert_eq!(pending, Some(0));
+            let tail = store
+                .rows("SELECT count(*) FROM events WHERE received_at > (SELECT received_at FROM spread_upto)")
+                .unwrap()[0][0]
+                .as_i64()
+                .unwrap();
+            assert_eq!(tail, after.len() as i64, "the new events are not caught up");
+        }
+        let caught_up = state == 2;
         for as_of in ["2026-11-01T00:00:00Z", "2026-07-15T13:45:10.5Z"] {
             for from in ["", "2025-11-01", "2026-06-01T06:00:00Z"] {
                 for thresholds in [&[][..], low] {
@@ -280,15 +366,42 @@ fn misuse_from_spread_equals_misuse_from_events() {
                         let scanned = answer(&EventsOnly(&store), "misuse", &p);
                         assert_same(&ours, &scanned, &format!("misuse {p:?}"));
                         assert!(counted.read_spread.get(), "misuse {p:?} reads the spread");
+                        let spread_only = Counted::spread_only(&store);
+                        let unwatched = answer(&spread_only, "misuse", &p);
+                        assert_same(&unwatched, &scanned, &format!("misuse {p:?}, spread only"));
+                        assert!(
+                            !spread_only.read_watched.get() && !spread_only.read_lapse_uses.get()
+                        );
+                        if caught_up && thresholds.is_empty() && as_of.starts_with("2026-11") {
+                            assert!(
+                                !counted.read_unwatched.get()
+                                    && counted.read_watched.get()
+                                        == (counted.spread_rows.get() > 0),
+                                "misuse {p:?}: the default thresholds' candidates are all watched"
+                            );
+                        }
+                        read_watched += counted.read_watched.get() as usize;
+                        read_lapse_uses += counted.read_lapse_uses.get() as usize;
                         fired += ours.rows.len();
+                        after_end += ours
+                            .rows
+                            .iter()
+                            .filter(|r| r["signals"].to_string().contains("use_after_end"))
+                            .count();
                     }
                 }
             }
         }
     }
     assert!(
-        fired > 50,
-        "the signals fire ({fired} licenses over all queries)"
+        fired > 50 && after_end > 10,
+        "the signals fire ({fired} licenses over all queries, {after_end} with a use after an end)"
+    );
+    // 3 states x 2 as_of x 3 ranges x 2 thresholds x 2 filters, most reading watched events.
+    assert_eq!(read_lapse_uses, 72, "every query read the kept uses");
+    assert!(
+        read_watched >= 36,
+        "{read_watched} queries read watched events"
     );
 }
 

@@ -43,6 +43,18 @@ pub struct Kept {
     /// one value of `spread_upto.received_at`. `misuse` picks its candidates from it, with the
     /// later events' own counts.
     pub spread: bool,
+    /// With `spread`, up to the same `spread_upto` mark: `watched` (rows of
+    /// [`crate::metrics::SPREAD_COLUMNS`], equal to their `license_spread` rows), at least the
+    /// licenses whose spread fires under the default thresholds with their seats
+    /// (`crate::metrics::watch_fires`) except those with events received since; and
+    /// `watched_events` ([`crate::metrics::WATCHED_COLUMNS`]), every event of a type in
+    /// `crate::metrics::DETAIL_TYPES` of a watched license. `lapse_uses` (`license_id`, `id`,
+    /// `ts`): at least every use (`crate::metrics::USED`) in one of its license's
+    /// `crate::metrics::end_windows`, except for the licenses listed in `lapse_pending`
+    /// (`license_id`). `followed_licenses` and `followed_terms`: the rows of `licenses` and
+    /// `terms` of every license in `watched` or `lapse_uses`. `misuse` reads its candidates'
+    /// events and the uses after an end from them instead of scanning the range.
+    pub watched: bool,
 }
 
 impl Kept {
@@ -52,6 +64,7 @@ impl Kept {
         validation_counts: true,
         last_uses: true,
         spread: true,
+        watched: true,
     };
 }
 

@@ -121,6 +121,7 @@ impl Store {
                 histories.push((l, fold(&evs)));
             }
         }
+        let before = self.before_refold(&ids)?;
         let live = [
             ("licenses", crate::live::LICENSE_COLUMNS),
             ("terms", crate::live::TERM_COLUMNS),
@@ -156,6 +157,7 @@ impl Store {
         self.write_histories(&histories, &segments)?;
         self.write_bookings(&ids)?;
         self.recount_retiered(&self.retiered(old_tiers, &histories, &segments))?;
+        self.after_refold(&ids, before, &histories)?;
         Ok(histories.len() as u64)
     }
 

@@ -12,7 +12,9 @@
 //!   with a version, up to the same mark; the writer catches both up every few seconds in
 //!   [`Store::refresh`] (see `validation_counts.rs`, `last_uses.rs`). `license_values` and
 //!   `license_spread` hold each license's distinct machines, IPs, countries and places and their
-//!   counts, up to their own mark in `spread_upto`, caught up every 30 s (`spread.rs`).
+//!   counts, up to their own mark in `spread_upto`, caught up every 30 s (`spread.rs`), and with
+//!   them `watched_events` (the events of the licenses likely to fire a misuse signal) and
+//!   `lapse_uses` (the uses after a license's end), see `watch.rs`.
 //!
 //! Durability: when [`Store::append`] returns `Ok`, its transaction is committed and DuckDB has
 //! synced its write-ahead log, so the events survive `kill -9` and power loss.
@@ -27,6 +29,7 @@ mod schema;
 mod spread;
 mod timeline;
 mod validation_counts;
+mod watch;
 
 pub use append::{AppendOutcome, Prepared};
 pub use derive::RowChanged;

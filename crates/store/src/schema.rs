@@ -185,6 +185,45 @@ const MIGRATIONS: &[&str] = &[
     DELETE FROM validation_counts;
     DELETE FROM license_last_use;
     UPDATE counted_upto SET received_at = 0;",
+    // 8: what `misuse` reads instead of scanning the range's events (watch.rs): the licenses the
+    // default thresholds make candidates, with their spread (`watched`), and their events
+    // (`watched_events`); the uses after a license's end (`lapse_uses`, with `lapse_pending` the
+    // licenses to check again); copies of the `licenses` and `terms` rows of all those licenses
+    // (`followed_licenses`, `followed_terms`: a migration changing those tables changes these
+    // the same way). All kept up to the spread's mark, whose `latest_use` is the latest use
+    // checked. The spread goes back to 0 so that the first refresh fills them from every event.
+    "CREATE TABLE watched (
+        license_id VARCHAR NOT NULL,
+        acts BIGINT NOT NULL,
+        fails BIGINT NOT NULL,
+        machines BIGINT NOT NULL,
+        ips BIGINT NOT NULL,
+        countries BIGINT NOT NULL,
+        places BIGINT NOT NULL
+    );
+    CREATE TABLE watched_events (
+        license_id VARCHAR NOT NULL,
+        id VARCHAR NOT NULL,
+        ts BIGINT NOT NULL,
+        type VARCHAR NOT NULL,
+        machine_id VARCHAR,
+        ip VARCHAR,
+        country VARCHAR,
+        lat DOUBLE,
+        lon DOUBLE
+    );
+    CREATE TABLE lapse_uses (
+        license_id VARCHAR NOT NULL,
+        id VARCHAR NOT NULL,
+        ts BIGINT NOT NULL
+    );
+    CREATE TABLE lapse_pending (license_id VARCHAR NOT NULL);
+    CREATE TABLE followed_licenses AS SELECT * FROM licenses LIMIT 0;
+    CREATE TABLE followed_terms AS SELECT * FROM terms LIMIT 0;
+    ALTER TABLE spread_upto ADD COLUMN latest_use BIGINT;
+    DELETE FROM license_values;
+    DELETE FROM license_spread;
+    UPDATE spread_upto SET received_at = 0, latest_use = NULL;",
 ];
 
 pub(crate) fn migrate(conn: &duckdb::Connection, path: &Path) -> Result<()> {

@@ -88,6 +88,10 @@ pub(crate) struct CountState {
     /// The greatest `received_at` counted in `license_values` and `license_spread` (spread.rs),
     /// caught up less often.
     pub spread_upto: i64,
+    /// The latest `ts` of a use (`keylens_query::metrics::USED`) received by `spread_upto`
+    /// (none: `None`), in `spread_upto.latest_use`: a re-fold widening a license's end windows
+    /// only after it leaves `lapse_uses` complete (watch.rs).
+    pub latest_use: Option<i64>,
     pub spread_caught_up: Option<Instant>,
     /// The greatest `received_at` this process gave an append.
     pub last_received: i64,
@@ -110,6 +114,10 @@ impl Store {
             self.db
                 .conn
                 .query_row("SELECT latest_ts FROM counted_upto", [], |r| r.get(0))?;
+        self.counts.latest_use =
+            self.db
+                .conn
+                .query_row("SELECT latest_use FROM spread_upto", [], |r| r.get(0))?;
         Ok(())
     }
 
@@ -221,17 +229,22 @@ impl Store {
         self.counts.spread_caught_up = Some(started);
         for (newest, _) in self.slices(self.counts.spread_upto, slice)? {
             let upto = self.counts.spread_upto;
-            self.in_transaction(|store| {
+            let latest = self.in_transaction(|store| {
                 store.fold_spread(upto, newest)?;
-                store
-                    .db
-                    .conn
-                    .execute_batch(&format!("UPDATE spread_upto SET received_at = {newest}"))?;
-                Ok(())
+                let latest = store.fold_watch(upto, newest)?.max(store.counts.latest_use);
+                store.db.conn.execute(
+                    "UPDATE spread_upto SET received_at = ?, latest_use = ?",
+                    duckdb::params![newest, latest],
+                )?;
+                Ok(latest)
             })?;
             self.counts.spread_upto = newest;
+            self.counts.latest_use = latest;
         }
-        log_if_long(started, "license_values, license_spread");
+        log_if_long(
+            started,
+            "license_values, license_spread, watched_events, lapse_uses",
+        );
         Ok(())
     }
 

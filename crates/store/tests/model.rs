@@ -53,6 +53,10 @@ fn event(n: u16) -> Event {
                     "product": "app", "model": "subscription", "term": "P1M",
                     "tier": if n.is_multiple_of(8) { "basic" } else { "pro" }})
         }
+        // Revocations, arriving before or after later uses: `lapse_uses` (watch.rs) follows.
+        _ if n % 16 == 11 => {
+            json!({"id": format!("e{n}"), "type": "license.revoked", "timestamp": ts, "license_id": license})
+        }
         _ if n % 8 == 7 => {
             json!({"id": format!("e{n}"), "type": "license.upgraded", "timestamp": ts, "license_id": license, "tier": "enterprise"})
         }
@@ -335,6 +339,78 @@ fn check(store: &Store, model: &Model) {
         }
         assert_eq!(w[..2], t[..2], "{license}: activations and failures add up");
     }
+    check_watched(store);
+}
+
+/// What `misuse` reads instead of scanning (watch.rs): the watched licenses' events up to the
+/// spread's mark, every license firing by the kept spread watched, and every use up to the mark
+/// in a license's end windows in `lapse_uses`, unless the license waits in `lapse_pending`.
+fn check_watched(store: &Store) {
+    use keylens_query::metrics::{lapse_uses, watch_fires, DETAIL_TYPES, WATCHED_COLUMNS};
+    let ids = |sql: &str| -> Vec<String> {
+        store
+            .rows(sql)
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                r.iter()
+                    .map(|c| format!("{c:?}"))
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect()
+    };
+    let mark = "(SELECT received_at FROM spread_upto)";
+    assert_eq!(
+        ids(&format!("SELECT {WATCHED_COLUMNS} FROM watched_events ORDER BY ALL")),
+        ids(&format!(
+            "SELECT {WATCHED_COLUMNS} FROM events WHERE received_at <= {mark} AND type IN {DETAIL_TYPES} \
+               AND license_id IN (SELECT license_id FROM watched) ORDER BY ALL"
+        )),
+        "the watched licenses' events"
+    );
+    assert_eq!(
+        ids("SELECT count(*) - count(DISTINCT license_id) FROM watched"),
+        ["Int(0)"],
+        "a license is watched once"
+    );
+    assert_eq!(
+        ids(&format!(
+            "SELECT k.license_id FROM license_spread k LEFT JOIN licenses l USING (license_id) \
+             WHERE {} AND k.license_id NOT IN (SELECT license_id FROM watched)",
+            watch_fires("k", "coalesce(l.seats, 1)")
+        )),
+        Vec::<String>::new(),
+        "every license firing by its kept spread is watched"
+    );
+    let missing = ids(&format!(
+        "SELECT * FROM ({}) u WHERE u.license_id NOT IN (SELECT license_id FROM lapse_pending) \
+         EXCEPT SELECT license_id, id, ts FROM lapse_uses",
+        lapse_uses(&format!("received_at <= {mark}"), "TRUE")
+    ));
+    assert_eq!(missing, Vec::<String>::new(), "uses after an end, kept");
+    let spread = keylens_query::metrics::SPREAD_COLUMNS;
+    assert_eq!(
+        ids(&format!("SELECT {spread} FROM watched ORDER BY ALL")),
+        ids(&format!(
+            "SELECT {spread} FROM license_spread WHERE license_id IN (SELECT license_id FROM watched) ORDER BY ALL"
+        )),
+        "the watched licenses' spread"
+    );
+    let followed =
+        "license_id IN (SELECT license_id FROM watched UNION SELECT license_id FROM lapse_uses)";
+    for (copy, table) in [
+        ("followed_licenses", "licenses"),
+        ("followed_terms", "terms"),
+    ] {
+        assert_eq!(
+            ids(&format!("SELECT * FROM {copy} ORDER BY ALL")),
+            ids(&format!(
+                "SELECT * FROM {table} WHERE {followed} ORDER BY ALL"
+            )),
+            "{copy}: the followed licenses' rows"
+        );
+    }
 }
 
 /// The events the spread has not counted yet (it has a mark of its own).
@@ -411,6 +487,8 @@ proptest! {
                     }
                     if !matches!(kept, Kept::Counts) {
                         prop_assert_eq!(kept_spread(&store), model.spread(), "the spread, caught up");
+                        let pending = store.rows("SELECT count(*) FROM lapse_pending").unwrap()[0][0].as_i64();
+                        prop_assert_eq!(pending, Some(0), "a catch-up checks the pending licenses");
                     }
                 }
                 Action::Compact => store.compact_counts().unwrap(),

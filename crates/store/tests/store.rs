@@ -178,10 +178,10 @@ fn schema_is_versioned() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path()).unwrap());
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 7);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
     assert_eq!(
         count(&s, "SELECT count(*) FROM schema_version"),
-        7,
+        8,
         "a reopen applies nothing again"
     );
 }
@@ -222,7 +222,7 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
-            "DELETE FROM schema_version WHERE version >= 2;
+            "DELETE FROM schema_version WHERE version >= 2; DROP TABLE watched; DROP TABLE watched_events; DROP TABLE lapse_uses; DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms;
              DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto; DROP TABLE bookings; DELETE FROM terms; DELETE FROM segments;
              ALTER TABLE terms DROP COLUMN created_at; ALTER TABLE terms DROP COLUMN product;
              ALTER TABLE terms DROP COLUMN model; ALTER TABLE terms DROP COLUMN tier;
@@ -235,7 +235,7 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
         .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 7);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
     assert_eq!(
         count(&s, "SELECT count(*) FROM terms WHERE product = 'app'"),
         1
@@ -327,11 +327,11 @@ fn a_store_from_schema_2_gets_its_bookings_on_open() {
     }
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
-        conn.execute_batch("DELETE FROM schema_version WHERE version >= 3; DROP TABLE bookings; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto;")
+        conn.execute_batch("DELETE FROM schema_version WHERE version >= 3; DROP TABLE watched; DROP TABLE watched_events; DROP TABLE lapse_uses; DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms; DROP TABLE bookings; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto;")
             .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 7);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
     assert_eq!(bookings_kept(&s).len(), 1);
     assert_eq!(bookings_kept(&s), bookings_by_join(&s));
     assert_eq!(count(&s, "SELECT count(*) FROM dirty"), 0);
@@ -486,12 +486,12 @@ fn a_store_from_schema_3_gets_its_validation_counts_on_open() {
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
-            "DELETE FROM schema_version WHERE version >= 4; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto;",
+            "DELETE FROM schema_version WHERE version >= 4; DROP TABLE watched; DROP TABLE watched_events; DROP TABLE lapse_uses; DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto;",
         )
         .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 7);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
     let (kept, counted) = counts_kept_and_counted(&s);
     assert_eq!(kept, counted);
     assert_eq!(kept.len(), 2, "the valid call and the two invalid ones");
@@ -738,12 +738,12 @@ fn a_store_from_schema_4_gets_its_spread_on_open() {
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
-            "DELETE FROM schema_version WHERE version >= 5; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto; ALTER TABLE validation_counts DROP COLUMN tier; ALTER TABLE counted_upto DROP COLUMN latest_ts;",
+            "DELETE FROM schema_version WHERE version >= 5; DROP TABLE watched; DROP TABLE watched_events; DROP TABLE lapse_uses; DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto; ALTER TABLE validation_counts DROP COLUMN tier; ALTER TABLE counted_upto DROP COLUMN latest_ts;",
         )
         .unwrap();
     }
     let mut s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 7);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
     s.refresh().unwrap();
     let (kept, counted) = spread_kept_and_counted(&s);
     assert_eq!(kept, counted);
@@ -875,14 +875,100 @@ fn a_store_from_schema_6_counts_its_calls_by_tier_on_open() {
     {
         let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
         conn.execute_batch(
-            "DELETE FROM schema_version WHERE version >= 7; ALTER TABLE validation_counts DROP COLUMN tier; ALTER TABLE counted_upto DROP COLUMN latest_ts;",
+            "DELETE FROM schema_version WHERE version >= 7; DROP TABLE watched; DROP TABLE watched_events; DROP TABLE lapse_uses; DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms; ALTER TABLE spread_upto DROP COLUMN latest_use; ALTER TABLE validation_counts DROP COLUMN tier; ALTER TABLE counted_upto DROP COLUMN latest_ts;",
         )
         .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 7);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
     assert_eq!(calls_of_tier(&s, "basic"), 1);
     let (kept, counted) = counts_kept_and_counted(&s);
     assert_eq!(kept, counted);
     assert_eq!(calls_of_tier(&s, "pro"), 2);
+}
+
+/// The (license, id) rows of `sql`, sorted.
+fn pairs(s: &Store, sql: &str) -> Vec<(String, String)> {
+    let mut rows: Vec<(String, String)> = s
+        .rows(sql)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r[0].as_text().unwrap(), r[1].as_text().unwrap()))
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn a_store_from_schema_7_watches_licenses_and_keeps_uses_after_an_end_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut s = Store::open(dir.path()).unwrap();
+        s.append(&[
+            // Two activations on one seat: a candidate under the default thresholds.
+            event("c1", "license.created", "L1", 1),
+            event("a1", "license.activated", "L1", 2),
+            event("a2", "license.activated", "L1", 3),
+            // Calls before and after a revocation.
+            event("c2", "license.created", "L2", 1),
+            event("v1", "license.validated", "L2", 4),
+            event("r2", "license.revoked", "L2", 5),
+            event("v2", "license.validated", "L2", 6),
+        ])
+        .unwrap();
+        s.refresh().unwrap();
+        s.catch_up().unwrap();
+    }
+    {
+        let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
+        conn.execute_batch(
+            "DELETE FROM schema_version WHERE version >= 8; DROP TABLE watched; DROP TABLE watched_events; \
+             DROP TABLE lapse_uses; DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms; ALTER TABLE spread_upto DROP COLUMN latest_use;",
+        )
+        .unwrap();
+    }
+    let mut s = Store::open(dir.path()).unwrap();
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
+    s.refresh().unwrap();
+    assert_eq!(
+        pairs(&s, "SELECT license_id, id FROM watched_events"),
+        [("L1".into(), "a1".into()), ("L1".into(), "a2".into())]
+    );
+    assert_eq!(
+        pairs(&s, "SELECT license_id, id FROM lapse_uses"),
+        [("L2".into(), "v2".into())]
+    );
+}
+
+/// A revocation arriving after the calls that follow it were caught up: the license waits in
+/// `lapse_pending` until the next catch-up checks its calls again.
+#[test]
+fn a_late_revocation_puts_the_calls_after_it_in_lapse_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    s.append(&[
+        event("c2", "license.created", "L2", 1),
+        event("v1", "license.validated", "L2", 4),
+        event("v2", "license.validated", "L2", 6),
+    ])
+    .unwrap();
+    s.refresh().unwrap();
+    s.catch_up().unwrap();
+    assert_eq!(count(&s, "SELECT count(*) FROM lapse_uses"), 0);
+    s.append(&[event("r2", "license.revoked", "L2", 5)])
+        .unwrap();
+    s.refresh().unwrap();
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM lapse_pending WHERE license_id = 'L2'"
+        ),
+        1
+    );
+    s.catch_up().unwrap();
+    assert_eq!(count(&s, "SELECT count(*) FROM lapse_pending"), 0);
+    assert_eq!(
+        pairs(&s, "SELECT license_id, id FROM lapse_uses"),
+        [("L2".into(), "v2".into())]
+    );
 }

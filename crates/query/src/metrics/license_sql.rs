@@ -56,6 +56,12 @@ impl Ctx<'_> {
     /// Every recognised churn as a derived table `(g0.., license_id, created_at, at, voluntary,
     /// until)` where `until` is the reactivation known by `as_of` (NULL: still churned).
     pub fn churns_table(&self) -> String {
+        self.churns_table_from("licenses", "terms")
+    }
+
+    /// [`Ctx::churns_table`] over tables shaped as `licenses` and `terms` (the embedded store's
+    /// copies of some licenses' rows, `followed_licenses` and `followed_terms`).
+    pub fn churns_table_from(&self, licenses: &str, terms: &str) -> String {
         let a = self.as_of();
         let dims = super::select_dims(&self.license_dims());
         let f = self.license_filters();
@@ -64,11 +70,11 @@ impl Ctx<'_> {
         format!(
             "(SELECT {tdims}t.license_id AS license_id, t.created_at AS created_at, t.end_at AS at, 1 AS voluntary, \
                CASE WHEN t.next_set_at IS NOT NULL AND t.next_set_at <= {a} THEN t.next_set_at ELSE {null} END AS until \
-             FROM terms t \
+             FROM {terms} t \
              WHERE {decided} AND NOT {cut} AND NOT {renewed}{tf} \
              UNION ALL \
              SELECT {dims}l.license_id AS license_id, l.created_at AS created_at, {revoked} AS at, 0 AS voluntary, {null} AS until \
-             FROM licenses l WHERE l.created_at <= {a} AND l.revoke_churn_at IS NOT NULL AND l.revoke_churn_at <= {a}{f})",
+             FROM {licenses} l WHERE l.created_at <= {a} AND l.revoke_churn_at IS NOT NULL AND l.revoke_churn_at <= {a}{f})",
             null = self.d.null_i64(),
             // Both branches give `at` the same, non-null type (ClickHouse's UNION ALL needs that).
             revoked = self.d.not_null("l.revoke_churn_at"),

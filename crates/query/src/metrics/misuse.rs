@@ -16,12 +16,21 @@
 //! The events received since the table was caught up add their activations, failures and the
 //! values new to their license, so the counts are the whole history's. There, the candidates'
 //! events and the uses after an end are read in one scan ([`events_and_uses`]): each scan reads
-//! `license_id` for every event of the range, which is most of what is left of misuse's time.
+//! `license_id` for every event of the range (1.34 s at 1M licenses).
+//!
+//! On an engine that also keeps the watched licenses ([`Kept::watched`](crate::Kept::watched),
+//! the store's watch.rs) there is no scan: the candidates come from the watched licenses' kept
+//! spread and rows and from the licenses with events since the catch-up, when every license
+//! that can fire is among them (no threshold below its default, no license created after
+//! `as_of` with several seats, see [`watched_hold_the_candidates`]); a watched candidate's
+//! events from `watched_events` and those received since, any other's from `events` by id; the
+//! uses after an end from `lapse_uses` and those received since ([`kept_uses_after_end`]).
+//! 1M licenses: 1.34 s -> 209 ms (BENCHMARKS.md).
 
 use super::*;
 use keylens_event::time::{format_rfc3339, MICROS_PER_SECOND};
 use keylens_event::IsoDuration;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// The thresholds, each a parameter of the same name (defaults as in docs/metrics.md).
 pub const THRESHOLDS: [&str; 9] = [
@@ -48,6 +57,20 @@ struct Settings {
     burst_window: i64,
 }
 
+/// The thresholds' defaults (docs/metrics.md); the store watches the licenses they make
+/// candidates ([`watch_fires`]).
+const DEFAULTS: Settings = Settings {
+    cycling_factor: 3.0,
+    ip_factor: 2.0,
+    ip_extra: 2.0,
+    ip_window: 48 * 3600 * MICROS_PER_SECOND,
+    countries: 2,
+    speed_kmh: 1000.0,
+    min_km: 100.0,
+    burst: 5,
+    burst_window: 3600 * MICROS_PER_SECOND,
+};
+
 fn settings(p: &Params) -> Result<Settings> {
     let number = |name: &str, default: f64| -> Result<f64> {
         match p.extra(name) {
@@ -68,17 +91,71 @@ fn settings(p: &Params) -> Result<Settings> {
             }
         }
     };
+    let d = DEFAULTS;
     Ok(Settings {
-        cycling_factor: number("machine_cycling_factor", 3.0)?,
-        ip_factor: number("ip_spread_factor", 2.0)?,
-        ip_extra: number("ip_spread_extra", 2.0)?,
-        ip_window: span("ip_spread_window", 48 * 3600 * MICROS_PER_SECOND)?,
-        countries: number("country_spread_max", 2.0)? as usize,
-        speed_kmh: number("travel_speed_kmh", 1000.0)?,
-        min_km: number("travel_min_km", 100.0)?,
-        burst: number("failure_burst_count", 5.0)? as usize,
-        burst_window: span("failure_burst_window", 3600 * MICROS_PER_SECOND)?,
+        cycling_factor: number("machine_cycling_factor", d.cycling_factor)?,
+        ip_factor: number("ip_spread_factor", d.ip_factor)?,
+        ip_extra: number("ip_spread_extra", d.ip_extra)?,
+        ip_window: span("ip_spread_window", d.ip_window)?,
+        countries: number("country_spread_max", d.countries as f64)? as usize,
+        speed_kmh: number("travel_speed_kmh", d.speed_kmh)?,
+        min_km: number("travel_min_km", d.min_km)?,
+        burst: number("failure_burst_count", d.burst as f64)? as usize,
+        burst_window: span("failure_burst_window", d.burst_window)?,
     })
+}
+
+/// Each signal's necessary condition on the counts of `a` (rows of [`SPREAD_COLUMNS`]) with
+/// `seats` seats, `places` standing for "two places or more" (impossible travel).
+fn fires_on(s: &Settings, a: &str, seats: &str, places: &str) -> String {
+    format!(
+        "({a}.acts > {seats} OR {a}.machines > {cf} * {seats} OR {a}.ips > {ipf} * {seats} + {ipx} \
+          OR {a}.countries > {cmax} OR {places} OR {a}.fails >= {burst})",
+        cf = s.cycling_factor,
+        ipf = s.ip_factor,
+        ipx = s.ip_extra,
+        cmax = s.countries,
+        burst = s.burst,
+    )
+}
+
+/// Whether the `license_spread` row `k` of a license with `seats` seats makes it a candidate
+/// under the default thresholds: the licenses whose events the store keeps apart
+/// (`watched_events`).
+pub fn watch_fires(k: &str, seats: &str) -> String {
+    fires_on(&DEFAULTS, k, seats, &format!("{k}.places >= 2"))
+}
+
+/// The columns of `watched_events`: what the signals read of an event, and its `id` (the order
+/// of events at one instant).
+pub const WATCHED_COLUMNS: &str = "license_id, id, ts, type, machine_id, ip, country, lat, lon";
+
+/// Every interval after which a use could count for `use_after_end`, whatever `as_of` and
+/// `grace` a query asks for, of the licenses matching `condition`: after a revocation (both
+/// instants `licenses` keeps), and from each term's end to the renewal that set the next one
+/// (none: open), unless that renewal came before the end (then it was in time for any grace).
+/// Rows (`license_id`, `s`, `u`): the open interval `(s, u)`, `u` NULL for no end.
+pub fn end_windows(condition: &str) -> String {
+    format!(
+        "(SELECT license_id, revoked_at AS s, CAST(NULL AS BIGINT) AS u FROM licenses \
+           WHERE revoked_at IS NOT NULL AND {condition} \
+         UNION ALL SELECT license_id, revoke_churn_at AS s, CAST(NULL AS BIGINT) AS u FROM licenses \
+           WHERE revoke_churn_at IS NOT NULL AND {condition} \
+         UNION ALL SELECT license_id, end_at AS s, next_set_at AS u FROM terms \
+           WHERE (next_set_at IS NULL OR next_set_at > end_at) AND {condition})"
+    )
+}
+
+/// The uses (activations and valid validations) among the events matching `condition` that
+/// fall in one of [`end_windows`]`(windows)`, once each: rows (`license_id`, `id`, `ts`) of
+/// `lapse_uses`.
+pub fn lapse_uses(condition: &str, windows: &str) -> String {
+    format!(
+        "SELECT DISTINCT u.license_id, u.id, u.ts \
+         FROM (SELECT e.license_id, e.id, e.ts FROM events e WHERE {USED} AND {condition}) u \
+         JOIN {w} w ON w.license_id = u.license_id AND u.ts > w.s AND (w.u IS NULL OR u.ts < w.u)",
+        w = end_windows(windows),
+    )
 }
 
 /// The columns of `license_spread` and of every relation summed into it, in order.
@@ -172,7 +249,8 @@ const MAX_SPREAD_CANDIDATES: usize = 20_000;
 /// One event of a candidate license, as the signals need it.
 struct Ev {
     ts: i64,
-    kind: String,
+    /// One of [`KINDS`].
+    kind: &'static str,
     machine: Option<String>,
     ip: Option<String>,
     country: Option<String>,
@@ -192,33 +270,34 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
     let a = c.as_of();
     let range = c.in_range("e.ts");
     let filters = c.license_filters();
-    let licenses = format!(
-        "(SELECT l.license_id AS license_id, l.seats AS seats, l.product AS product, l.model AS model, l.tier AS tier, \
-          l.region AS region, l.channel AS channel, l.account_id AS account_id FROM licenses l WHERE l.created_at <= {a})"
-    );
-    // Each signal's necessary condition on the counts of `a` with `seats` seats; places >= 2
-    // (or a latitude or longitude range) for impossible travel.
-    let fires = |a: &str, seats: &str, places: &str| {
+    // Seats and the filters' attributes of the licenses created by `as_of`, from `table`
+    // (`licenses`, or the store's copy of the followed licenses' rows).
+    let licenses = |table: &str| {
         format!(
-            "({a}.acts > {seats} OR {a}.machines > {cf} * {seats} OR {a}.ips > {ipf} * {seats} + {ipx} \
-              OR {a}.countries > {cmax} OR {places} OR {a}.fails >= {burst})",
-            cf = s.cycling_factor,
-            ipf = s.ip_factor,
-            ipx = s.ip_extra,
-            cmax = s.countries,
-            burst = s.burst,
+            "(SELECT l.license_id AS license_id, l.seats AS seats, l.product AS product, l.model AS model, l.tier AS tier, \
+              l.region AS region, l.channel AS channel, l.account_id AS account_id FROM {table} l WHERE l.created_at <= {a})"
         )
     };
+    // Places >= 2 (or a latitude or longitude range) for impossible travel.
+    let fires = |a: &str, seats: &str, places: &str| fires_on(&s, a, seats, places);
     let seat_count = "coalesce(a.seats, 1)";
-    let candidates_from = |per_license: &str, places: &str| {
+    let kept = c.engine.kept();
+    // On an engine keeping `watched_events`, a third column tells whether the candidate is
+    // watched (its events kept apart).
+    let watched = if kept.watched {
+        ", CAST(a.license_id IN (SELECT license_id FROM watched) AS INTEGER)"
+    } else {
+        ""
+    };
+    let candidates_from = |per_license: &str, places: &str, licenses: &str| {
         format!(
-            "SELECT a.license_id, {seat_count} FROM {} a WHERE {}{}",
-            c.d.join(per_license, Join::Left, &licenses, None),
+            "SELECT a.license_id, {seat_count}{watched} FROM {} a WHERE {}{}",
+            c.d.join(per_license, Join::Left, licenses, None),
             fires("a", seat_count, places),
             c.license_filters_on("a"),
         )
     };
-    let kept = if c.engine.kept().spread {
+    let kept_rows = if kept.spread {
         // Only the tail's values new to their license count: adding all its distinct values to
         // the kept counts would count a license's usual IP again in every tail, and at 1M
         // licenses a tail of 1M calls then made 115,000 candidates instead of 4,854.
@@ -230,31 +309,57 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
                 new_spread_values(&format!("({})", spread_values(received_since)))
             )),
         ]);
-        // Seats are at least 1, so a license whose counts fire with one seat is a superset of
-        // those firing with theirs: the cheap test on 1M rows before the join with licenses.
-        let per_license = format!(
+        let in_tail = "license_id IN (SELECT license_id FROM spread_tail)";
+        let tail_licenses = format!(
             "({})",
             spread_sum(&[
-                format!(
-                    "SELECT {SPREAD_COLUMNS} FROM license_spread k WHERE {} \
-                     OR k.license_id IN (SELECT license_id FROM spread_tail)",
-                    fires("k", "1", "k.places >= 2")
-                ),
+                format!("SELECT {SPREAD_COLUMNS} FROM license_spread k WHERE k.{in_tail}"),
                 format!("SELECT {SPREAD_COLUMNS} FROM spread_tail"),
             ])
         );
+        let sql = if kept.watched && watched_hold_the_candidates(c, &s)? {
+            // The watched licenses (4,780 of 1M, with their counts and rows at hand) and those
+            // with events in the tail: 163 -> 10 ms at 1M licenses (BENCHMARKS.md).
+            format!(
+                "{} UNION ALL {}",
+                candidates_from(
+                    &format!("(SELECT {SPREAD_COLUMNS} FROM watched k WHERE NOT k.{in_tail})"),
+                    "a.places >= 2",
+                    &licenses("followed_licenses")
+                ),
+                // Limited to the tail's licenses, so that DuckDB does not read all of
+                // `licenses` when the tail is empty (100 -> 10 ms).
+                candidates_from(
+                    &tail_licenses,
+                    "a.places >= 2",
+                    &licenses(&format!("(SELECT * FROM licenses WHERE {in_tail})"))
+                ),
+            )
+        } else {
+            // Seats are at least 1, so a license whose counts fire with one seat is a superset
+            // of those firing with theirs: the cheap test on 1M rows before the join with
+            // licenses.
+            let per_license = format!(
+                "({})",
+                spread_sum(&[
+                    format!(
+                        "SELECT {SPREAD_COLUMNS} FROM license_spread k WHERE {} OR k.{in_tail}",
+                        fires("k", "1", "k.places >= 2")
+                    ),
+                    format!("SELECT {SPREAD_COLUMNS} FROM spread_tail"),
+                ])
+            );
+            candidates_from(&per_license, "a.places >= 2", &licenses("licenses"))
+        };
         // This path runs on the embedded store only, so it may name the tail once (DuckDB
         // computed it twice, once per use, as a subquery).
-        let rows = c.rows(&format!(
-            "WITH spread_tail AS MATERIALIZED ({tail}) {}",
-            candidates_from(&per_license, "a.places >= 2")
-        ))?;
+        let rows = c.rows(&format!("WITH spread_tail AS MATERIALIZED ({tail}) {sql}"))?;
         (rows.len() <= MAX_SPREAD_CANDIDATES).then_some(rows)
     } else {
         None
     };
-    let from_spread = kept.is_some();
-    let rows = match kept {
+    let from_spread = kept_rows.is_some();
+    let rows = match kept_rows {
         Some(rows) => rows,
         None => {
             // Aggregate the events first and join the licenses (seats, filters) to the few
@@ -273,20 +378,41 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
             c.rows(&candidates_from(
                 &per_license,
                 "a.lat_lo <> a.lat_hi OR a.lon_lo <> a.lon_hi",
+                &licenses("licenses"),
             ))?
         }
     };
-    let seats: HashMap<String, i64> = rows
-        .into_iter()
-        .filter_map(|r| Some((r[0].as_text()?, r[1].as_i64().unwrap_or(1).max(1))))
-        .collect();
-    let ends = ends(c, &filters);
-    let (per_license, after_end) = if from_spread {
-        events_and_uses(c, &seats, &range, &ends)?
+    let mut seats: HashMap<String, i64> = HashMap::new();
+    let mut unwatched: HashSet<String> = HashSet::new();
+    for r in rows {
+        let Some(id) = r[0].as_text() else { continue };
+        if kept.watched && r[2].as_i64() != Some(1) {
+            unwatched.insert(id.clone());
+        }
+        seats.insert(id, r[1].as_i64().unwrap_or(1).max(1));
+    }
+    let all_ends = ends(c, &filters, "licenses", "terms");
+    let (per_license, after_end) = if from_spread && kept.watched {
+        let mut per_license = if seats.len() > unwatched.len() {
+            watched_events(c, &range)?
+        } else {
+            Events::new()
+        };
+        per_license.retain(|id, _| seats.contains_key(id) && !unwatched.contains(id));
+        let unwatched: Vec<String> = unwatched.into_iter().collect();
+        per_license.extend(candidate_events(c, &unwatched, &range)?);
+        let after_end = match kept_uses_after_end(c, &range, &filters)? {
+            Some(found) => found,
+            None => uses_after_end(c, &uses_in_range(&range), &all_ends)?,
+        };
+        (per_license, after_end)
+    } else if from_spread {
+        events_and_uses(c, &seats, &range, &all_ends)?
     } else {
+        let ids: Vec<String> = seats.keys().cloned().collect();
         (
-            candidate_events(c, &seats, &range)?,
-            uses_after_end(c, &range, &ends)?,
+            candidate_events(c, &ids, &range)?,
+            uses_after_end(c, &uses_in_range(&range), &all_ends)?,
         )
     };
     let mut found: BTreeMap<String, Vec<Value>> = BTreeMap::new();
@@ -341,7 +467,7 @@ fn seat_overuse(evs: &[Ev], seats: i64) -> Option<Value> {
         let Some(m) = e.machine.as_deref() else {
             continue;
         };
-        match e.kind.as_str() {
+        match e.kind {
             "license.activated" => {
                 active.insert(m);
             }
@@ -468,11 +594,29 @@ fn failure_burst(evs: &[Ev], s: &Settings) -> Option<Value> {
 }
 
 /// The event types the signals read.
-const DETAIL_TYPES: &str =
+/// The event types the signals read, as [`kind_code`] numbers them.
+const KINDS: [&str; 4] = [
+    "license.activated",
+    "license.deactivated",
+    "license.validated",
+    "license.activation_failed",
+];
+
+/// `type` as its index in [`KINDS`]: a number per row for the reading side instead of a string.
+fn kind_code() -> String {
+    let cases: String = KINDS
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!(" WHEN e.type = '{k}' THEN {i}"))
+        .collect();
+    format!("CASE{cases} ELSE -1 END")
+}
+
+pub const DETAIL_TYPES: &str =
     "('license.activated', 'license.deactivated', 'license.validated', 'license.activation_failed')";
 
 /// The events that count as a use for `use_after_end`: activations and valid validations.
-const USED: &str =
+pub const USED: &str =
     "(e.type = 'license.activated' OR (e.type = 'license.validated' AND e.result = 'valid'))";
 
 /// A candidate's events in the range, as the signals need them.
@@ -482,15 +626,34 @@ type Events = HashMap<String, Vec<Ev>>;
 /// (use, end) pairs, and the earliest such end.
 type AfterEnd = Vec<(String, &'static str, i64, i64, i64)>;
 
-fn ev(r: &[Cell]) -> Ev {
+/// The event of a row of `license_id, ts, kind_code(), machine_id, ip, country, lat, lon`, its texts
+/// moved out of the row (no copies: a 91,000-event answer spent more time copying than
+/// DuckDB spent finding it).
+fn ev(r: &mut [Cell]) -> Ev {
+    let (ts, lat, lon) = (r[1].as_i64().unwrap_or(0), r[6].as_f64(), r[7].as_f64());
+    let kind = r[2]
+        .as_i64()
+        .and_then(|i| KINDS.get(i as usize).copied())
+        .unwrap_or_default();
+    let mut text = |i: usize| std::mem::replace(&mut r[i], Cell::Null).into_text();
     Ev {
-        ts: r[1].as_i64().unwrap_or(0),
-        kind: r[2].as_text().unwrap_or_default(),
-        machine: r[3].as_text(),
-        ip: r[4].as_text(),
-        country: r[5].as_text(),
-        lat: r[6].as_f64(),
-        lon: r[7].as_f64(),
+        kind,
+        machine: text(3),
+        ip: text(4),
+        country: text(5),
+        ts,
+        lat,
+        lon,
+    }
+}
+
+/// Each row's event ([`ev`]) under its license (the first cell, moved out).
+fn add_events(per_license: &mut Events, rows: Vec<Vec<Cell>>) {
+    for mut r in rows {
+        let id = std::mem::replace(&mut r[0], Cell::Null)
+            .into_text()
+            .unwrap_or_default();
+        per_license.entry(id).or_default().push(ev(&mut r));
     }
 }
 
@@ -502,59 +665,140 @@ fn why(cell: &Cell) -> &'static str {
 }
 
 /// The candidates' events in the range, read by lists of 5,000 ids.
-fn candidate_events(c: &Ctx, seats: &HashMap<String, i64>, range: &str) -> Result<Events> {
-    let ids: Vec<String> = seats.keys().map(|id| c.d.string(id)).collect();
+fn candidate_events(c: &Ctx, ids: &[String], range: &str) -> Result<Events> {
+    let ids: Vec<String> = ids.iter().map(|id| c.d.string(id)).collect();
     let mut per_license: Events = HashMap::new();
     for chunk in ids.chunks(5000) {
         let sql = format!(
-            "SELECT e.license_id, e.ts, e.type, e.machine_id, e.ip, e.country, e.lat, e.lon FROM events e \
+            "SELECT e.license_id, e.ts, {kind}, e.machine_id, e.ip, e.country, e.lat, e.lon FROM events e \
              WHERE e.license_id IN ({}){range} AND e.type IN {DETAIL_TYPES} \
              ORDER BY e.license_id, e.ts, e.id",
-            chunk.join(", ")
+            chunk.join(", "),
+            kind = kind_code(),
         );
-        for r in c.rows(&sql)? {
-            per_license
-                .entry(r[0].as_text().unwrap_or_default())
-                .or_default()
-                .push(ev(&r));
-        }
+        add_events(&mut per_license, c.rows(&sql)?);
     }
     Ok(per_license)
 }
 
 /// Both kinds of end, a row each (`license_id`, `ended`, `until`, `why`): revocations, and
-/// recognised churns until their reactivation.
-fn ends(c: &Ctx, filters: &str) -> String {
+/// recognised churns until their reactivation, from `licenses` and `terms` (or tables shaped as
+/// them).
+fn ends(c: &Ctx, filters: &str, licenses: &str, terms: &str) -> String {
     let a = c.as_of();
     format!(
-        "(SELECT l.license_id AS license_id, {revoked_at} AS ended, {null} AS until, 'revoked' AS why FROM licenses l \
+        "(SELECT l.license_id AS license_id, {revoked_at} AS ended, {null} AS until, 'revoked' AS why FROM {licenses} l \
           WHERE l.created_at <= {a} AND l.revoked_at IS NOT NULL AND l.revoked_at <= {a}{filters} \
           UNION ALL \
           SELECT x.license_id AS license_id, x.at AS ended, x.until AS until, 'churned' AS why FROM {churns} x)",
         // Both branches give `ended` and `until` the same types (ClickHouse's UNION ALL needs that).
         revoked_at = c.d.not_null("l.revoked_at"),
         null = c.d.null_i64(),
-        churns = c.churns_table(),
+        churns = c.churns_table_from(licenses, terms),
     )
 }
 
-/// Activations and valid validations after a revocation, or inside a recognised churn. One join
-/// of the range's uses with both kinds of end (`ends`): the uses are the bulk of the range's
-/// events, so they are read once, not once per kind.
-fn uses_after_end(c: &Ctx, range: &str, ends: &str) -> Result<AfterEnd> {
-    let uses = format!(
-        "(SELECT e.license_id AS license_id, e.ts AS ts FROM events e WHERE {USED}{range})"
+/// Whether every license that can fire a signal under these thresholds, and has no event
+/// received since the spread's catch-up, is watched: the store watches those firing under the
+/// default thresholds with their seats (watch.rs), so this holds when no threshold is below its
+/// default and no license created after `as_of` has more than one seat (the query counts such a
+/// license with one; the store, with its seats).
+fn watched_hold_the_candidates(c: &Ctx, s: &Settings) -> Result<bool> {
+    let d = DEFAULTS;
+    let at_least_defaults = s.cycling_factor >= d.cycling_factor
+        && s.ip_factor >= d.ip_factor
+        && s.ip_extra >= d.ip_extra
+        && s.countries >= d.countries
+        && s.burst >= d.burst;
+    if !at_least_defaults {
+        return Ok(false);
+    }
+    let later = c.rows(&format!(
+        "SELECT count(*) FROM licenses WHERE created_at > {} AND seats > 1",
+        c.as_of()
+    ))?;
+    Ok(later.first().and_then(|r| r[0].as_i64()) == Some(0))
+}
+
+/// The range's uses (activations and valid validations), rows (`license_id`, `ts`).
+fn uses_in_range(range: &str) -> String {
+    format!("(SELECT e.license_id AS license_id, e.ts AS ts FROM events e WHERE {USED}{range})")
+}
+
+/// The uses after a revocation, or inside a recognised churn, per license and kind of end: for
+/// each pair, the `uses` (rows `license_id`, `ts`) joined with the `ends` ([`ends`]). One join
+/// with both kinds of end: the range's uses are the bulk of its events, so they are read once,
+/// not once per kind.
+fn uses_after_end_sql(c: &Ctx, pairs: &[(String, String)]) -> String {
+    let joined: Vec<String> = pairs
+        .iter()
+        .map(|(uses, ends)| {
+            c.d.join(
+                uses,
+                Join::Inner,
+                ends,
+                Some("ts > ended AND (until IS NULL OR ts < until)"),
+            )
+        })
+        .collect();
+    let pairs = match joined.as_slice() {
+        [one] => one.clone(),
+        many => {
+            let each: Vec<String> = many
+                .iter()
+                .map(|j| format!("SELECT license_id, why, ts, ended FROM {j} p"))
+                .collect();
+            format!("({})", each.join(" UNION ALL "))
+        }
+    };
+    format!(
+        "SELECT u.license_id, u.why, min(u.ts), count(*), min(u.ended) FROM {pairs} u GROUP BY u.license_id, u.why"
+    )
+}
+
+/// Activations and valid validations among `uses` after a revocation, or inside a recognised
+/// churn.
+fn uses_after_end(c: &Ctx, uses: &str, ends: &str) -> Result<AfterEnd> {
+    after_end_rows(c.rows(&uses_after_end_sql(
+        c,
+        &[(uses.to_string(), ends.to_string())],
+    ))?)
+}
+
+/// [`uses_after_end`] from the uses the store keeps in `lapse_uses` (those in one of
+/// [`end_windows`], which hold every recognised churn and revocation for any `as_of` and
+/// `grace`) with the ends of their licenses from the store's copies of their rows
+/// (`followed_licenses`, `followed_terms`: 373,000 ends of 1M licenses cost 100 ms to find),
+/// and the uses received since with the ends from `licenses` and `terms`; in one statement, so
+/// that the tables and the mark are read at one instant. `None` while a re-fold has widened a
+/// license's windows over uses the table has not checked against them (`lapse_pending`): the
+/// caller then scans the range's uses.
+fn kept_uses_after_end(c: &Ctx, range: &str, filters: &str) -> Result<Option<AfterEnd>> {
+    let kept = format!(
+        "(SELECT e.license_id AS license_id, e.ts AS ts FROM lapse_uses e WHERE TRUE{range})"
     );
-    let sql = format!(
-        "SELECT u.license_id, u.why, min(u.ts), count(*), min(u.ended) FROM {} u GROUP BY u.license_id, u.why",
-        c.d.join(
-            &uses,
-            Join::Inner,
-            ends,
-            Some("ts > ended AND (until IS NULL OR ts < until)")
+    let tail = format!(
+        "(SELECT e.license_id AS license_id, e.ts AS ts FROM events e \
+          WHERE e.received_at > (SELECT received_at FROM spread_upto) AND {USED}{range})"
+    );
+    let rows = c.rows(&format!(
+        "{} UNION ALL SELECT NULL, 'pending', count(*), 0, 0 FROM lapse_pending HAVING count(*) > 0",
+        uses_after_end_sql(
+            c,
+            &[
+                (kept, ends(c, filters, "followed_licenses", "followed_terms")),
+                (tail, ends(c, filters, "licenses", "terms")),
+            ]
         )
-    );
-    Ok(c.rows(&sql)?
+    ))?;
+    if rows.iter().any(|r| matches!(r[0], Cell::Null)) {
+        return Ok(None);
+    }
+    after_end_rows(rows).map(Some)
+}
+
+fn after_end_rows(rows: Vec<Vec<Cell>>) -> Result<AfterEnd> {
+    Ok(rows
         .into_iter()
         .map(|r| {
             let n = |i: usize| r[i].as_i64().unwrap_or(0);
@@ -567,6 +811,25 @@ fn uses_after_end(c: &Ctx, range: &str, ends: &str) -> Result<AfterEnd> {
             )
         })
         .collect())
+}
+
+/// The range's events of every watched license: those the store keeps in `watched_events` and
+/// those received since, in one statement (both and the mark read at one instant). All of them,
+/// the caller keeping its candidates': under the default thresholds the candidates are nearly
+/// all of the watched licenses, and a join with a list of their ids cost more than it saved.
+fn watched_events(c: &Ctx, range: &str) -> Result<Events> {
+    let mut per_license: Events = HashMap::new();
+    let sql = format!(
+        "SELECT e.license_id, e.ts, {kind}, e.machine_id, e.ip, e.country, e.lat, e.lon \
+         FROM (SELECT {WATCHED_COLUMNS} FROM watched_events \
+               UNION ALL SELECT {WATCHED_COLUMNS} FROM events \
+               WHERE received_at > (SELECT received_at FROM spread_upto) AND type IN {DETAIL_TYPES} \
+                 AND license_id IN (SELECT license_id FROM watched)) e \
+         WHERE TRUE{range} ORDER BY e.license_id, e.ts, e.id",
+        kind = kind_code(),
+    );
+    add_events(&mut per_license, c.rows(&sql)?);
+    Ok(per_license)
 }
 
 /// [`candidate_events`] and [`uses_after_end`] in one scan of the range's events (the embedded
@@ -593,18 +856,19 @@ fn events_and_uses(
         )
     };
     let sql = format!(
-        "SELECT e.license_id, e.ts, e.type, e.machine_id, e.ip, e.country, e.lat, e.lon, k.why, k.ended \
+        "SELECT e.license_id, e.ts, {kind}, e.machine_id, e.ip, e.country, e.lat, e.lon, k.why, k.ended \
          FROM events e JOIN ({candidates}SELECT license_id, ended, until, why FROM {ends}) k USING (license_id) \
          WHERE e.type IN {DETAIL_TYPES}{range} \
            AND (k.why IS NULL OR ({USED} AND e.ts > k.ended AND (k.until IS NULL OR e.ts < k.until))) \
-         ORDER BY e.license_id, e.ts, e.id"
+         ORDER BY e.license_id, e.ts, e.id",
+        kind = kind_code(),
     );
     let mut per_license: Events = HashMap::new();
     let mut after: BTreeMap<(String, &'static str), (i64, i64, i64)> = BTreeMap::new();
-    for r in c.rows(&sql)? {
+    for mut r in c.rows(&sql)? {
         let id = r[0].as_text().unwrap_or_default();
         if matches!(r[8], Cell::Null) {
-            per_license.entry(id).or_default().push(ev(&r));
+            per_license.entry(id).or_default().push(ev(&mut r));
         } else {
             let (ts, ended) = (r[1].as_i64().unwrap_or(0), r[9].as_i64().unwrap_or(0));
             let a = after.entry((id, why(&r[8]))).or_insert((ts, 0, ended));

@@ -1,0 +1,309 @@
+//! What `misuse` reads instead of scanning the range's events (its one scan took 1.34-1.41 s at
+//! 1M licenses, BENCHMARKS.md): the events of the licenses likely to fire a signal, the uses
+//! after a license's end, and copies of those licenses' rows. Kept with the spread (spread.rs),
+//! up to the same mark, in the same transaction of each catch-up; the copies also in each
+//! re-fold's (derive.rs).
+//!
+//! - `watched` and `watched_events`: a license whose `license_spread` row fires under the
+//!   default thresholds with its seats (`keylens_query::metrics::watch_fires`) is watched from
+//!   the catch-up that sees it fire (or the re-fold that lowers its seats), with its spread row
+//!   copied into `watched` (kept equal) and its events of the types the signals read into
+//!   `watched_events`. At 1M licenses about 4,800 licenses and 270,000 events of 32M. A
+//!   candidate of a query that is not watched (lower thresholds, an `as_of` before its
+//!   creation) is read from `events`.
+//! - `lapse_uses`: every use (an activation or valid validation) in one of the license's end
+//!   windows (`keylens_query::metrics::end_windows`: after a revocation, or from a term's end to
+//!   the next renewal), which hold every recognised churn and revocation for any `as_of` and
+//!   `grace`. At 1M licenses 352,000 uses of 11M. Each catch-up checks the uses it folds in
+//!   against the windows of that moment; a later re-fold that widens a license's windows over
+//!   an instant at or before the latest checked use (`CountState::latest_use`) lists the license
+//!   in `lapse_pending` ([`grown`]), the next catch-up checks its uses again, and until then
+//!   `misuse` scans. Windows that shrink leave extra rows, which the query's exact ends drop.
+//! - `followed_licenses` and `followed_terms`: the `licenses` and `terms` rows of every watched
+//!   license and every license with a row in `lapse_uses`, equal to them after every re-fold:
+//!   the candidates' seats and the ends of the kept uses come from these 100,000 licenses'
+//!   rows instead of 1M.
+
+use crate::{Result, Store};
+use keylens_lifecycle::History;
+use keylens_query::metrics::{
+    end_windows, lapse_uses, watch_fires, DETAIL_TYPES, SPREAD_COLUMNS, USED, WATCHED_COLUMNS,
+};
+use std::collections::HashMap;
+
+/// One end window: the open interval `(s, u)`, `u` `None` for no end.
+pub(crate) type Window = (i64, Option<i64>);
+
+/// The licenses whose rows `followed_licenses` and `followed_terms` copy.
+const FOLLOWED: &str = "(SELECT license_id FROM watched UNION SELECT license_id FROM lapse_uses)";
+
+/// What a re-fold needs of the chunk's licenses before it replaces their rows: their end
+/// windows and their seats above one.
+#[derive(Default)]
+pub(crate) struct Before {
+    windows: HashMap<String, Vec<Window>>,
+    seats: HashMap<String, i64>,
+}
+
+impl Store {
+    /// Folds the events received in `(upto, newest]` into `watched`, `watched_events`,
+    /// `lapse_uses` and the followed licenses' copies, and checks the pending licenses' uses
+    /// again, inside the caller's transaction and after `fold_spread` (whose counts it reads).
+    /// Returns the latest `ts` of a use among those events.
+    pub(crate) fn fold_watch(&self, upto: i64, newest: i64) -> Result<Option<i64>> {
+        let tail = format!("received_at > {upto} AND received_at <= {newest}");
+        let conn = &self.db.conn;
+        // Only licenses with events in the tail changed their spread or lapse uses (and those
+        // checked again).
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE touched AS \
+               SELECT DISTINCT license_id FROM events WHERE {tail} AND license_id IS NOT NULL \
+               UNION SELECT license_id FROM lapse_pending;
+             INSERT INTO watched_events SELECT {WATCHED_COLUMNS} FROM events \
+               WHERE {tail} AND type IN {DETAIL_TYPES} AND license_id IN (SELECT license_id FROM watched);
+             CREATE OR REPLACE TEMP TABLE rewatched AS \
+               SELECT license_id FROM watched WHERE license_id IN (SELECT license_id FROM touched);
+             DELETE FROM watched WHERE license_id IN (SELECT license_id FROM rewatched);
+             INSERT INTO watched SELECT {SPREAD_COLUMNS} FROM license_spread \
+               WHERE license_id IN (SELECT license_id FROM rewatched);
+             DROP TABLE rewatched;"
+        ))?;
+        self.watch_firing("(SELECT license_id FROM touched)", newest)?;
+        conn.execute_batch(&format!(
+            "INSERT INTO lapse_uses {}",
+            lapse_uses(&tail, "TRUE")
+        ))?;
+        // After the tail's uses: a pending license's uses are all checked again, the tail's too.
+        let pending: i64 =
+            conn.query_row("SELECT count(*) FROM lapse_pending", [], |r| r.get(0))?;
+        if pending > 0 {
+            let ids = "license_id IN (SELECT license_id FROM lapse_pending)";
+            conn.execute_batch(&format!(
+                "DELETE FROM lapse_uses WHERE {ids};
+                 INSERT INTO lapse_uses {};
+                 DELETE FROM lapse_pending;",
+                lapse_uses(&format!("received_at <= {newest} AND e.{ids}"), ids)
+            ))?;
+        }
+        // The touched licenses followed from now on (rows copied before stay equal: re-folds
+        // copy them again).
+        self.copy_followed(
+            "(SELECT license_id FROM touched WHERE license_id NOT IN (SELECT license_id FROM followed_licenses))",
+        )?;
+        conn.execute_batch("DROP TABLE touched")?;
+        Ok(conn.query_row(
+            &format!("SELECT max(ts) FROM events e WHERE {tail} AND {USED}"),
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Watches the licenses among `ids` (a relation of `license_id`) whose kept spread fires
+    /// under the default thresholds with their seats and that are not watched yet: their spread
+    /// into `watched`, their events received up to `upto` (the spread's mark) into
+    /// `watched_events`.
+    fn watch_firing(&self, ids: &str, upto: i64) -> Result<()> {
+        let conn = &self.db.conn;
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE watch_new AS SELECT k.license_id FROM license_spread k \
+               LEFT JOIN licenses l ON l.license_id = k.license_id \
+               WHERE k.license_id IN {ids} AND {fires} \
+                 AND k.license_id NOT IN (SELECT license_id FROM watched);",
+            fires = watch_fires("k", "coalesce(l.seats, 1)"),
+        ))?;
+        let new: i64 = conn.query_row("SELECT count(*) FROM watch_new", [], |r| r.get(0))?;
+        if new > 0 {
+            conn.execute_batch(&format!(
+                "INSERT INTO watched_events SELECT {WATCHED_COLUMNS} FROM events \
+                   WHERE received_at <= {upto} AND type IN {DETAIL_TYPES} \
+                     AND license_id IN (SELECT license_id FROM watch_new);
+                 INSERT INTO watched SELECT {SPREAD_COLUMNS} FROM license_spread \
+                   WHERE license_id IN (SELECT license_id FROM watch_new);"
+            ))?;
+        }
+        conn.execute_batch("DROP TABLE watch_new")?;
+        Ok(())
+    }
+
+    /// Copies again the `licenses` and `terms` rows of the followed licenses among `ids` (a
+    /// relation of `license_id`) into `followed_licenses` and `followed_terms`.
+    fn copy_followed(&self, ids: &str) -> Result<()> {
+        self.db.conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE refollowed AS \
+               SELECT license_id FROM {ids} WHERE license_id IN {FOLLOWED};
+             DELETE FROM followed_licenses WHERE license_id IN (SELECT license_id FROM refollowed);
+             DELETE FROM followed_terms WHERE license_id IN (SELECT license_id FROM refollowed);
+             INSERT INTO followed_licenses SELECT * FROM licenses \
+               WHERE license_id IN (SELECT license_id FROM refollowed);
+             INSERT INTO followed_terms SELECT * FROM terms \
+               WHERE license_id IN (SELECT license_id FROM refollowed);
+             DROP TABLE refollowed;"
+        ))?;
+        Ok(())
+    }
+
+    /// The chunk's licenses (`ids`) as the tables hold them, before a re-fold replaces them;
+    /// nothing before the spread's first catch-up (nothing watched, followed or checked).
+    pub(crate) fn before_refold(&self, ids: &str) -> Result<Before> {
+        let mut before = Before::default();
+        if self.counts.spread_upto == 0 {
+            return Ok(before);
+        }
+        if self.counts.latest_use.is_some() {
+            let mut stmt = self.db.conn.prepare(&format!(
+                "SELECT license_id, s, u FROM {}",
+                end_windows(&format!("license_id IN {ids}"))
+            ))?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                before
+                    .windows
+                    .entry(r.get(0)?)
+                    .or_default()
+                    .push((r.get(1)?, r.get(2)?));
+            }
+        }
+        let mut stmt = self.db.conn.prepare(&format!(
+            "SELECT license_id, seats FROM licenses WHERE license_id IN {ids} AND seats > 1"
+        ))?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            before.seats.insert(r.get(0)?, r.get(1)?);
+        }
+        Ok(before)
+    }
+
+    /// After a re-fold of the chunk (`ids`) wrote its `histories`: lists in `lapse_pending` the
+    /// licenses whose new end windows cover an instant at or before the latest checked use that
+    /// their old ones did not; watches those whose fewer seats now make them fire; copies the
+    /// followed ones' new rows.
+    pub(crate) fn after_refold(
+        &self,
+        ids: &str,
+        mut before: Before,
+        histories: &[(String, History)],
+    ) -> Result<()> {
+        if self.counts.spread_upto == 0 {
+            return Ok(());
+        }
+        if let Some(latest) = self.counts.latest_use {
+            let mut pending = self.db.conn.appender("lapse_pending")?;
+            for (id, h) in histories {
+                let old = before.windows.remove(id).unwrap_or_default();
+                if grown(&old, &windows_of(h), latest) {
+                    pending.append_row([id])?;
+                }
+            }
+            pending.flush()?;
+        }
+        // A license without a row (no history, or no creation) counts with one seat.
+        let now: HashMap<&str, i64> = histories
+            .iter()
+            .map(|(id, h)| (id.as_str(), h.created.as_ref().map_or(1, |c| c.seats)))
+            .collect();
+        let fewer: Vec<String> = before
+            .seats
+            .iter()
+            .filter(|(id, &old)| now.get(id.as_str()).copied().unwrap_or(1) < old)
+            .map(|(id, _)| format!("('{}')", id.replace('\'', "''")))
+            .collect();
+        if !fewer.is_empty() {
+            self.watch_firing(
+                &format!(
+                    "(SELECT * FROM (VALUES {}) v(license_id))",
+                    fewer.join(", ")
+                ),
+                self.counts.spread_upto,
+            )?;
+        }
+        self.copy_followed(ids)
+    }
+}
+
+/// The end windows the tables will hold for `h` (as `end_windows` reads them back): a license
+/// without its creation has no rows.
+pub(crate) fn windows_of(h: &History) -> Vec<Window> {
+    if h.created.is_none() {
+        return Vec::new();
+    }
+    let mut w: Vec<Window> = [h.revoked_at, h.revoke_churn_at]
+        .into_iter()
+        .flatten()
+        .map(|s| (s, None))
+        .collect();
+    w.extend(
+        h.terms
+            .iter()
+            .filter(|t| t.next_set_at.is_none_or(|n| n > t.end_at))
+            .map(|t| (t.end_at, t.next_set_at)),
+    );
+    w
+}
+
+/// Whether some instant at or before `latest` lies in a window of `new` and in none of `old`:
+/// a use there may have been checked against `old` and left out of `lapse_uses`.
+pub(crate) fn grown(old: &[Window], new: &[Window], latest: i64) -> bool {
+    new.iter().any(|&(s, u)| {
+        // The window's instants up to `latest`: s+1 ..= last.
+        let last = u.map_or(latest, |u| (u - 1).min(latest));
+        let mut next = s.saturating_add(1);
+        while next <= last {
+            // The old window covering `next` that reaches furthest.
+            let reach = old
+                .iter()
+                .filter(|&&(os, ou)| os < next && ou.is_none_or(|ou| ou > next))
+                .map(|&(_, ou)| ou.unwrap_or(i64::MAX))
+                .max();
+            match reach {
+                None => return true,
+                Some(i64::MAX) => return false,
+                // `ou` itself is outside that window.
+                Some(ou) => next = ou,
+            }
+        }
+        false
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grown;
+
+    #[test]
+    fn a_window_inside_an_old_one_has_not_grown() {
+        // A renewal after the end: (10, open) becomes (10, 20) and a new term's (30, open).
+        assert!(!grown(&[(10, None)], &[(10, Some(20)), (30, None)], 100));
+    }
+
+    #[test]
+    fn a_new_window_over_checked_uses_has_grown() {
+        // A late revocation at 50, uses checked up to 100.
+        assert!(grown(&[], &[(50, None)], 100));
+        // The same revocation after every checked use.
+        assert!(!grown(&[], &[(100, None)], 100));
+        assert!(grown(&[], &[(99, None)], 100));
+    }
+
+    #[test]
+    fn a_window_covered_by_two_old_ones_has_not_grown() {
+        // (10, 20) and (19, open) cover (10, 40) between them; (10, 20) and (20, open) do not
+        // (20 itself is in neither).
+        assert!(!grown(
+            &[(10, Some(20)), (19, None)],
+            &[(10, Some(40))],
+            100
+        ));
+        assert!(grown(&[(10, Some(20)), (20, None)], &[(10, Some(40))], 100));
+    }
+
+    #[test]
+    fn a_window_reaching_later_than_the_old_has_grown_only_over_checked_instants() {
+        // (10, 20) becomes (10, 30): 20..29 are new.
+        assert!(grown(&[(10, Some(20))], &[(10, Some(30))], 100));
+        assert!(!grown(&[(10, Some(20))], &[(10, Some(30))], 19));
+        assert!(grown(&[(10, Some(20))], &[(10, Some(30))], 20));
+        // An end moved earlier: (10, open) becomes (5, open).
+        assert!(grown(&[(10, None)], &[(5, None)], 100));
+        assert!(!grown(&[(10, None)], &[(5, None)], 5));
+    }
+}
