@@ -351,6 +351,23 @@ fn misuse_from_spread_equals_misuse_from_events() {
             assert_eq!(tail, after.len() as i64, "the new events are not caught up");
         }
         let caught_up = state == 2;
+        // `lapse_uses` holds the uses after the churns of a grace of 30 days or more: a shorter
+        // one (or one in months) scans.
+        for (grace, kept) in [("P7D", false), ("P60D", true), ("P1M", false)] {
+            let p = [
+                ("as_of", "2026-11-01T00:00:00Z"),
+                ("from", "2025-11-01"),
+                ("grace", grace),
+            ];
+            let counted = Counted::new(&store);
+            let ours = answer(&counted, "misuse", &p);
+            assert_same(
+                &ours,
+                &answer(&EventsOnly(&store), "misuse", &p),
+                &format!("misuse {p:?}"),
+            );
+            assert_eq!(counted.read_lapse_uses.get(), kept, "misuse {p:?}");
+        }
         for as_of in ["2026-11-01T00:00:00Z", "2026-07-15T13:45:10.5Z"] {
             for from in ["", "2025-11-01", "2026-06-01T06:00:00Z"] {
                 for thresholds in [&[][..], low] {
