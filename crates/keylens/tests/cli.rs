@@ -682,3 +682,41 @@ fn export_round_trips_and_gives_the_same_answers() {
         Some(2)
     );
 }
+
+/// DuckDB's memory is capped (1 GiB unless `KEYLENS_MEMORY_LIMIT` says otherwise); a value
+/// DuckDB cannot read is refused with the variable's name, before anything is stored.
+#[test]
+fn memory_limit_is_set_from_the_environment_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = r#"{"id":"c1","type":"license.created","timestamp":"2026-01-01T00:00:00Z","license_id":"L1","product":"app","model":"trial"}"#;
+    let imported = keylens_stdin(
+        &["import", "--data", &data(dir.path()), "-"],
+        one.as_bytes(),
+    );
+    assert!(imported.status.success());
+    let with = |limit: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keylens"));
+        cmd.args([
+            "query",
+            "misuse",
+            "--data",
+            &data(dir.path()),
+            "--format",
+            "json",
+        ]);
+        match limit {
+            Some(l) => cmd.env("KEYLENS_MEMORY_LIMIT", l),
+            None => cmd.env_remove("KEYLENS_MEMORY_LIMIT"),
+        };
+        cmd.output().unwrap()
+    };
+    assert!(with(None).status.success());
+    assert!(with(Some("512MB")).status.success());
+    let bad = with(Some("lots"));
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("KEYLENS_MEMORY_LIMIT=\"lots\"") && err.contains("1GiB"),
+        "{err}"
+    );
+}

@@ -19,6 +19,17 @@
 //! Durability: when [`Store::append`] returns `Ok`, its transaction is committed and DuckDB has
 //! synced its write-ahead log, so the events survive `kill -9` and power loss.
 
+/// The environment variable that caps the memory DuckDB keeps (its buffer pool: cached blocks
+/// of the file and the working memory of queries, which spill to a temporary directory beside
+/// the file beyond it). Without it, [`DEFAULT_MEMORY_LIMIT`].
+pub const MEMORY_LIMIT_ENV: &str = "KEYLENS_MEMORY_LIMIT";
+
+/// DuckDB's own default is 80% of the machine's memory, and it keeps every block it has read
+/// until then: a server at 1M licenses that once read all of `license_id` (as the watch copy
+/// does) peaked at 1.9-2.1 GB RSS under the live benchmark's load, 1.72 GB with this cap, and
+/// the catalog's latencies at 1M were unchanged (BENCHMARKS.md, "Session 10").
+pub const DEFAULT_MEMORY_LIMIT: &str = "1GiB";
+
 mod append;
 mod derive;
 mod engine;
@@ -54,6 +65,11 @@ pub enum Error {
         path: PathBuf,
         found: i64,
         known: i64,
+    },
+    #[error("{MEMORY_LIMIT_ENV}={value:?} is not a memory size DuckDB understands (e.g. 1GiB, 512MB): {source}")]
+    MemoryLimit {
+        value: String,
+        source: duckdb::Error,
     },
     #[error("store error: {0}")]
     Db(#[from] duckdb::Error),
@@ -113,6 +129,12 @@ impl Store {
             path: path.clone(),
             source,
         })?;
+        let limit = std::env::var(MEMORY_LIMIT_ENV).unwrap_or_else(|_| DEFAULT_MEMORY_LIMIT.into());
+        conn.execute_batch(&format!("SET memory_limit = '{}'", limit.replace('\'', "")))
+            .map_err(|source| Error::MemoryLimit {
+                value: limit,
+                source,
+            })?;
         schema::migrate(&conn, &path)?;
         let mut store = Store {
             db: Reader { conn },

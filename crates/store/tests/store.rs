@@ -972,3 +972,16 @@ fn a_late_revocation_puts_the_calls_after_it_in_lapse_uses() {
         [("L2".into(), "v2".into())]
     );
 }
+
+#[test]
+fn duckdb_memory_is_capped_by_default() {
+    if std::env::var(keylens_store::MEMORY_LIMIT_ENV).is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let limit = s.rows("SELECT current_setting('memory_limit')").unwrap()[0][0]
+        .as_text()
+        .unwrap();
+    assert_eq!(limit, "1.0 GiB");
+}
