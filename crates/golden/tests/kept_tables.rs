@@ -482,3 +482,60 @@ fn a_license_over_a_threshold_only_with_its_tail_is_found() {
     assert_eq!(ours.rows[0]["signals"][0]["name"], "ip_spread");
     assert_eq!(ours.rows[0]["signals"][0]["ips"], 5);
 }
+
+/// A revocation arriving after the calls that follow it were caught up: until the next catch-up
+/// checks the license's calls again (it waits in `lapse_pending`), misuse scans for the uses
+/// after an end and still finds them; after it, the kept uses hold them.
+#[test]
+fn a_late_revocation_is_found_before_and_after_the_next_catch_up() {
+    let now = parse_rfc3339("2026-06-01T00:00:00Z").unwrap();
+    let ev = |v: serde_json::Value| keylens_event::validate(&v, now).unwrap();
+    let call = |id: &str, at: &str| {
+        ev(
+            serde_json::json!({"id": id, "type": "license.validated", "license_id": "L1",
+            "timestamp": at, "result": "valid"}),
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    store
+        .append(&[
+            ev(serde_json::json!({"id": "c", "type": "license.created", "license_id": "L1",
+                "timestamp": "2026-01-01T00:00:00Z", "product": "app", "model": "subscription", "term": "P1Y"})),
+            call("v1", "2026-03-01T10:00:00Z"),
+            call("v2", "2026-03-02T10:00:00Z"),
+        ])
+        .unwrap();
+    store.refresh().unwrap();
+    store.catch_up().unwrap();
+    store
+        .append(&[ev(
+            serde_json::json!({"id": "r", "type": "license.revoked", "license_id": "L1",
+            "timestamp": "2026-02-15T00:00:00Z"}),
+        )])
+        .unwrap();
+    store.refresh().unwrap();
+    let pending = |s: &Store| s.rows("SELECT count(*) FROM lapse_pending").unwrap()[0][0].as_i64();
+    assert_eq!(
+        pending(&store),
+        Some(1),
+        "the spread's catch-up is not due yet"
+    );
+    let p = [("as_of", "2026-06-01"), ("from", "2026-01-01")];
+    for caught_up in [false, true] {
+        if caught_up {
+            store.catch_up().unwrap();
+            assert_eq!(pending(&store), Some(0));
+        }
+        let counted = Counted::new(&store);
+        let ours = answer(&counted, "misuse", &p);
+        assert_eq!(ours, answer(&EventsOnly(&store), "misuse", &p));
+        assert_eq!(ours.rows.len(), 1);
+        let signal = &ours.rows[0]["signals"][0];
+        assert_eq!(
+            (&signal["name"], &signal["uses"]),
+            (&serde_json::json!("use_after_end"), &serde_json::json!(2))
+        );
+        assert!(counted.read_lapse_uses.get());
+    }
+}

@@ -25,7 +25,7 @@
 //! `as_of` with several seats, see [`watched_hold_the_candidates`]); a watched candidate's
 //! events from `watched_events` and those received since, any other's from `events` by id; the
 //! uses after an end from `lapse_uses` and those received since ([`kept_uses_after_end`]).
-//! 1M licenses: 1.34 s -> 209 ms (BENCHMARKS.md).
+//! 1M licenses: 1.34 s -> 158-209 ms (BENCHMARKS.md, "Session 10").
 
 use super::*;
 use keylens_event::time::{format_rfc3339, MICROS_PER_SECOND};
