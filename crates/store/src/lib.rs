@@ -26,7 +26,7 @@ pub const MEMORY_LIMIT_ENV: &str = "KEYLENS_MEMORY_LIMIT";
 
 /// DuckDB's own default is 80% of the machine's memory, and it keeps every block it has read
 /// until then: a server at 1M licenses that once read all of `license_id` (as the watch copy
-/// does) peaked at 1.9-2.1 GB RSS under the live benchmark's load, 1.72 GB with this cap, and
+/// does) peaked at 1.9-2.1 GB RSS under the live benchmark's load, 1.72-1.76 GB with this cap, and
 /// the catalog's latencies at 1M were unchanged (BENCHMARKS.md, "Session 10").
 pub const DEFAULT_MEMORY_LIMIT: &str = "1GiB";
 

@@ -14,16 +14,16 @@
 //! - `lapse_uses`: every use (an activation or valid validation) in one of the license's end
 //!   windows (`keylens_query::metrics::end_windows`: after a revocation, or from a term's end to
 //!   the next renewal unless it came within the default grace), which hold every recognised
-//!   churn and revocation for any `as_of` and a grace of 30 days or more. At 1M licenses
-//!   12,000 uses of 11M. Each catch-up checks the uses it folds in
-//!   against the windows of that moment; a later re-fold that widens a license's windows over
-//!   an instant at or before the latest checked use (`CountState::latest_use`) lists the license
-//!   in `lapse_pending` ([`grown`]), the next catch-up checks its uses again, and until then
-//!   `misuse` scans. Windows that shrink leave extra rows, which the query's exact ends drop.
+//!   churn and revocation for any `as_of` and a grace of 30 days or more. At 1M licenses 12,000
+//!   uses of 11M. Each catch-up checks the uses it folds in against the windows of that moment;
+//!   a later re-fold that widens a license's windows over an instant at or before the latest
+//!   checked use (`CountState::latest_use`) lists the license in `lapse_pending` ([`grown`]),
+//!   the next catch-up checks its uses again, and until then `misuse` scans. Windows that shrink
+//!   leave extra rows, which the query's exact ends drop.
 //! - `followed_licenses` and `followed_terms`: the `licenses` and `terms` rows of every watched
 //!   license and every license with a row in `lapse_uses`, equal to them after every re-fold:
-//!   the candidates' seats and the ends of the kept uses come from these 100,000 licenses'
-//!   rows instead of 1M.
+//!   the candidates' seats and the ends of the kept uses come from these 9,700 licenses' rows
+//!   instead of 1M.
 
 use crate::{Result, Store};
 use keylens_lifecycle::History;
@@ -33,10 +33,9 @@ use keylens_query::metrics::{
 };
 use std::collections::HashMap;
 
-/// Up to this many newly watched licenses, their events are copied by lists of
-/// [`LITERAL_CHUNK`] literal ids; more, by a join.
-const LITERAL_IDS: usize = 5_000;
-const LITERAL_CHUNK: usize = 500;
+/// Up to this many newly watched licenses, their events are copied by a list of literal ids;
+/// more, by a join. Either way one scan of `events`: lists in chunks would scan once per chunk.
+const LITERAL_IDS: usize = 500;
 
 /// `id` as a SQL string literal.
 fn literal(id: &str) -> String {
@@ -131,20 +130,21 @@ impl Store {
         // A few licenses as a list of literals, which DuckDB tests in its scan before reading
         // the other columns: 250 licenses of the 1M store, 1.5-2.1 s and 633-642 MB peak RSS,
         // where the join with `watch_new` read every column of every event (2.9-4.2 s, 920-931
-        // MB). Many (the first catch-up of a store) by the join.
+        // MB; DuckDB's Python package, BENCHMARKS.md "Session 10"). Many (the first catch-up of
+        // a store) by the join.
         let copy = |ids: &str| {
             conn.execute_batch(&format!(
                 "INSERT INTO watched_events SELECT {WATCHED_COLUMNS} FROM events \
                    WHERE received_at <= {upto} AND type IN {DETAIL_TYPES} AND license_id IN {ids}"
             ))
         };
-        if new.len() <= LITERAL_IDS {
-            for chunk in new.chunks(LITERAL_CHUNK) {
-                let ids: Vec<String> = chunk.iter().map(|id| literal(id)).collect();
+        match new.len() {
+            0 => {}
+            n if n <= LITERAL_IDS => {
+                let ids: Vec<String> = new.iter().map(|id| literal(id)).collect();
                 copy(&format!("({})", ids.join(", ")))?;
             }
-        } else {
-            copy("(SELECT license_id FROM watch_new)")?;
+            _ => copy("(SELECT license_id FROM watch_new)")?,
         }
         conn.execute_batch(&format!(
             "INSERT INTO watched SELECT {SPREAD_COLUMNS} FROM license_spread \

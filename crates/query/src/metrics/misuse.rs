@@ -329,7 +329,7 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
         );
         let sql = if kept.watched && watched_hold_the_candidates(c, &s)? {
             // The watched licenses (4,780 of 1M, with their counts and rows at hand) and those
-            // with events in the tail: 163 -> 10 ms at 1M licenses (BENCHMARKS.md).
+            // with events in the tail: 163 -> 33-56 ms at 1M licenses (BENCHMARKS.md).
             format!(
                 "{} UNION ALL {}",
                 candidates_from(
