@@ -26,6 +26,18 @@ fn count(store: &Store, sql: &str) -> i64 {
     store.rows(sql).unwrap()[0][0].as_i64().unwrap()
 }
 
+/// Takes the store in `dir` back to schema `version` (below 8): forgets the later migrations,
+/// drops the tables schema 8 added, then runs `undo` for the versions between.
+fn downgrade(dir: &std::path::Path, version: i64, undo: &str) {
+    let conn = duckdb::Connection::open(dir.join(keylens_store::DB_FILE)).unwrap();
+    conn.execute_batch(&format!(
+        "DELETE FROM schema_version WHERE version > {version}; \
+         DROP TABLE watched; DROP TABLE watched_events; DROP TABLE lapse_uses; \
+         DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms; {undo}"
+    ))
+    .unwrap();
+}
+
 #[test]
 fn resent_ids_are_duplicates_within_and_across_batches() {
     let dir = tempfile::tempdir().unwrap();
@@ -219,21 +231,14 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
         s.refresh().unwrap();
     }
     // Turn it back into what schema 1 left: no license attributes on terms and segments.
-    {
-        let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
-        conn.execute_batch(
-            "DELETE FROM schema_version WHERE version >= 2; DROP TABLE watched; DROP TABLE watched_events; DROP TABLE lapse_uses; DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms;
-             DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto; DROP TABLE bookings; DELETE FROM terms; DELETE FROM segments;
+    downgrade(dir.path(), 1, "DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto; DROP TABLE bookings; DELETE FROM terms; DELETE FROM segments;
              ALTER TABLE terms DROP COLUMN created_at; ALTER TABLE terms DROP COLUMN product;
              ALTER TABLE terms DROP COLUMN model; ALTER TABLE terms DROP COLUMN tier;
              ALTER TABLE terms DROP COLUMN region; ALTER TABLE terms DROP COLUMN channel;
              ALTER TABLE terms DROP COLUMN account_id; ALTER TABLE terms DROP COLUMN revoke_churn_at;
              ALTER TABLE segments DROP COLUMN created_at; ALTER TABLE segments DROP COLUMN product;
              ALTER TABLE segments DROP COLUMN region; ALTER TABLE segments DROP COLUMN channel;
-             ALTER TABLE segments DROP COLUMN account_id; ALTER TABLE segments DROP COLUMN first_activation_at;",
-        )
-        .unwrap();
-    }
+             ALTER TABLE segments DROP COLUMN account_id; ALTER TABLE segments DROP COLUMN first_activation_at;");
     let s = Store::open(dir.path()).unwrap();
     assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
     assert_eq!(
@@ -325,11 +330,7 @@ fn a_store_from_schema_2_gets_its_bookings_on_open() {
             .unwrap();
         s.refresh().unwrap();
     }
-    {
-        let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
-        conn.execute_batch("DELETE FROM schema_version WHERE version >= 3; DROP TABLE watched; DROP TABLE watched_events; DROP TABLE lapse_uses; DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms; DROP TABLE bookings; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto;")
-            .unwrap();
-    }
+    downgrade(dir.path(), 2, "DROP TABLE bookings; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto;");
     let s = Store::open(dir.path()).unwrap();
     assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
     assert_eq!(bookings_kept(&s).len(), 1);
@@ -483,13 +484,7 @@ fn a_store_from_schema_3_gets_its_validation_counts_on_open() {
         ])
         .unwrap();
     }
-    {
-        let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
-        conn.execute_batch(
-            "DELETE FROM schema_version WHERE version >= 4; DROP TABLE watched; DROP TABLE watched_events; DROP TABLE lapse_uses; DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto;",
-        )
-        .unwrap();
-    }
+    downgrade(dir.path(), 3, "DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto;");
     let s = Store::open(dir.path()).unwrap();
     assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
     let (kept, counted) = counts_kept_and_counted(&s);
@@ -735,13 +730,7 @@ fn a_store_from_schema_4_gets_its_spread_on_open() {
         .unwrap();
         s.catch_up().unwrap();
     }
-    {
-        let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
-        conn.execute_batch(
-            "DELETE FROM schema_version WHERE version >= 5; DROP TABLE watched; DROP TABLE watched_events; DROP TABLE lapse_uses; DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto; ALTER TABLE validation_counts DROP COLUMN tier; ALTER TABLE counted_upto DROP COLUMN latest_ts;",
-        )
-        .unwrap();
-    }
+    downgrade(dir.path(), 4, "DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto; ALTER TABLE validation_counts DROP COLUMN tier; ALTER TABLE counted_upto DROP COLUMN latest_ts;");
     let mut s = Store::open(dir.path()).unwrap();
     assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
     s.refresh().unwrap();
@@ -872,13 +861,7 @@ fn a_store_from_schema_6_counts_its_calls_by_tier_on_open() {
         )])
         .unwrap();
     }
-    {
-        let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
-        conn.execute_batch(
-            "DELETE FROM schema_version WHERE version >= 7; DROP TABLE watched; DROP TABLE watched_events; DROP TABLE lapse_uses; DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms; ALTER TABLE spread_upto DROP COLUMN latest_use; ALTER TABLE validation_counts DROP COLUMN tier; ALTER TABLE counted_upto DROP COLUMN latest_ts;",
-        )
-        .unwrap();
-    }
+    downgrade(dir.path(), 6, "ALTER TABLE spread_upto DROP COLUMN latest_use; ALTER TABLE validation_counts DROP COLUMN tier; ALTER TABLE counted_upto DROP COLUMN latest_ts;");
     let s = Store::open(dir.path()).unwrap();
     assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
     assert_eq!(calls_of_tier(&s, "basic"), 1);
@@ -919,14 +902,11 @@ fn a_store_from_schema_7_watches_licenses_and_keeps_uses_after_an_end_on_open() 
         s.refresh().unwrap();
         s.catch_up().unwrap();
     }
-    {
-        let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
-        conn.execute_batch(
-            "DELETE FROM schema_version WHERE version >= 8; DROP TABLE watched; DROP TABLE watched_events; \
-             DROP TABLE lapse_uses; DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms; ALTER TABLE spread_upto DROP COLUMN latest_use;",
-        )
-        .unwrap();
-    }
+    downgrade(
+        dir.path(),
+        7,
+        "ALTER TABLE spread_upto DROP COLUMN latest_use;",
+    );
     let mut s = Store::open(dir.path()).unwrap();
     assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
     s.refresh().unwrap();
