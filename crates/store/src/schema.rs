@@ -189,18 +189,11 @@ const MIGRATIONS: &[&str] = &[
     // default thresholds make candidates, with their spread (`watched`), and their events
     // (`watched_events`); the uses after a license's end (`lapse_uses`, with `lapse_pending` the
     // licenses to check again); copies of the `licenses` and `terms` rows of all those licenses
-    // (`followed_licenses`, `followed_terms`: a migration changing those tables changes these
-    // the same way). All kept up to the spread's mark, whose `latest_use` is the latest use
-    // checked. The spread goes back to 0 so that the first refresh fills them from every event.
-    "CREATE TABLE watched (
-        license_id VARCHAR NOT NULL,
-        acts BIGINT NOT NULL,
-        fails BIGINT NOT NULL,
-        machines BIGINT NOT NULL,
-        ips BIGINT NOT NULL,
-        countries BIGINT NOT NULL,
-        places BIGINT NOT NULL
-    );
+    // (`followed_licenses`, `followed_terms`). `watched` and the copies are shaped as the
+    // tables whose rows they copy (a migration changing those changes these the same way). All
+    // kept up to the spread's mark, whose `latest_use` is the latest use checked. The spread
+    // goes back to 0 so that the first refresh fills them from every event.
+    "CREATE TABLE watched AS SELECT * FROM license_spread LIMIT 0;
     CREATE TABLE watched_events (
         license_id VARCHAR NOT NULL,
         id VARCHAR NOT NULL,

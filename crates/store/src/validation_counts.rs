@@ -102,22 +102,18 @@ impl Store {
     /// Reads the table's size and mark (on open).
     pub(crate) fn load_count_state(&mut self) -> Result<()> {
         self.counts.kept = self.validation_count_rows()?;
-        self.counts.upto =
+        (self.counts.upto, self.counts.latest_counted) =
             self.db
                 .conn
-                .query_row("SELECT received_at FROM counted_upto", [], |r| r.get(0))?;
-        self.counts.spread_upto =
+                .query_row("SELECT received_at, latest_ts FROM counted_upto", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+        (self.counts.spread_upto, self.counts.latest_use) =
             self.db
                 .conn
-                .query_row("SELECT received_at FROM spread_upto", [], |r| r.get(0))?;
-        self.counts.latest_counted =
-            self.db
-                .conn
-                .query_row("SELECT latest_ts FROM counted_upto", [], |r| r.get(0))?;
-        self.counts.latest_use =
-            self.db
-                .conn
-                .query_row("SELECT latest_use FROM spread_upto", [], |r| r.get(0))?;
+                .query_row("SELECT received_at, latest_use FROM spread_upto", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
         Ok(())
     }
 
