@@ -603,8 +603,8 @@ fn failure_burst(evs: &[Ev], s: &Settings) -> Option<Value> {
     best.map(|(n, from, to)| json!({"name": "failure_burst", "failures": n, "from": t(from), "to": t(to), "limit": s.burst}))
 }
 
-/// The event types the signals read.
-/// The event types the signals read, as [`kind_code`] numbers them.
+/// The event types the signals read, as [`kind_code`] numbers them ([`DETAIL_TYPES`] lists
+/// them for SQL).
 const KINDS: [&str; 4] = [
     "license.activated",
     "license.deactivated",
@@ -622,6 +622,7 @@ fn kind_code() -> String {
     format!("CASE{cases} ELSE -1 END")
 }
 
+/// The event types the signals read: [`KINDS`] as a SQL list.
 pub const DETAIL_TYPES: &str =
     "('license.activated', 'license.deactivated', 'license.validated', 'license.activation_failed')";
 
@@ -636,33 +637,33 @@ type Events = HashMap<String, Vec<Ev>>;
 /// (use, end) pairs, and the earliest such end.
 type AfterEnd = Vec<(String, &'static str, i64, i64, i64)>;
 
-/// The event of a row of `license_id, ts, kind_code(), machine_id, ip, country, lat, lon`, its texts
-/// moved out of the row (no copies: a 91,000-event answer spent more time copying than
-/// DuckDB spent finding it).
+/// The text of cell `i`, moved out of the row (no copy: a 91,000-event answer spent more time
+/// copying than DuckDB spent finding it).
+fn take_text(r: &mut [Cell], i: usize) -> Option<String> {
+    std::mem::replace(&mut r[i], Cell::Null).into_text()
+}
+
+/// The event of a row of `license_id, ts, kind_code(), machine_id, ip, country, lat, lon`, its
+/// texts moved out of the row.
 fn ev(r: &mut [Cell]) -> Ev {
-    let (ts, lat, lon) = (r[1].as_i64().unwrap_or(0), r[6].as_f64(), r[7].as_f64());
-    let kind = r[2]
-        .as_i64()
-        .and_then(|i| KINDS.get(i as usize).copied())
-        .unwrap_or_default();
-    let mut text = |i: usize| std::mem::replace(&mut r[i], Cell::Null).into_text();
     Ev {
-        kind,
-        machine: text(3),
-        ip: text(4),
-        country: text(5),
-        ts,
-        lat,
-        lon,
+        ts: r[1].as_i64().unwrap_or(0),
+        kind: r[2]
+            .as_i64()
+            .and_then(|i| KINDS.get(i as usize).copied())
+            .unwrap_or_default(),
+        machine: take_text(r, 3),
+        ip: take_text(r, 4),
+        country: take_text(r, 5),
+        lat: r[6].as_f64(),
+        lon: r[7].as_f64(),
     }
 }
 
 /// Each row's event ([`ev`]) under its license (the first cell, moved out).
 fn add_events(per_license: &mut Events, rows: Vec<Vec<Cell>>) {
     for mut r in rows {
-        let id = std::mem::replace(&mut r[0], Cell::Null)
-            .into_text()
-            .unwrap_or_default();
+        let id = take_text(&mut r, 0).unwrap_or_default();
         per_license.entry(id).or_default().push(ev(&mut r));
     }
 }
@@ -730,7 +731,8 @@ fn watched_hold_the_candidates(c: &Ctx, s: &Settings) -> Result<bool> {
     Ok(later.first().and_then(|r| r[0].as_i64()) == Some(0))
 }
 
-/// The range's uses (activations and valid validations), rows (`license_id`, `ts`).
+/// The uses (activations and valid validations) matching `range` (` AND ...` conditions on
+/// `events e`), rows (`license_id`, `ts`).
 fn uses_in_range(range: &str) -> String {
     format!("(SELECT e.license_id AS license_id, e.ts AS ts FROM events e WHERE {USED}{range})")
 }
@@ -777,8 +779,9 @@ fn uses_after_end(c: &Ctx, uses: &str, ends: &str) -> Result<AfterEnd> {
 
 /// [`uses_after_end`] from the uses the store keeps in `lapse_uses` (those in one of
 /// [`end_windows`], which hold every recognised churn and revocation for any `as_of` and a
-/// grace of 30 days or more; `None` for a shorter one) with the ends of their licenses from the store's copies of their rows
-/// (`followed_licenses`, `followed_terms`: 373,000 ends of 1M licenses cost 100 ms to find),
+/// grace of 30 days or more; `None` for a shorter one) with the ends of their licenses from
+/// the store's copies of their rows (`followed_licenses`, `followed_terms`: 373,000 ends of 1M
+/// licenses cost 100 ms to find),
 /// and the uses received since with the ends from `licenses` and `terms`; in one statement, so
 /// that the tables and the mark are read at one instant. `None` while a re-fold has widened a
 /// license's windows over uses the table has not checked against them (`lapse_pending`): the
@@ -790,10 +793,9 @@ fn kept_uses_after_end(c: &Ctx, range: &str, filters: &str) -> Result<Option<Aft
     let kept = format!(
         "(SELECT e.license_id AS license_id, e.ts AS ts FROM lapse_uses e WHERE TRUE{range})"
     );
-    let tail = format!(
-        "(SELECT e.license_id AS license_id, e.ts AS ts FROM events e \
-          WHERE e.received_at > (SELECT received_at FROM spread_upto) AND {USED}{range})"
-    );
+    let tail = uses_in_range(&format!(
+        " AND e.received_at > (SELECT received_at FROM spread_upto){range}"
+    ));
     let rows = c.rows(&format!(
         "{} UNION ALL SELECT NULL, 'pending', count(*), 0, 0 FROM lapse_pending HAVING count(*) > 0",
         uses_after_end_sql(
@@ -846,12 +848,8 @@ fn watched_events(c: &Ctx, range: &str) -> Result<Events> {
     );
     let mut with_ids: HashMap<String, Vec<(String, Ev)>> = HashMap::new();
     for mut r in c.rows(&sql)? {
-        let license = std::mem::replace(&mut r[0], Cell::Null)
-            .into_text()
-            .unwrap_or_default();
-        let id = std::mem::replace(&mut r[8], Cell::Null)
-            .into_text()
-            .unwrap_or_default();
+        let license = take_text(&mut r, 0).unwrap_or_default();
+        let id = take_text(&mut r, 8).unwrap_or_default();
         with_ids.entry(license).or_default().push((id, ev(&mut r)));
     }
     Ok(with_ids
