@@ -6,7 +6,7 @@
 use keylens_event::Event;
 use keylens_lifecycle::live::LiveRow;
 use keylens_lifecycle::History;
-use keylens_query::{Cell, Dialect, Engine, Kept};
+use keylens_query::{Cell, Column, Dialect, Engine, Kept};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -235,6 +235,13 @@ impl Engine for Reader {
         }
     }
 
+    fn columns(&self, sql: &str) -> Result<Vec<Column>, String> {
+        match self {
+            Reader::Embedded(r) => r.columns(sql),
+            Reader::ClickHouse(r) => r.columns(sql),
+        }
+    }
+
     fn kept(&self) -> Kept {
         match self {
             Reader::Embedded(r) => r.kept(),
@@ -255,6 +262,13 @@ impl Engine for Store {
         match self {
             Store::Embedded(s) => s.rows(sql),
             Store::ClickHouse(s) => s.rows(sql),
+        }
+    }
+
+    fn columns(&self, sql: &str) -> Result<Vec<Column>, String> {
+        match self {
+            Store::Embedded(s) => s.columns(sql),
+            Store::ClickHouse(s) => s.columns(sql),
         }
     }
 

@@ -65,6 +65,14 @@ pub fn check(engine: &dyn Engine, case: &Case) -> Vec<String> {
                 continue;
             }
         };
+        // What the server and the CLI write must be what serde_json writes of the same answer.
+        let text = answer.to_json_bytes();
+        if text != serde_json::to_vec(&answer).expect("an answer is plain JSON") {
+            problems.push(format!(
+                "{label}: the answer's JSON text differs from serde_json's: {}",
+                String::from_utf8_lossy(&text)
+            ));
+        }
         if answer.rows.len() != q.rows.len() {
             problems.push(format!(
                 "{label}: {} rows, expected {}\n  got: {}",

@@ -127,7 +127,10 @@ fn query(store: &Store, metric: &str, params: &[(&str, String)]) -> Vec<keylens_
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
-    keylens_query::run(store, metric, &pairs, 0).unwrap().rows
+    keylens_query::run(store, metric, &pairs, 0)
+        .unwrap()
+        .rows
+        .to_vec()
 }
 
 proptest! {

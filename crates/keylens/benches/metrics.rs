@@ -115,6 +115,21 @@ fn metrics(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // What an HTTP client waits for: the answer and its JSON body, as the server writes it. It
+    // matters for the long lists, whose bodies are megabytes (`expiring`: 31 MB at 1M).
+    let mut group = c.benchmark_group("answer_json");
+    group.sample_size(10);
+    for metric in ["expiring", "misuse", "versions"] {
+        let pairs = vec![("as_of".to_string(), as_of.clone())];
+        group.bench_function(metric, |b| {
+            b.iter(|| {
+                let answer = keylens_query::run(&store, metric, &pairs, 0).unwrap();
+                answer.to_json_bytes()
+            })
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, metrics);

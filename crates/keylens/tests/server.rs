@@ -115,6 +115,15 @@ fn ingest_then_read_back_equals_the_cli() {
     // Read right after the 200: the derived licenses already include the new events.
     let (status, http_body) = get(&format!("{}{ACTIVATION}", server.url), None);
     assert_eq!(status, 200);
+    let resp = agent()
+        .get(&format!("{}{ACTIVATION}", server.url))
+        .call()
+        .unwrap();
+    assert_eq!(
+        resp.headers().get("content-type").unwrap(),
+        "application/json",
+        "an answer is served as JSON"
+    );
     let a = json(&http_body);
     assert_eq!(
         (

@@ -8,6 +8,7 @@
 //! An engine must bring them up to date with every stored event before it answers
 //! (`Engine::rows` may assume they are).
 
+use crate::columns::{columns_of, Column};
 use crate::dialect::Dialect;
 use crate::license_counts::LiveCounts;
 use keylens_event::IsoDuration;
@@ -118,6 +119,12 @@ pub trait Engine {
     fn dialect(&self) -> &dyn Dialect;
     /// Runs one SELECT and returns its rows, columns in SELECT order.
     fn rows(&self, sql: &str) -> Result<Vec<Vec<Cell>>, String>;
+    /// Runs one SELECT and returns its answer by columns, in SELECT order (none when there is
+    /// no row): for long lists. An engine that answers by rows leaves this to the default, which
+    /// moves its rows' cells into columns; a wrapper around another engine forwards it.
+    fn columns(&self, sql: &str) -> Result<Vec<Column>, String> {
+        self.rows(sql).map(columns_of)
+    }
     /// The live header's counts as of `as_of` (renewals within `grace`) kept in memory, each
     /// part when this engine keeps it and it covers the instant: the event counts
     /// ([`crate::recent`]) and the license counts ([`crate::license_counts`]). They must equal

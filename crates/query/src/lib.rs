@@ -7,6 +7,7 @@
 //! per-day and change columns.
 
 pub mod answer;
+pub mod columns;
 pub mod dialect;
 pub mod dims;
 pub mod engine;
@@ -19,7 +20,8 @@ pub mod stats;
 pub mod survival;
 pub mod values;
 
-pub use answer::{Answer, Row};
+pub use answer::{Answer, Field, Row, Rows, Table};
+pub use columns::{Column, Texts};
 pub use dialect::{ClickHouseDialect, Dialect, DuckDbDialect, Join};
 pub use dims::Dim;
 pub use engine::{Cell, Engine, Kept};

@@ -4,6 +4,7 @@ use crate::ingest::error;
 use crate::recent::Live;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -24,11 +25,12 @@ pub async fn metric(
                 reader,
                 recent: &recent,
             };
-            keylens_query::run(&live, &metric, &pairs, now)
+            // Written here, on the query's blocking thread: a long list's body is megabytes.
+            keylens_query::run(&live, &metric, &pairs, now).map(|a| a.to_json_bytes())
         })
         .await;
     match result {
-        Ok(a) => Json(a).into_response(),
+        Ok(body) => ([(CONTENT_TYPE, "application/json")], body).into_response(),
         Err(keylens_query::Error::BadParam { param, message }) => error(
             StatusCode::BAD_REQUEST,
             &param,

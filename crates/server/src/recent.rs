@@ -10,7 +10,7 @@ use keylens_event::{Event, IsoDuration};
 use keylens_lifecycle::live::LiveRow;
 use keylens_query::params::DEFAULT_GRACE;
 use keylens_query::recent::KEEP;
-use keylens_query::{Cell, Dialect, Engine, Kept, LicenseTally, LiveCounts, RecentEvents};
+use keylens_query::{Cell, Column, Dialect, Engine, Kept, LicenseTally, LiveCounts, RecentEvents};
 use std::sync::{Arc, Mutex};
 
 /// Pruned when the horizon has moved on by this much (pruning walks every kept event).
@@ -129,6 +129,10 @@ impl Engine for Live<'_> {
 
     fn rows(&self, sql: &str) -> Result<Vec<Vec<Cell>>, String> {
         self.reader.rows(sql)
+    }
+
+    fn columns(&self, sql: &str) -> Result<Vec<Column>, String> {
+        self.reader.columns(sql)
     }
 
     fn live_counts(&self, as_of: i64, grace: &IsoDuration) -> LiveCounts {

@@ -7,7 +7,8 @@ use duckdb::arrow::datatypes::{
     Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use duckdb::types::ValueRef;
-use keylens_query::{Cell, Dialect, DuckDbDialect, Engine, Kept};
+use keylens_query::columns::columns_of;
+use keylens_query::{Cell, Column, Dialect, DuckDbDialect, Engine, Kept, Texts};
 
 impl Engine for Reader {
     fn dialect(&self) -> &dyn Dialect {
@@ -24,6 +25,19 @@ impl Engine for Reader {
             })
             .map_err(|e| format!("{e} (in: {sql})"));
         // KEYLENS_LOG=keylens_store=debug shows every query with its time: where a metric spends it.
+        tracing::debug!(ms = started.elapsed().as_secs_f64() * 1000.0, sql, "query");
+        out
+    }
+
+    fn columns(&self, sql: &str) -> Result<Vec<Column>, String> {
+        let started = std::time::Instant::now();
+        let out = self
+            .arrow_columns(sql)
+            .and_then(|columns| match columns {
+                Some(columns) => Ok(columns),
+                None => self.value_rows(sql).map(columns_of),
+            })
+            .map_err(|e| format!("{e} (in: {sql})"));
         tracing::debug!(ms = started.elapsed().as_secs_f64() * 1000.0, sql, "query");
         out
     }
@@ -57,6 +71,29 @@ impl Reader {
                         .map(|c| c.next().expect("a cell per row"))
                         .collect(),
                 );
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The columns of `sql` from DuckDB's Arrow batches, text copied into one buffer per column
+    /// ([`Texts`]). `None` when a column has a type [`column_cells`] leaves to [`cell`].
+    fn arrow_columns(&self, sql: &str) -> duckdb::Result<Option<Vec<Column>>> {
+        let mut stmt = self.conn.prepare(sql)?;
+        let mut out: Vec<Column> = Vec::new();
+        for batch in stmt.query_arrow([])? {
+            for (j, array) in batch.columns().iter().enumerate() {
+                let Some(part) = arrow_column(array.as_ref()) else {
+                    return Ok(None);
+                };
+                match out.get_mut(j) {
+                    None => out.push(part),
+                    Some(column) => {
+                        if !column.append(part) {
+                            return Ok(None);
+                        }
+                    }
+                }
             }
         }
         Ok(Some(out))
@@ -122,6 +159,34 @@ fn column_cells(column: &dyn Array) -> Option<Vec<Cell>> {
     })
 }
 
+/// One Arrow column: text into [`Texts`], anything else as [`column_cells`] converts it.
+fn arrow_column(column: &dyn Array) -> Option<Column> {
+    fn texts<'a>(
+        len: usize,
+        bytes: usize,
+        values: impl Iterator<Item = Option<&'a str>>,
+    ) -> Column {
+        let mut t = Texts::with_capacity(len, bytes);
+        values.for_each(|v| t.push(v));
+        Column::Text(t)
+    }
+    Some(match column.data_type() {
+        DataType::Utf8 => {
+            let a = column.as_string::<i32>();
+            texts(a.len(), a.value_data().len(), a.iter())
+        }
+        DataType::LargeUtf8 => {
+            let a = column.as_string::<i64>();
+            texts(a.len(), a.value_data().len(), a.iter())
+        }
+        DataType::Utf8View => {
+            let a = column.as_string_view();
+            texts(a.len(), 16 * a.len(), a.iter())
+        }
+        _ => Column::Cells(column_cells(column)?),
+    })
+}
+
 impl Engine for Store {
     fn dialect(&self) -> &dyn Dialect {
         self.read().dialect()
@@ -129,6 +194,10 @@ impl Engine for Store {
 
     fn rows(&self, sql: &str) -> Result<Vec<Vec<Cell>>, String> {
         self.read().rows(sql)
+    }
+
+    fn columns(&self, sql: &str) -> Result<Vec<Column>, String> {
+        self.read().columns(sql)
     }
 
     fn kept(&self) -> Kept {
@@ -184,6 +253,41 @@ mod tests {
         assert_eq!(columns[0][12], Cell::Int(9), "a HUGEINT is an integer");
         assert_eq!(columns[0][11], Cell::Text("é".into()));
         assert_eq!(columns[1][0], Cell::Null);
+    }
+
+    /// `Engine::columns` of `sql` read back as rows of cells (text as text), beside the value
+    /// conversion's rows.
+    fn by_columns(sql: &str) -> (Vec<Vec<Cell>>, Vec<Vec<Cell>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let r = store.read();
+        let columns = r.columns(sql).unwrap();
+        let n = columns.first().map_or(0, Column::len);
+        let rows = (0..n)
+            .map(|i| {
+                columns
+                    .iter()
+                    .map(|c| match c {
+                        Column::Text(t) => t.get(i).map_or(Cell::Null, |s| Cell::Text(s.into())),
+                        Column::Cells(cells) => cells[i].clone(),
+                    })
+                    .collect()
+            })
+            .collect();
+        (rows, r.value_rows(sql).unwrap())
+    }
+
+    #[test]
+    fn columns_hold_what_rows_hold_over_batches_and_types() {
+        for sql in [
+            "SELECT * FROM (VALUES (1::TINYINT, 9::HUGEINT, true, 1.5::FLOAT, 'é', ''),              (NULL, NULL, false, NULL, NULL, 'x')) t",
+            "SELECT i, i::VARCHAR, CASE WHEN i % 3 = 0 THEN NULL ELSE repeat('a', i % 5) END              FROM range(10000) t(i) ORDER BY i",
+            "SELECT 1.25::DECIMAL(10, 2), 'a'",
+            "SELECT 1 WHERE false",
+        ] {
+            let (columns, values) = by_columns(sql);
+            assert_eq!(columns, values, "{sql}");
+        }
     }
 
     #[test]

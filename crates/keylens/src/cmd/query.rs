@@ -4,6 +4,7 @@ use crate::cli::{Format, QueryArgs};
 use crate::Exit;
 use anyhow::Result;
 use keylens_event::time::now_micros;
+use std::io::Write;
 
 pub fn run(a: QueryArgs) -> Result<u8> {
     let mut pairs: Vec<(String, String)> = Vec::new();
@@ -47,7 +48,11 @@ pub fn run(a: QueryArgs) -> Result<u8> {
             keylens_query::Error::Engine(_) => Exit::failed(e.to_string()),
         })?;
     match a.format {
-        Format::Json => println!("{}", serde_json::to_string(&answer)?),
+        Format::Json => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&answer.to_json_bytes())?;
+            out.write_all(b"\n")?;
+        }
         Format::Table => print!("{}", answer.to_table()),
         Format::Csv => print!("{}", answer.to_csv()),
     }

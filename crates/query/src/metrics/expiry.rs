@@ -1,7 +1,7 @@
 //! Expiry: how far the active licenses' current terms run, and which end soon.
 
 use super::*;
-use keylens_event::time::{format_rfc3339, MICROS_PER_DAY};
+use keylens_event::time::MICROS_PER_DAY;
 use keylens_event::IsoDuration;
 use std::sync::Arc;
 
@@ -98,30 +98,26 @@ pub fn expiring(c: &Ctx) -> Result<Answer> {
         .chain(["last_amount", "currency"])
         .map(String::from)
         .collect();
-    let mut keyed: Vec<(i64, Row)> = c
-        .rows(&sql)?
-        .into_iter()
-        .map(|r| {
-            // Cells are moved into the row, not copied: the list can have 100,000s of rows.
-            let mut cells = r.into_iter();
-            let text = |c: Option<Cell>| json!(c.and_then(Cell::into_text));
-            let mut values = Vec::with_capacity(names.len());
-            values.push(text(cells.next()));
-            let end = cells.next().and_then(|c| c.as_i64());
-            values.push(json!(end.map(format_rfc3339)));
-            for _ in Dim::LICENSE {
-                values.push(text(cells.next()));
-            }
-            values.push(num(cells.next().and_then(|c| c.as_f64())));
-            values.push(text(cells.next()));
-            (end.unwrap_or(i64::MIN), Row::new(&names, values))
-        })
-        .collect();
+    // Kept as the statement's columns: 139,000 rows at 1M licenses built as JSON values were
+    // 1.4 million allocations, each read back from wherever it lay when the answer was written.
+    let columns = c.columns(&sql)?;
+    let n = columns.first().map_or(0, Column::len);
+    if n == 0 {
+        return Ok(c.answer_rows(Vec::new(), None));
+    }
+    let (ids, ends) = (&columns[0], &columns[1]);
+    let end_at: Vec<i64> = (0..n).map(|i| ends.int(i).unwrap_or(i64::MIN)).collect();
     // Soonest first; a tie in the order of the ids. Ids are unique, so the order is total.
-    keyed.sort_unstable_by(|(ea, a), (eb, b)| {
-        ea.cmp(eb)
-            .then_with(|| a["license_id"].as_str().cmp(&b["license_id"].as_str()))
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_unstable_by(|&a, &b| {
+        end_at[a]
+            .cmp(&end_at[b])
+            .then_with(|| ids.text(a).cmp(&ids.text(b)))
     });
-    let rows = keyed.into_iter().map(|(_, r)| r).collect();
-    Ok(c.answer_rows(rows, None))
+    let kinds = [Field::Text, Field::Instant]
+        .into_iter()
+        .chain(Dim::LICENSE.iter().map(|_| Field::Text))
+        .chain([Field::Number, Field::Text]);
+    let fields = kinds.zip(columns.into_iter().map(|c| c.gather(&order)));
+    Ok(c.answer_table(Table::new(&names, fields.collect()), None))
 }

@@ -24,7 +24,8 @@ pub use misuse::{
 pub use validations::{validation_calls, validation_keys};
 pub use versions::{latest_uses, merged_last_uses};
 
-use crate::answer::{Answer, Row};
+use crate::answer::{Answer, Field, Row, Rows, Table};
+use crate::columns::Column;
 use crate::dialect::{Dialect, Join};
 use crate::dims::Dim;
 use crate::engine::{Cell, Engine};
@@ -109,14 +110,28 @@ impl Ctx<'_> {
         self.answer_rows(rows.into_iter().map(Row::from).collect(), summary)
     }
 
-    /// The answer of rows built with shared names ([`Row::new`]): for long lists.
+    /// The answer of rows built with shared names ([`Row::new`]).
     pub fn answer_rows(&self, rows: Vec<Row>, summary: Option<Value>) -> Answer {
+        self.answer_of(rows.into(), summary)
+    }
+
+    /// The answer of a long list kept as its statement's columns ([`Table`]).
+    pub fn answer_table(&self, table: Table, summary: Option<Value>) -> Answer {
+        self.answer_of(Rows::from_table(table), summary)
+    }
+
+    fn answer_of(&self, rows: Rows, summary: Option<Value>) -> Answer {
         Answer {
             metric: self.name.to_string(),
             params: self.p.to_json(),
             rows,
             summary,
         }
+    }
+
+    /// The answer of `sql` by columns ([`Engine::columns`]).
+    pub fn columns(&self, sql: &str) -> Result<Vec<Column>> {
+        self.engine.columns(sql).map_err(Error::Engine)
     }
 
     pub fn as_of(&self) -> i64 {
