@@ -49,6 +49,13 @@ impl std::fmt::Display for Exit {
 
 impl std::error::Error for Exit {}
 
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
@@ -66,6 +73,9 @@ fn main() -> ExitCode {
         .init();
     match cmd::run(cli) {
         Ok(code) => ExitCode::from(code),
+        // The reader of our output stopped reading (`keylens query ... | head`): nothing is
+        // wrong, and nothing more is wanted.
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let code = e.downcast_ref::<Exit>().map_or(EXIT_FAILED, |x| x.code);
             // One line a person can act on: the error and its causes, joined.

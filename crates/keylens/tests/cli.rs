@@ -1,7 +1,7 @@
 //! The real binary, end to end: import -> query -> license, exit codes, formats, generate, demo.
 
 use serde_json::Value;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -208,6 +208,46 @@ fn query_formats_and_errors() {
     ]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("import events first"));
+}
+
+#[test]
+fn query_output_to_a_reader_that_stops_early_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data(dir.path());
+    let one = r#"{"id":"c1","type":"license.created","timestamp":"2026-01-01T00:00:00Z","license_id":"L1","product":"app","model":"trial"}"#;
+    assert!(
+        keylens_stdin(&["import", "--data", &data, "-"], one.as_bytes())
+            .status
+            .success()
+    );
+    // A row per day over 26 years: far more than a pipe holds (275 KB as CSV).
+    for format in ["csv", "table", "json"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keylens"))
+            .args([
+                "query",
+                "validations",
+                "--data",
+                &data,
+                "--from",
+                "2000-01-01",
+                "--to",
+                "2026-01-01",
+                "--as-of",
+                "2026-01-01",
+                "--format",
+                format,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut head = [0u8; 16];
+        child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{format}: {:?} {stderr}", out.status);
+        assert!(stderr.is_empty(), "{format}: {stderr}");
+    }
 }
 
 #[test]

@@ -47,14 +47,16 @@ pub fn run(a: QueryArgs) -> Result<u8> {
             }
             keylens_query::Error::Engine(_) => Exit::failed(e.to_string()),
         })?;
-    match a.format {
+    let text = match a.format {
         Format::Json => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&answer.to_json_bytes())?;
-            out.write_all(b"\n")?;
+            let mut json = answer.to_json_bytes();
+            json.push(b'\n');
+            json
         }
-        Format::Table => print!("{}", answer.to_table()),
-        Format::Csv => print!("{}", answer.to_csv()),
-    }
+        Format::Table => answer.to_table().into_bytes(),
+        Format::Csv => answer.to_csv().into_bytes(),
+    };
+    // An error (a reader that stopped reading) is returned, not a panic as `print!` would.
+    std::io::stdout().lock().write_all(&text)?;
     Ok(0)
 }
