@@ -6,6 +6,7 @@ use keylens_event::time::format_rfc3339;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
@@ -136,7 +137,7 @@ impl Answer {
 /// An answer's rows: built one by one, or kept as the columns of a long list ([`Table`]) and
 /// built only when read as rows (the CLI's table and CSV, tests). Serializing them writes a
 /// table straight from its columns.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Rows {
     built: OnceLock<Vec<Row>>,
     table: Option<Table>,
@@ -204,15 +205,6 @@ impl<'a> IntoIterator for &'a Rows {
     }
 }
 
-impl Clone for Rows {
-    fn clone(&self) -> Rows {
-        Rows {
-            built: self.built.clone(),
-            table: self.table.clone(),
-        }
-    }
-}
-
 impl PartialEq for Rows {
     fn eq(&self, other: &Rows) -> bool {
         **self == **other
@@ -275,23 +267,28 @@ impl Table {
         }
     }
 
-    fn value(&self, field: usize, i: usize) -> Value {
-        let (kind, column) = &self.fields[field];
-        match kind {
-            Field::Text => column
-                .text(i)
-                .map_or(Value::Null, |t| Value::String(t.into_owned())),
-            Field::Instant => column
-                .int(i)
-                .map_or(Value::Null, |t| Value::String(format_rfc3339(t))),
-            Field::Number => number(column.float(i)).map_or(Value::Null, Value::from),
-        }
+    /// Value `i` of field `f`, as the answer has it: the one place a [`Field`] is read.
+    fn item(&self, f: usize, i: usize) -> Item<'_> {
+        let (kind, column) = &self.fields[f];
+        let item = match kind {
+            Field::Text => column.text(i).map(Item::Text),
+            Field::Instant => column.int(i).map(|t| Item::Text(format_rfc3339(t).into())),
+            // JSON has no number that is not finite.
+            Field::Number => column.float(i).filter(|x| x.is_finite()).map(Item::Number),
+        };
+        item.unwrap_or(Item::Null)
     }
 
     fn rows(&self) -> Vec<Row> {
         (0..self.len)
             .map(|i| {
-                let values = (0..self.fields.len()).map(|f| self.value(f, i)).collect();
+                let values = (0..self.fields.len())
+                    .map(|f| match self.item(f, i) {
+                        Item::Null => Value::Null,
+                        Item::Text(t) => Value::String(t.into_owned()),
+                        Item::Number(x) => Value::from(x),
+                    })
+                    .collect();
                 Row::new(&self.names, values)
             })
             .collect()
@@ -315,24 +312,17 @@ impl Table {
                 out.push(b',');
             }
             out.push(b'{');
-            for (f, ((kind, column), key)) in self.fields.iter().zip(&keys).enumerate() {
+            for (f, key) in keys.iter().enumerate() {
                 if f > 0 {
                     out.push(b',');
                 }
                 out.extend_from_slice(key);
-                match kind {
-                    Field::Text => match column.text(i) {
-                        Some(t) => write_str(out, &t),
-                        None => out.extend_from_slice(b"null"),
-                    },
-                    Field::Instant => match column.int(i) {
-                        Some(t) => write_str(out, &format_rfc3339(t)),
-                        None => out.extend_from_slice(b"null"),
-                    },
-                    Field::Number => match number(column.float(i)) {
-                        Some(x) => serde_json::to_writer(&mut *out, &x).expect("writing to a Vec"),
-                        None => out.extend_from_slice(b"null"),
-                    },
+                match self.item(f, i) {
+                    Item::Null => out.extend_from_slice(b"null"),
+                    Item::Text(t) => write_str(out, &t),
+                    Item::Number(x) => {
+                        serde_json::to_writer(&mut *out, &x).expect("writing to a Vec cannot fail")
+                    }
                 }
             }
             out.push(b'}');
@@ -340,9 +330,21 @@ impl Table {
     }
 }
 
-/// A finite number; JSON has no other.
-fn number(x: Option<f64>) -> Option<f64> {
-    x.filter(|x| x.is_finite())
+/// One value of a [`Table`] as the answer has it.
+enum Item<'a> {
+    Null,
+    Text(Cow<'a, str>),
+    Number(f64),
+}
+
+impl Serialize for Item<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Item::Null => s.serialize_unit(),
+            Item::Text(t) => s.serialize_str(t),
+            Item::Number(x) => s.serialize_f64(*x),
+        }
+    }
 }
 
 /// Row `i` of a table, serialized as its JSON object.
@@ -355,14 +357,8 @@ impl Serialize for TableRow<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let t = self.table;
         let mut m = s.serialize_map(Some(t.fields.len()))?;
-        for (name, (kind, column)) in t.names.iter().zip(&t.fields) {
-            match kind {
-                Field::Text => m.serialize_entry(name, &column.text(self.i))?,
-                Field::Instant => {
-                    m.serialize_entry(name, &column.int(self.i).map(format_rfc3339))?
-                }
-                Field::Number => m.serialize_entry(name, &number(column.float(self.i)))?,
-            }
+        for (f, name) in t.names.iter().enumerate() {
+            m.serialize_entry(name, &t.item(f, self.i))?;
         }
         m.end()
     }
