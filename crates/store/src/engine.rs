@@ -16,35 +16,31 @@ impl Engine for Reader {
     }
 
     fn rows(&self, sql: &str) -> Result<Vec<Vec<Cell>>, String> {
-        let started = std::time::Instant::now();
-        let out = self
-            .column_rows(sql)
-            .and_then(|rows| match rows {
-                Some(rows) => Ok(rows),
-                None => self.value_rows(sql),
-            })
-            .map_err(|e| format!("{e} (in: {sql})"));
-        // KEYLENS_LOG=keylens_store=debug shows every query with its time: where a metric spends it.
-        tracing::debug!(ms = started.elapsed().as_secs_f64() * 1000.0, sql, "query");
-        out
+        logged(sql, || match self.column_rows(sql)? {
+            Some(rows) => Ok(rows),
+            None => self.value_rows(sql),
+        })
     }
 
     fn columns(&self, sql: &str) -> Result<Vec<Column>, String> {
-        let started = std::time::Instant::now();
-        let out = self
-            .arrow_columns(sql)
-            .and_then(|columns| match columns {
-                Some(columns) => Ok(columns),
-                None => self.value_rows(sql).map(columns_of),
-            })
-            .map_err(|e| format!("{e} (in: {sql})"));
-        tracing::debug!(ms = started.elapsed().as_secs_f64() * 1000.0, sql, "query");
-        out
+        logged(sql, || match self.arrow_columns(sql)? {
+            Some(columns) => Ok(columns),
+            None => self.value_rows(sql).map(columns_of),
+        })
     }
 
     fn kept(&self) -> Kept {
         Kept::ALL
     }
+}
+
+/// `run`'s answer to `sql`, its error naming the statement.
+/// KEYLENS_LOG=keylens_store=debug shows every query with its time: where a metric spends it.
+fn logged<T>(sql: &str, run: impl FnOnce() -> duckdb::Result<T>) -> Result<T, String> {
+    let started = std::time::Instant::now();
+    let out = run().map_err(|e| format!("{e} (in: {sql})"));
+    tracing::debug!(ms = started.elapsed().as_secs_f64() * 1000.0, sql, "query");
+    out
 }
 
 impl Reader {
