@@ -1469,6 +1469,40 @@ fn expiring_ties() -> Case {
                     json!({"license_id": "a10", "expires_at": "2026-04-01T00:00:00Z"}),
                 ],
             ),
+            // A page of the same list, and how many it holds.
+            with_summary(
+                q(
+                    "expiring",
+                    &[("as_of", "2026-03-03T00:00:00Z"), ("limit", "2")],
+                    vec![
+                        json!({"license_id": "ZZ", "expires_at": "2026-03-19T00:00:00Z"}),
+                        json!({"license_id": "A1", "expires_at": "2026-04-01T00:00:00Z"}),
+                    ],
+                ),
+                json!({"total": 5}),
+            ),
+            with_summary(
+                q(
+                    "expiring",
+                    &[("as_of", "2026-03-03T00:00:00Z"), ("limit", "10")],
+                    vec![
+                        json!({"license_id": "ZZ"}),
+                        json!({"license_id": "A1"}),
+                        json!({"license_id": "M5"}),
+                        json!({"license_id": "Z9"}),
+                        json!({"license_id": "a10"}),
+                    ],
+                ),
+                json!({"total": 5}),
+            ),
+            with_summary(
+                q(
+                    "expiring",
+                    &[("as_of", "2026-06-01T00:00:00Z"), ("limit", "3")],
+                    vec![],
+                ),
+                json!({"total": 0}),
+            ),
         ],
     }
 }

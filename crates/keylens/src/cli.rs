@@ -149,6 +149,9 @@ pub struct QueryArgs {
     /// Window for windowed rates (ISO 8601 duration), e.g. P7D: activated within 7 days.
     #[arg(long)]
     pub window: Option<String>,
+    /// expiring: list only the first N licenses (the summary's total counts them all).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<String>,
     /// Output format; json prints exactly the HTTP answer body.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,

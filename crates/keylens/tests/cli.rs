@@ -197,6 +197,19 @@ fn query_formats_and_errors() {
     assert_eq!(bad_dim.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_dim.stderr).contains("--by"));
 
+    for n in ["0", "1.5", "all"] {
+        let bad_limit = keylens(&[&["query", "expiring", "--limit", n][..], &base].concat());
+        assert_eq!(bad_limit.status.code(), Some(2), "--limit {n}");
+        let err = String::from_utf8_lossy(&bad_limit.stderr);
+        assert!(err.contains("--limit: must be a whole number"), "{err}");
+    }
+    let not_here = keylens(&[&["query", "churn", "--limit", "5"][..], &base].concat());
+    assert_eq!(
+        not_here.status.code(),
+        Some(2),
+        "only expiring takes a limit"
+    );
+
     let usage = keylens(&["query"]);
     assert_eq!(usage.status.code(), Some(2));
 

@@ -34,7 +34,8 @@ const METRIC_PARAMS: &[(&str, &str)] = &[
     ("where", "filter dim:v1,v2 (any of); repeat for several filters, which combine with AND"),
     ("bucket", "series bucket: day, week (ISO, Monday 00:00 UTC) or month; default day"),
     ("grace", "ISO 8601 duration a lapsed term may still be renewed in; default P30D"),
-    ("window", "ISO 8601 duration for windowed rates (activation_rate, time_to_activate)"),
+    ("window", "ISO 8601 duration for windowed rates (activation_rate, time_to_activate) and expiring's horizon (default P30D)"),
+    ("limit", "expiring: list only the first N licenses; summary.total counts them all"),
 ];
 
 pub const ROUTES: &[Route] = &[

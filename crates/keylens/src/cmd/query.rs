@@ -20,6 +20,7 @@ pub fn run(a: QueryArgs) -> Result<u8> {
     put("bucket", &a.bucket);
     put("grace", &a.grace);
     put("window", &a.window);
+    put("limit", &a.limit);
     put("metric", &a.compared);
     put("a", &a.a);
     put("b", &a.b);

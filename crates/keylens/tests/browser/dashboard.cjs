@@ -70,6 +70,16 @@ async function main() {
     check(drawn >= charts, `${view}: ${charts} chart(s) drawn (found ${drawn} canvases)`);
     await shot(view);
   }
+  // The expiring list is fetched a page at a time: 200 rows, and how many there are in all.
+  await page.goto(`${base}/?view=expiry`);
+  await ready();
+  const expiring = page.locator(".panel", { hasText: "Expiring soon" });
+  const listed = await expiring.locator("tbody tr").count();
+  const note = (await expiring.locator(".note").allTextContents()).join(" ");
+  const total = Number((/Showing the first 200 of ([\d,]+)/.exec(note) || [, "0"])[1].replace(/,/g, ""));
+  check(listed === 200 && total > 200, `expiry: 200 of ${total} expiring licenses listed (${listed} rows; "${note}")`);
+  await page.goto(`${base}/?view=lab&metric=renewal_rate&a=tier:pro&b=tier:basic`);
+  await ready();
   const verdict = await page.textContent(".verdict");
   check(/difference|beats|trails|Not enough data/.test(verdict), `lab: verdict in words: "${verdict}"`);
 

@@ -49,7 +49,7 @@ pub(crate) const METRICS: &[(&str, Runner, &[&str])] = &[
     ("churn", churn::churn, &[]),
     ("revenue", money::revenue, &[]),
     ("time_to_expiration", expiry::time_to_expiration, &[]),
-    ("expiring", expiry::expiring, &[]),
+    ("expiring", expiry::expiring, &["limit"]),
     ("mrr", cohorts::mrr, &[]),
     ("cohort_retention", cohorts::cohort_retention, &[]),
     (
