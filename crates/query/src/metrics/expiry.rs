@@ -118,15 +118,18 @@ pub fn expiring(c: &Ctx) -> Result<Answer> {
     let (ids, ends) = (&columns[0], &columns[1]);
     let end_at: Vec<i64> = (0..n).map(|i| ends.int(i).unwrap_or(i64::MIN)).collect();
     // Soonest first; a tie in the order of the ids. Ids are unique, so the order is total.
+    let soonest = |a: &usize, b: &usize| {
+        end_at[*a]
+            .cmp(&end_at[*b])
+            .then_with(|| ids.text(*a).cmp(&ids.text(*b)))
+    };
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_unstable_by(|&a, &b| {
-        end_at[a]
-            .cmp(&end_at[b])
-            .then_with(|| ids.text(a).cmp(&ids.text(b)))
-    });
-    if let Some(limit) = limit {
+    if let Some(limit) = limit.filter(|&l| l < n) {
+        // The first `limit` picked out unordered, then only they are sorted.
+        order.select_nth_unstable_by(limit, soonest);
         order.truncate(limit);
     }
+    order.sort_unstable_by(soonest);
     let kinds = [Field::Text, Field::Instant]
         .into_iter()
         .chain(Dim::LICENSE.iter().map(|_| Field::Text))
