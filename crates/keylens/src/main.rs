@@ -49,11 +49,27 @@ impl std::fmt::Display for Exit {
 
 impl std::error::Error for Exit {}
 
-fn broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+/// The reader of our standard output stopped reading (`keylens query ... | head`): nothing is
+/// wrong, and nothing more is wanted. Only [`write_stdout`] gives it: a broken pipe elsewhere (a
+/// ClickHouse connection) is a failure.
+#[derive(Debug)]
+pub struct OutputClosed;
+
+impl std::fmt::Display for OutputClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the reader of the output stopped reading")
+    }
+}
+
+impl std::error::Error for OutputClosed {}
+
+/// Writes `bytes` to standard output, all of them or an error (`print!` would panic).
+pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(bytes) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(OutputClosed.into()),
+        other => Ok(other?),
+    }
 }
 
 fn main() -> ExitCode {
@@ -73,9 +89,7 @@ fn main() -> ExitCode {
         .init();
     match cmd::run(cli) {
         Ok(code) => ExitCode::from(code),
-        // The reader of our output stopped reading (`keylens query ... | head`): nothing is
-        // wrong, and nothing more is wanted.
-        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.is::<OutputClosed>() => ExitCode::SUCCESS,
         Err(e) => {
             let code = e.downcast_ref::<Exit>().map_or(EXIT_FAILED, |x| x.code);
             // One line a person can act on: the error and its causes, joined.

@@ -4,7 +4,6 @@ use crate::cli::{Format, QueryArgs};
 use crate::Exit;
 use anyhow::Result;
 use keylens_event::time::now_micros;
-use std::io::Write;
 
 pub fn run(a: QueryArgs) -> Result<u8> {
     let mut pairs: Vec<(String, String)> = Vec::new();
@@ -57,7 +56,6 @@ pub fn run(a: QueryArgs) -> Result<u8> {
         Format::Table => answer.to_table().into_bytes(),
         Format::Csv => answer.to_csv().into_bytes(),
     };
-    // An error (a reader that stopped reading) is returned, not a panic as `print!` would.
-    std::io::stdout().lock().write_all(&text)?;
+    crate::write_stdout(&text)?;
     Ok(0)
 }
