@@ -164,19 +164,10 @@ impl Rows {
     }
 
     fn write_json(&self, out: &mut Vec<u8>) {
-        out.push(b'[');
         match &self.table {
             Some(t) => t.write_json(out),
-            None => {
-                for (i, row) in self.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    row.write_json(out);
-                }
-            }
+            None => write_seq(out, b"[]", self.iter(), |out, row| row.write_json(out)),
         }
-        out.push(b']');
     }
 }
 
@@ -294,7 +285,7 @@ impl Table {
             .collect()
     }
 
-    /// The rows, comma separated, as serde_json writes them (see [`Answer::to_json_bytes`]).
+    /// The rows as a JSON array, as serde_json writes it (see [`Answer::to_json_bytes`]).
     fn write_json(&self, out: &mut Vec<u8>) {
         // Each name with its quotes and colon, written once.
         let keys: Vec<Vec<u8>> = self
@@ -307,15 +298,8 @@ impl Table {
                 k
             })
             .collect();
-        for i in 0..self.len {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.push(b'{');
-            for (f, key) in keys.iter().enumerate() {
-                if f > 0 {
-                    out.push(b',');
-                }
+        write_seq(out, b"[]", 0..self.len, |out, i| {
+            write_seq(out, b"{}", keys.iter().enumerate(), |out, (f, key)| {
                 out.extend_from_slice(key);
                 match self.item(f, i) {
                     Item::Null => out.extend_from_slice(b"null"),
@@ -324,9 +308,8 @@ impl Table {
                         serde_json::to_writer(&mut *out, &x).expect("writing to a Vec cannot fail")
                     }
                 }
-            }
-            out.push(b'}');
-        }
+            })
+        });
     }
 }
 
@@ -463,16 +446,7 @@ impl Serialize for Row {
 fn write_value(out: &mut Vec<u8>, v: &Value) {
     match v {
         Value::String(s) => write_str(out, s),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(out, item);
-            }
-            out.push(b']');
-        }
+        Value::Array(items) => write_seq(out, b"[]", items, write_value),
         Value::Object(m) => write_object(out, m.iter().map(|(k, v)| (k.as_str(), v))),
         // Numbers, booleans and null: serde_json's own formatting (its float digits).
         other => serde_json::to_writer(&mut *out, other).expect("writing to a Vec cannot fail"),
@@ -480,16 +454,28 @@ fn write_value(out: &mut Vec<u8>, v: &Value) {
 }
 
 fn write_object<'a>(out: &mut Vec<u8>, entries: impl Iterator<Item = (&'a str, &'a Value)>) {
-    out.push(b'{');
-    for (i, (k, v)) in entries.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
+    write_seq(out, b"{}", entries, |out, (k, v)| {
         write_str(out, k);
         out.push(b':');
         write_value(out, v);
+    });
+}
+
+/// `items`, each written by `each`, comma separated between the two `brackets`.
+fn write_seq<T>(
+    out: &mut Vec<u8>,
+    brackets: &[u8; 2],
+    items: impl IntoIterator<Item = T>,
+    mut each: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(brackets[0]);
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        each(out, item);
     }
-    out.push(b'}');
+    out.push(brackets[1]);
 }
 
 /// `s` as a JSON string. Most strings need no escape: those are copied whole, after one pass
