@@ -31,16 +31,12 @@ use keylens_query::metrics::{
     end_windows, lapse_grace, lapse_uses, watch_fires, DETAIL_TYPES, SPREAD_COLUMNS, USED,
     WATCHED_COLUMNS,
 };
+use keylens_query::{Dialect, DuckDbDialect};
 use std::collections::HashMap;
 
 /// Up to this many newly watched licenses, their events are copied by a list of literal ids;
 /// more, by a join. Either way one scan of `events`: lists in chunks would scan once per chunk.
 const LITERAL_IDS: usize = 500;
-
-/// `id` as a SQL string literal.
-fn literal(id: &str) -> String {
-    format!("'{}'", id.replace('\'', "''"))
-}
 
 /// One end window: the open interval `(s, u)`, `u` `None` for no end.
 pub(crate) type Window = (i64, Option<i64>);
@@ -141,7 +137,7 @@ impl Store {
         match new.len() {
             0 => {}
             n if n <= LITERAL_IDS => {
-                let ids: Vec<String> = new.iter().map(|id| literal(id)).collect();
+                let ids: Vec<String> = new.iter().map(|id| DuckDbDialect.string(id)).collect();
                 copy(&format!("({})", ids.join(", ")))?;
             }
             _ => copy("(SELECT license_id FROM watch_new)")?,
@@ -234,7 +230,7 @@ impl Store {
             .seats
             .iter()
             .filter(|(id, &old)| now.get(id.as_str()).copied().unwrap_or(1) < old)
-            .map(|(id, _)| format!("({})", literal(id)))
+            .map(|(id, _)| format!("({})", DuckDbDialect.string(id)))
             .collect();
         if !fewer.is_empty() {
             self.watch_firing(
