@@ -42,6 +42,9 @@ const GOOD_AND_BAD: &str = r#"{"id":"c1","type":"license.created","timestamp":"2
 {"id":"c3","type":"license.created","timestamp":"2026-01-03T00:00:00Z","license_id":"L3","product":"app","model":"trial","tier":"basic"}
 "#;
 
+/// One license created: a store for tests that need one, not its data.
+const ONE_LICENSE: &str = r#"{"id":"c1","type":"license.created","timestamp":"2026-01-01T00:00:00Z","license_id":"L1","product":"app","model":"trial"}"#;
+
 #[test]
 fn import_keeps_good_events_and_reports_each_bad_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -227,9 +230,8 @@ fn query_formats_and_errors() {
 fn query_output_to_a_reader_that_stops_early_ends_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let data = data(dir.path());
-    let one = r#"{"id":"c1","type":"license.created","timestamp":"2026-01-01T00:00:00Z","license_id":"L1","product":"app","model":"trial"}"#;
     assert!(
-        keylens_stdin(&["import", "--data", &data, "-"], one.as_bytes())
+        keylens_stdin(&["import", "--data", &data, "-"], ONE_LICENSE.as_bytes())
             .status
             .success()
     );
@@ -741,10 +743,9 @@ fn export_round_trips_and_gives_the_same_answers() {
 #[test]
 fn memory_limit_is_set_from_the_environment_and_checked() {
     let dir = tempfile::tempdir().unwrap();
-    let one = r#"{"id":"c1","type":"license.created","timestamp":"2026-01-01T00:00:00Z","license_id":"L1","product":"app","model":"trial"}"#;
     let imported = keylens_stdin(
         &["import", "--data", &data(dir.path()), "-"],
-        one.as_bytes(),
+        ONE_LICENSE.as_bytes(),
     );
     assert!(imported.status.success());
     let with = |limit: Option<&str>| {
