@@ -622,7 +622,7 @@ fn kind_code() -> String {
     format!("CASE{cases} ELSE -1 END")
 }
 
-/// The event types the signals read: [`KINDS`] as a SQL list.
+/// The event types the signals read: `KINDS` (private here) as a SQL list.
 pub const DETAIL_TYPES: &str =
     "('license.activated', 'license.deactivated', 'license.validated', 'license.activation_failed')";
 
