@@ -64,6 +64,14 @@ pub enum Batch {
 }
 
 impl Batch {
+    /// The events, given back once stored (the import reuses the vector's memory).
+    pub fn into_events(self) -> Vec<Event> {
+        match self {
+            Batch::Embedded(p) => p.into_events(),
+            Batch::Plain(events) => events,
+        }
+    }
+
     pub fn events(&self) -> &[Event] {
         match self {
             Batch::Embedded(p) => p.events(),
@@ -149,6 +157,15 @@ impl Store {
             (Store::Embedded(s), Batch::Embedded(p)) => Ok(s.append_prepared(p)?),
             (Store::Embedded(s), Batch::Plain(events)) => Ok(s.append(events)?),
             (Store::ClickHouse(s), b) => Ok(s.append_unfolded(b.events())?),
+        }
+    }
+
+    /// Bulk mode for an import's appends ([`keylens_store::Store::set_bulk`]); nothing to do
+    /// on ClickHouse, whose server schedules its own threads.
+    pub fn set_bulk(&mut self, on: bool) -> Result<()> {
+        match self {
+            Store::Embedded(s) => Ok(s.set_bulk(on)?),
+            Store::ClickHouse(_) => Ok(()),
         }
     }
 

@@ -1,7 +1,9 @@
 //! Durable, deduplicated appends.
 
 use crate::{id_hash, Result, Store};
-use duckdb::arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+use duckdb::arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, StringBuilder,
+};
 use duckdb::arrow::compute::filter_record_batch;
 use duckdb::arrow::datatypes::{Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
@@ -95,7 +97,7 @@ impl Store {
             .filter(|e| e.kind().is_lifecycle())
             .filter_map(|e| e.license_id.as_deref())
             .collect();
-        self.in_transaction(|store| store.write(batch, &dirty))?;
+        self.write(batch, &dirty)?; // one transaction
         let hashes = self.id_hashes()?;
         for e in fresh {
             hashes.insert(id_hash(&e.id));
@@ -104,18 +106,36 @@ impl Store {
     }
 
     fn write(&self, batch: RecordBatch, dirty: &BTreeSet<&str>) -> Result<()> {
-        let mut app = self.db.conn.appender("events")?;
-        // One Arrow batch per call: DuckDB takes whole column vectors instead of one value per
-        // FFI call, which is what makes appends cheap.
-        app.append_record_batch(batch)?;
-        app.flush()?;
-        drop(app);
-        let mut app = self.db.conn.appender("dirty")?;
-        for l in dirty {
-            app.append_row(params![l])?;
+        if self.bulk {
+            // A bulk import's batch through DuckDB's Arrow scan (arrow_insert.rs says why).
+            return self.inserter.in_transaction(|ins| {
+                ins.insert("events", &batch)?;
+                if !dirty.is_empty() {
+                    let ids: ArrayRef = Arc::new(StringArray::from_iter_values(dirty.iter()));
+                    let field = Field::new("license_id", ids.data_type().clone(), false);
+                    let schema = Arc::new(Schema::new(vec![field]));
+                    ins.insert("dirty", &RecordBatch::try_new(schema, vec![ids])?)?;
+                }
+                Ok(())
+            });
         }
-        app.flush()?;
-        Ok(())
+        // Other appends (a server's group commits: a few thousand events, through DuckDB's
+        // write-ahead log) through the appender: the scan ran its statement on DuckDB's worker
+        // threads while the appending one waited, no faster here (BENCHMARKS.md, "Session 12").
+        self.in_transaction(|store| {
+            let mut app = store.db.conn.appender("events")?;
+            // One Arrow batch per call: DuckDB takes whole column vectors instead of one value
+            // per FFI call.
+            app.append_record_batch(batch)?;
+            app.flush()?;
+            drop(app);
+            let mut app = store.db.conn.appender("dirty")?;
+            for l in dirty {
+                app.append_row(params![l])?;
+            }
+            app.flush()?;
+            Ok(())
+        })
     }
 
     /// The ids among `events` that are already stored. Only ids whose hash is known are looked up.
@@ -188,6 +208,11 @@ impl Prepared {
         &self.events
     }
 
+    /// The events, as given, for reuse of their vector.
+    pub fn into_events(self) -> Vec<Event> {
+        self.events
+    }
+
     /// The columns of `events` in the order the store keeps them, and for each row the index
     /// of its event in `events`.
     fn columns(events: &[&Event], received_at: i64) -> Result<(Vec<usize>, RecordBatch)> {
@@ -201,7 +226,15 @@ impl Prepared {
     fn columns_in_order(events: &[&Event], received_at: i64) -> Result<RecordBatch> {
         let array = |c: &Column| -> ArrayRef {
             match c.get {
-                Getter::Text(f) => Arc::new(StringArray::from_iter(events.iter().map(|e| f(e)))),
+                Getter::Text(f) => {
+                    // Sized up front: growing by doubling copied each column's text and touched
+                    // fresh memory at every step (page faults were a third of the reading
+                    // thread's time, BENCHMARKS.md "Session 12").
+                    let bytes = events.iter().filter_map(|e| f(e)).map(str::len).sum();
+                    let mut b = StringBuilder::with_capacity(events.len(), bytes);
+                    events.iter().for_each(|e| b.append_option(f(e)));
+                    Arc::new(b.finish())
+                }
                 Getter::Int(f) => Arc::new(Int64Array::from_iter(events.iter().map(|e| f(e)))),
                 Getter::Float(f) => Arc::new(Float64Array::from_iter(events.iter().map(|e| f(e)))),
             }

@@ -31,6 +31,7 @@ pub const MEMORY_LIMIT_ENV: &str = "KEYLENS_MEMORY_LIMIT";
 pub const DEFAULT_MEMORY_LIMIT: &str = "1GiB";
 
 mod append;
+mod arrow_insert;
 mod derive;
 mod engine;
 mod last_uses;
@@ -47,6 +48,7 @@ pub use derive::RowChanged;
 pub use timeline::StoredEvent;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -73,6 +75,8 @@ pub enum Error {
     },
     #[error("store error: {0}")]
     Db(#[from] duckdb::Error),
+    #[error("store write failed: {0}")]
+    Write(String),
     #[error("store error: {0}")]
     Arrow(#[from] duckdb::arrow::error::ArrowError),
 }
@@ -86,11 +90,17 @@ pub const DB_FILE: &str = "keylens.duckdb";
 /// only (DuckDB's snapshot isolation), so they never block or wait for appends.
 pub struct Reader {
     conn: duckdb::Connection,
+    /// Keeps the database open; dropped after `conn` (fields drop in order).
+    _db: Arc<arrow_insert::Database>,
 }
 
 /// The writer: appends, derivation. One per data directory and process.
 pub struct Store {
     db: Reader,
+    /// The writer's connection for a bulk import's appends (`append.rs`).
+    inserter: arrow_insert::Inserter,
+    /// In bulk mode ([`Store::set_bulk`]).
+    bulk: bool,
     path: PathBuf,
     /// 64-bit hashes of every stored id: most new ids are told apart from stored ones without
     /// touching the table; a hit is confirmed against the stored ids (hashes can collide).
@@ -125,7 +135,7 @@ impl Store {
             source,
         })?;
         let path = dir.join(DB_FILE);
-        let conn = duckdb::Connection::open(&path).map_err(|source| Error::Open {
+        let (database, conn) = arrow_insert::open(&path).map_err(|source| Error::Open {
             path: path.clone(),
             source,
         })?;
@@ -137,7 +147,12 @@ impl Store {
             })?;
         schema::migrate(&conn, &path)?;
         let mut store = Store {
-            db: Reader { conn },
+            inserter: arrow_insert::Inserter::new(&database)?,
+            bulk: false,
+            db: Reader {
+                conn,
+                _db: database,
+            },
             path,
             id_hashes: None,
             counts: Default::default(),
@@ -159,10 +174,30 @@ impl Store {
         Ok(store)
     }
 
+    /// Bulk mode, for an import that reads and prepares its batches on another thread while
+    /// this one appends them: until it is turned off, appends go through DuckDB's Arrow scan
+    /// rather than the appender (arrow_insert.rs) and DuckDB runs on one thread. The scan of a
+    /// batch runs on one thread anyway; with a second, the appending thread waited for it
+    /// spinning on a lock (11% of the import's CPU samples), on the core the reading thread
+    /// needs. Deriving licenses is faster on every core: turn it off before
+    /// [`Store::refresh`]. DuckDB's thread count is the whole process's, so this is not for a
+    /// server answering queries meanwhile (BENCHMARKS.md, "Session 12").
+    pub fn set_bulk(&mut self, on: bool) -> Result<()> {
+        let sql = if on {
+            "SET threads = 1"
+        } else {
+            "RESET threads"
+        };
+        self.db.conn.execute_batch(sql)?;
+        self.bulk = on;
+        Ok(())
+    }
+
     /// A new connection to the same database for reading from another thread.
     pub fn reader(&self) -> Result<Reader> {
         Ok(Reader {
             conn: self.db.conn.try_clone()?,
+            _db: self.db._db.clone(),
         })
     }
 

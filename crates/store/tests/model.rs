@@ -460,7 +460,10 @@ proptest! {
                 Action::Prepared(batch) | Action::PreparedOnly(batch) => {
                     let events: Vec<Event> = batch.iter().map(|n| event(*n)).collect();
                     let prepared = Prepared::new(events).unwrap();
+                    // As an import appends (bulk mode: DuckDB's Arrow scan, one thread).
+                    store.set_bulk(true).unwrap();
                     let out = store.append_prepared(&prepared).unwrap();
+                    store.set_bulk(false).unwrap();
                     prop_assert_eq!((out.accepted, out.duplicates), model.ingest(batch));
                     if matches!(action, Action::Prepared(_)) {
                         store.refresh().unwrap();

@@ -59,6 +59,75 @@ fn stored_rows(s: &Store) -> Vec<Vec<keylens_query::Cell>> {
         .unwrap()
 }
 
+/// Events filling every kind of column (text, integer, float, instants, properties), some
+/// left null, and one with text that needs quoting.
+fn rich_events() -> Vec<Event> {
+    let at = |d: u32| format!("2026-01-{d:02}T10:00:00.123456Z");
+    [
+        json!({"id": "c1", "type": "license.created", "timestamp": at(1), "license_id": "L1",
+               "account_id": "acct", "product": "studio", "tier": "pro", "model": "subscription",
+               "region": "EMEA", "channel": "partner", "seats": 5, "amount": 99.5,
+               "currency": "EUR", "term": "P1Y", "expires_at": at(28),
+               "properties": {"plan": "o'brien \"quoted\""}, "source": "sdk"}),
+        json!({"id": "v1", "type": "license.validated", "timestamp": at(3), "license_id": "L1",
+               "machine_id": "m-1", "version": "3.1.0", "ip": "198.51.100.7", "country": "DE",
+               "lat": 52.5, "lon": 13.4, "result": "valid", "latency_ms": 12.25}),
+        json!({"id": "f1", "type": "license.activation_failed", "timestamp": at(2), "license_id": "L2",
+               "machine_id": "m-2", "reason": "seat_limit", "code": "E42"}),
+        json!({"id": "u1", "type": "license.upgraded", "timestamp": at(4), "license_id": "L1",
+               "version": "4.0.0", "from_version": "3.1.0"}),
+        json!({"id": "v2", "type": "license.validated", "timestamp": at(2), "license_id": "L2",
+               "result": "invalid"}),
+    ]
+    .iter()
+    .map(|v| validate(v, parse_rfc3339("2026-06-01T00:00:00Z").unwrap()).unwrap())
+    .collect()
+}
+
+#[test]
+fn a_bulk_append_stores_the_rows_and_dirty_licenses_of_a_plain_one() {
+    // Bulk mode appends through DuckDB's Arrow scan, the other appends through the appender:
+    // the same rows, null for null, and the same licenses marked for the re-fold.
+    let events = rich_events();
+    let (plain_dir, bulk_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut plain = Store::open(plain_dir.path()).unwrap();
+    let mut bulk = Store::open(bulk_dir.path()).unwrap();
+    plain.append(&events[..2]).unwrap();
+    plain.append(&events).unwrap();
+    bulk.set_bulk(true).unwrap();
+    bulk.append_prepared(&Prepared::new(events[..2].to_vec()).unwrap())
+        .unwrap();
+    let out = bulk
+        .append_prepared(&Prepared::new(events.clone()).unwrap())
+        .unwrap();
+    assert_eq!((out.accepted, out.duplicates), (3, 2));
+    assert_eq!(stored_rows(&bulk), stored_rows(&plain));
+    let dirty = "SELECT license_id, count(*) FROM dirty GROUP BY 1 ORDER BY 1";
+    assert_eq!(bulk.rows(dirty).unwrap(), plain.rows(dirty).unwrap());
+    assert_eq!(
+        bulk.rows(dirty).unwrap().len(),
+        1,
+        "L1 marked (L2 has no lifecycle event)"
+    );
+    bulk.set_bulk(false).unwrap();
+    plain.refresh().unwrap();
+    bulk.refresh().unwrap();
+    let licenses = "SELECT * FROM licenses ORDER BY license_id";
+    assert_eq!(bulk.rows(licenses).unwrap(), plain.rows(licenses).unwrap());
+    // What a bulk append stored is durable and leaves nothing else behind (the view each
+    // insert reads through is dropped inside its transaction).
+    drop(bulk);
+    let bulk = Store::open(bulk_dir.path()).unwrap();
+    assert_eq!(stored_rows(&bulk), stored_rows(&plain));
+    assert_eq!(
+        count(
+            &bulk,
+            "SELECT count(*) FROM duckdb_views() WHERE NOT internal"
+        ),
+        0
+    );
+}
+
 #[test]
 fn a_prepared_append_stores_the_rows_and_outcome_of_a_plain_one() {
     let earlier = [
