@@ -54,11 +54,16 @@ fn import_files_as(
     // work. The channel holds one batch: memory stays bounded (about a kilobyte per event in
     // flight, and the batch's columns).
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
+    // Stored batches' vectors go back to the reader to be filled again: a fresh one for each
+    // batch (about 90 MB at 122,880 events) had the kernel zeroing new pages for a third of the
+    // reading thread's time (BENCHMARKS.md, "Session 12").
+    let (give_back, reuse) = std::sync::mpsc::channel::<Vec<Event>>();
     let mut answer = BatchAnswer::default();
     let mut append_time = std::time::Duration::ZERO;
     let preparer = store.preparer();
-    std::thread::scope(|scope| -> Result<()> {
-        let reader = scope.spawn(move || read_files(files, format, csv_map, preparer, tx));
+    store.set_bulk(true)?;
+    let appended = std::thread::scope(|scope| -> Result<()> {
+        let reader = scope.spawn(move || read_files(files, format, csv_map, preparer, tx, reuse));
         let stored = (|| -> Result<()> {
             for chunk in rx {
                 answer.rejected.extend(chunk.rejected);
@@ -68,6 +73,9 @@ fn import_files_as(
                 let started = std::time::Instant::now();
                 let out = store.append_deferred(&batch)?;
                 append_time += started.elapsed();
+                let mut events = batch.into_events();
+                events.clear();
+                let _ = give_back.send(events); // the reader may be done: nothing to reuse
                 answer.accepted += out.accepted;
                 answer.duplicates += out.duplicates;
             }
@@ -76,7 +84,10 @@ fn import_files_as(
         // If storing failed, the receiver is gone and the reader stops at its next batch.
         let read = reader.join().expect("the reading thread does not panic");
         stored.and(read)
-    })?;
+    });
+    let restored = store.set_bulk(false);
+    appended?;
+    restored?;
     tracing::info!(
         append_s = append_time.as_secs_f64(),
         accepted = answer.accepted,
@@ -104,11 +115,13 @@ fn read_files(
     csv_map: &HashMap<String, String>,
     preparer: Preparer,
     tx: std::sync::mpsc::SyncSender<Chunk>,
+    reuse: std::sync::mpsc::Receiver<Vec<Event>>,
 ) -> Result<()> {
     let mut sink = Sink {
         tx,
+        reuse,
         preparer,
-        events: Vec::new(),
+        events: Vec::with_capacity(BATCH),
         rejected: Vec::new(),
         index: 0,
         now: now_micros(),
@@ -164,6 +177,8 @@ struct Chunk {
 
 struct Sink {
     tx: std::sync::mpsc::SyncSender<Chunk>,
+    /// Emptied vectors of stored batches.
+    reuse: std::sync::mpsc::Receiver<Vec<Event>>,
     preparer: Preparer,
     events: Vec<Event>,
     rejected: Vec<Rejection>,
@@ -188,7 +203,11 @@ impl Sink {
     }
 
     fn flush(&mut self) -> Result<()> {
-        let events = std::mem::take(&mut self.events);
+        let next = self
+            .reuse
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+        let events = std::mem::replace(&mut self.events, next);
         let batch = if events.is_empty() {
             None
         } else {
