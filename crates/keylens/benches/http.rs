@@ -6,7 +6,8 @@
 //! Every event's `latency_ms` is 42, or with `KEYLENS_HTTP_LATENCIES=spread` one of 3,000 values
 //! (as many keys per day as `validation_counts` meets in real traffic) and an IP and country per
 //! license (which `license_spread` keeps). `KEYLENS_HTTP_ONLY=8x1000` runs only the ingest row of
-//! 8 clients with batches of 1,000 (and no metric latencies).
+//! 8 clients with batches of 1,000 (and no metric latencies); `KEYLENS_HTTP_EVENTS=N` sends N
+//! events in each ingest row instead of its default (a sustained run, checkpoints included).
 //! Metric latency: the server on the metrics benchmark's store (`bench-store-100000`, built by
 //! `cargo bench --bench metrics`), median of 15 sequential GETs per metric after 3 warm-ups.
 //! Run: `scripts/bench.sh` or `source scripts/env.sh && cargo bench -p keylens --bench http`.
@@ -85,6 +86,9 @@ fn main() {
         {
             continue;
         }
+        let total = std::env::var("KEYLENS_HTTP_EVENTS")
+            .map(|v| v.parse().expect("KEYLENS_HTTP_EVENTS: a number of events"))
+            .unwrap_or(total);
         let rate = ingest_row(clients, batch, total);
         println!("| {clients} | {batch} | {total} | {rate:.0} |");
     }

@@ -97,6 +97,7 @@ impl Store {
             .filter(|e| e.kind().is_lifecycle())
             .filter_map(|e| e.license_id.as_deref())
             .collect();
+        self.clean &= dirty.is_empty();
         self.write(batch, &dirty)?; // one transaction
         let hashes = self.id_hashes()?;
         for e in fresh {

@@ -52,8 +52,12 @@ impl Store {
         progress: &mut dyn FnMut(u64, u64),
         mut changed: Option<&mut RowChanged<'_>>,
     ) -> Result<u64> {
+        if self.clean {
+            return Ok(0);
+        }
         let total = self.dirty_licenses()?;
         if total == 0 {
+            self.clean = true;
             return Ok(0);
         }
         let chunks = (total + CHUNK_LICENSES - 1) / CHUNK_LICENSES;
@@ -75,6 +79,7 @@ impl Store {
             progress(done, total as u64);
         }
         self.db.conn.execute_batch("DROP TABLE todo")?;
+        self.clean = true; // each chunk's transaction deleted its licenses from `dirty`
         Ok(done)
     }
 
