@@ -9,8 +9,12 @@ use keylens_lifecycle::live::LiveRow;
 use keylens_lifecycle::{covering_segments, fold, History, Kind, LifecycleEvent, SegmentRow};
 use std::collections::HashMap;
 
-/// Licenses re-folded per transaction: bounds the memory of a large refresh.
-pub(crate) const CHUNK_LICENSES: i64 = 50_000;
+/// Licenses re-folded per transaction: bounds the memory of a large refresh. Each chunk scans
+/// `events` twice (its lifecycle events, its bookings), so a large backlog pays per chunk: at
+/// 1M licenses 20 chunks of 50,000 took 106-107 s, 5 of 200,000 took 40-42 s, for 190 MB
+/// more at the refresh's peak (1.63 -> 1.82 GB in the import, below its peak while appending;
+/// BENCHMARKS.md, "Session 12").
+pub(crate) const CHUNK_LICENSES: i64 = 200_000;
 
 /// Told each `licenses`/`terms` row a committed re-fold removed (`-1`) or wrote (`+1`).
 pub type RowChanged<'a> = dyn FnMut(&LiveRow, i64) + 'a;

@@ -165,10 +165,10 @@ impl Store {
         };
         store.load_count_state()?;
         // Licenses left dirty by a migration (which re-derives what a new table needs) or by an
-        // interrupted process: a backlog of a chunk or more (each takes seconds) can take minutes
-        // (1M licenses: ~2), so say so before starting.
+        // interrupted process: a backlog of 50,000 or more takes seconds and can take a minute
+        // or more (1M licenses), so say so before starting.
         let backlog = store.dirty_licenses()?;
-        if backlog >= derive::CHUNK_LICENSES {
+        if backlog >= 50_000 {
             tracing::warn!(
                 licenses = backlog,
                 "deriving licenses before the store opens (after a schema upgrade or an interrupted run); this happens once"
