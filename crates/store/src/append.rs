@@ -256,8 +256,9 @@ impl Prepared {
             match c.get {
                 Getter::Text(f) => {
                     // Sized up front: growing by doubling copied each column's text and touched
-                    // fresh memory at every step (page faults were a third of the reading
-                    // thread's time, BENCHMARKS.md "Session 12").
+                    // fresh memory at every step (with the batch's event vector growing the same
+                    // way, the kernel zeroing pages had a third of the reading thread's time,
+                    // BENCHMARKS.md "Session 12").
                     let bytes = events.iter().filter_map(|e| f(e)).map(str::len).sum();
                     let mut b = StringBuilder::with_capacity(events.len(), bytes);
                     events.iter().for_each(|e| b.append_option(f(e)));

@@ -6,7 +6,8 @@
 //! one) that is 3.4-3.8 us per event through the appender and 2.1-2.3 through the scan
 //! (BENCHMARKS.md, "Session 12"). The crate wraps neither the scan nor the raw connection it
 //! needs, so the few C calls live here: [`open`] opens the database itself and hands the crate a
-//! connection to it, and an [`Inserter`] is a raw connection of the writer's own for the scans.
+//! connection to it, and an [`Inserter`] is a raw connection of the writer's own for the scans,
+//! which it uses in bulk mode (`Store::set_bulk`; other appends keep the appender).
 
 use crate::{Error, Result};
 use duckdb::arrow::array::{Array, StructArray};
