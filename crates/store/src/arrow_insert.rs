@@ -103,14 +103,7 @@ impl Inserter {
     /// `work` inside one transaction: committed if it succeeds (durable when this returns
     /// `Ok`: DuckDB syncs its write-ahead log at commit), rolled back if not.
     pub(crate) fn in_transaction<T>(&self, work: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
-        self.execute("BEGIN TRANSACTION")?;
-        match work(self).and_then(|t| self.execute("COMMIT").map(|_| t)) {
-            Ok(t) => Ok(t),
-            Err(e) => {
-                let _ = self.execute("ROLLBACK");
-                Err(e)
-            }
-        }
+        crate::transaction(|sql| self.execute(sql), || work(self))
     }
 
     /// Inserts the rows of `batch` into `table`, its columns matched to the table's by name.

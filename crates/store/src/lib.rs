@@ -83,6 +83,22 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// `work` inside one transaction of the connection `execute` runs statements on: committed if
+/// it succeeds, rolled back if not.
+pub(crate) fn transaction<T>(
+    execute: impl Fn(&str) -> Result<()>,
+    work: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    execute("BEGIN TRANSACTION")?;
+    match work().and_then(|t| execute("COMMIT").map(|_| t)) {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            let _ = execute("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "keylens.duckdb";
 
@@ -119,17 +135,7 @@ pub struct Store {
 impl Store {
     /// `work` inside one transaction: committed if it succeeds, rolled back if not.
     pub(crate) fn in_transaction<T>(&self, work: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
-        self.db.conn.execute_batch("BEGIN TRANSACTION")?;
-        match work(self).and_then(|t| {
-            self.db.conn.execute_batch("COMMIT")?;
-            Ok(t)
-        }) {
-            Ok(t) => Ok(t),
-            Err(e) => {
-                let _ = self.db.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        transaction(|sql| Ok(self.db.conn.execute_batch(sql)?), || work(self))
     }
 
     /// Opens (creating if needed) the store in `dir`, migrates its schema, and finishes any
