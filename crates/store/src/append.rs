@@ -185,9 +185,12 @@ fn stored_order(events: &[&Event]) -> Vec<usize> {
     order.sort_by(|&a, &b| {
         let (ka, kb) = (keys[a], keys[b]);
         ka.0.cmp(&kb.0)
-            .then_with(|| match ka.0 == CUSTOM_PLACE {
-                true => events[a].kind().cmp(events[b].kind()),
-                false => std::cmp::Ordering::Equal,
+            .then_with(|| {
+                if ka.0 == CUSTOM_PLACE {
+                    events[a].kind().cmp(events[b].kind())
+                } else {
+                    std::cmp::Ordering::Equal
+                }
             })
             .then(ka.1.cmp(&kb.1))
     });
