@@ -2,7 +2,9 @@
 //! loopback. Prints Markdown tables for BENCHMARKS.md.
 //!
 //! Ingest: a fresh store per row; C concurrent clients each POST batches of B validation events
-//! until the row's total is sent; events/s = total / wall time (every request must answer 200).
+//! until the row's total is sent; events/s = total / wall time (every request must answer 200),
+//! and each request's latency from sending it to its answer (p50 / p99 / max: a checkpoint of
+//! DuckDB's write-ahead log runs in a commit, and the requests waiting for it show here).
 //! Every event's `latency_ms` is 42, or with `KEYLENS_HTTP_LATENCIES=spread` one of 3,000 values
 //! (as many keys per day as `validation_counts` meets in real traffic) and an IP and country per
 //! license (which `license_spread` keeps). `KEYLENS_HTTP_ONLY=8x1000` runs only the ingest row of
@@ -26,7 +28,8 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn ingest_row(clients: usize, batch: usize, total: usize) -> f64 {
+/// Events/s of one ingest row, and every request's latency (sorted).
+fn ingest_row(clients: usize, batch: usize, total: usize) -> (f64, Vec<Duration>) {
     let spread = std::env::var("KEYLENS_HTTP_LATENCIES").is_ok_and(|v| v == "spread");
     let dir = tempfile::tempdir().unwrap();
     let server = start(&dir.path().join("store"));
@@ -39,6 +42,7 @@ fn ingest_row(clients: usize, batch: usize, total: usize) -> f64 {
                 let agent = agent();
                 let mut sent = 0;
                 let mut r = 0;
+                let mut latencies = Vec::new();
                 while sent < per_client {
                     let n = batch.min(per_client - sent);
                     let body: Vec<String> = (0..n)
@@ -52,25 +56,42 @@ fn ingest_row(clients: usize, batch: usize, total: usize) -> f64 {
                             )
                         })
                         .collect();
-                    let resp = agent.post(&url).header("Content-Type", "application/x-ndjson").send(body.join("\n").as_str()).unwrap();
+                    let body = body.join("\n");
+                    let asked = Instant::now();
+                    let resp = agent.post(&url).header("Content-Type", "application/x-ndjson").send(body.as_str()).unwrap();
+                    latencies.push(asked.elapsed());
                     assert_eq!(resp.status().as_u16(), 200);
                     sent += n;
                     r += 1;
                 }
-                sent
+                (sent, latencies)
             })
         })
         .collect();
-    let sent: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    sent as f64 / started.elapsed().as_secs_f64()
+    let mut sent = 0;
+    let mut latencies = Vec::new();
+    for t in threads {
+        let (n, l) = t.join().unwrap();
+        sent += n;
+        latencies.extend(l);
+    }
+    let rate = sent as f64 / started.elapsed().as_secs_f64();
+    latencies.sort();
+    (rate, latencies)
+}
+
+/// The `q` quantile of sorted `latencies`, in milliseconds (nearest rank).
+fn ms(latencies: &[Duration], q: f64) -> f64 {
+    let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+    latencies[i].as_secs_f64() * 1000.0
 }
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // cargo test --benches asks for a list; there is nothing to unit-test here
     }
-    println!("| clients | events per request | events sent | events/s |");
-    println!("|---|---|---|---|");
+    println!("| clients | events per request | events sent | events/s | request p50 / p99 / max |");
+    println!("|---|---|---|---|---|");
     let only = std::env::var("KEYLENS_HTTP_ONLY").ok();
     for (clients, batch, total) in [
         (1, 1, 2_000),
@@ -89,8 +110,13 @@ fn main() {
         let total = std::env::var("KEYLENS_HTTP_EVENTS")
             .map(|v| v.parse().expect("KEYLENS_HTTP_EVENTS: a number of events"))
             .unwrap_or(total);
-        let rate = ingest_row(clients, batch, total);
-        println!("| {clients} | {batch} | {total} | {rate:.0} |");
+        let (rate, latencies) = ingest_row(clients, batch, total);
+        println!(
+            "| {clients} | {batch} | {total} | {rate:.0} | {:.1} / {:.1} / {:.1} ms |",
+            ms(&latencies, 0.5),
+            ms(&latencies, 0.99),
+            ms(&latencies, 1.0)
+        );
     }
     if only.is_some() {
         return;
