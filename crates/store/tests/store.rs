@@ -1034,3 +1034,17 @@ fn duckdb_memory_is_capped_by_default() {
         .unwrap();
     assert_eq!(limit, "1.0 GiB");
 }
+
+#[test]
+fn the_write_ahead_log_is_checkpointed_at_32_mb_not_duckdbs_16() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let threshold = s
+        .rows("SELECT current_setting('checkpoint_threshold')")
+        .unwrap()[0][0]
+        .as_text()
+        .unwrap();
+    // DuckDB shows 32 MB (decimal, as the constant says it) in binary units.
+    assert_eq!(keylens_store::CHECKPOINT_THRESHOLD, "32MB");
+    assert_eq!(threshold, "30.5 MiB");
+}
