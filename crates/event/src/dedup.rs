@@ -58,6 +58,8 @@ const MERGE_AT: usize = 1 << 20;
 #[derive(Default)]
 pub struct IdHashes {
     sorted: Vec<u64>,
+    /// Where each run of `sorted` sharing its top bits begins (see [`Index`]).
+    index: Index,
     /// Hashed with Fx, not SipHash: the keys are already hashes, and no one outside chooses
     /// them to collide (an id is hashed by FNV before it gets here).
     recent: FxHashSet<u64>,
@@ -68,13 +70,14 @@ impl IdHashes {
         all.sort_unstable();
         all.dedup();
         IdHashes {
+            index: Index::of(&all),
             sorted: all,
             recent: FxHashSet::default(),
         }
     }
 
     pub fn contains(&self, h: u64) -> bool {
-        self.recent.contains(&h) || self.sorted.binary_search(&h).is_ok()
+        self.recent.contains(&h) || self.sorted[self.index.range(h)].binary_search(&h).is_ok()
     }
 
     /// Adds `h`. Callers add the hashes of ids they just stored, so `h` is rarely held already
@@ -88,8 +91,54 @@ impl IdHashes {
             // import of 1M licenses (32 merges) paid about 15 s for (BENCHMARKS.md, "Session 12").
             self.sorted.sort();
             self.sorted.dedup();
+            self.index = Index::of(&self.sorted);
         }
     }
+}
+
+/// For a sorted vector of hashes, where the hashes starting with each value of their top `bits`
+/// bits begin: a lookup searches the dozen or so neighbours of its own prefix instead of
+/// binary-searching the whole vector, whose first twenty-odd steps each missed the cache at
+/// millions of ids (`IdHashes::contains` was 4% of a server's writing thread under HTTP ingest,
+/// BENCHMARKS.md "Session 13"). About 16 hashes a prefix: the index is a sixteenth of the
+/// vector's size.
+#[derive(Default)]
+struct Index {
+    bits: u32,
+    /// `starts[p]`: the first place in the vector of a hash whose prefix is `p` or more; one
+    /// entry more than there are prefixes, the last the vector's length.
+    starts: Vec<usize>,
+}
+
+impl Index {
+    fn of(sorted: &[u64]) -> Index {
+        let bits = (sorted.len() / 16).max(1).ilog2().min(24);
+        let prefixes = 1usize << bits;
+        let mut starts = Vec::with_capacity(prefixes + 1);
+        let mut at = 0;
+        for p in 0..prefixes {
+            while at < sorted.len() && prefix(sorted[at], bits) < p {
+                at += 1;
+            }
+            starts.push(at);
+        }
+        starts.push(sorted.len());
+        Index { bits, starts }
+    }
+
+    /// The places in the vector where `h` can be.
+    fn range(&self, h: u64) -> std::ops::Range<usize> {
+        if self.starts.is_empty() {
+            return 0..0; // the index of an empty `IdHashes::default()`
+        }
+        let p = prefix(h, self.bits);
+        self.starts[p]..self.starts[p + 1]
+    }
+}
+
+/// The top `bits` bits of `h` (none when `bits` is 0).
+fn prefix(h: u64, bits: u32) -> usize {
+    h.checked_shr(64 - bits).unwrap_or(0) as usize
 }
 
 #[cfg(test)]
@@ -112,6 +161,43 @@ mod tests {
                 prop_assert_eq!(ids.contains(p), model.contains(&p));
             }
         }
+    }
+
+    proptest! {
+        // Hashes over the whole range, many enough for prefixes of several bits, and probes
+        // among them and beside them.
+        #[test]
+        fn agrees_with_a_hash_set_over_every_prefix(loaded in prop::collection::vec(any::<u64>(), 0..3000),
+                                                    probes in prop::collection::vec(any::<u64>(), 0..300),
+                                                    picks in prop::collection::vec(any::<prop::sample::Index>(), 0..300)) {
+            let ids = IdHashes::from_unsorted(loaded.clone());
+            let model: HashSet<u64> = loaded.iter().copied().collect();
+            let held = picks.iter().filter(|_| !loaded.is_empty()).map(|i| loaded[i.index(loaded.len())]);
+            for p in probes.into_iter().chain(held) {
+                prop_assert_eq!(ids.contains(p), model.contains(&p));
+            }
+        }
+    }
+
+    #[test]
+    fn the_index_bounds_every_prefix_run() {
+        // Edges: the smallest and largest hashes, and runs that end where a prefix does.
+        let mut all: Vec<u64> = (0..5000u64)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
+        all.extend([0, 1, u64::MAX, u64::MAX - 1, 1 << 63, (1 << 63) - 1]);
+        let ids = IdHashes::from_unsorted(all.clone());
+        assert!(ids.index.bits > 0, "several prefixes");
+        for &h in &all {
+            assert!(ids.contains(h), "{h:#x}");
+            let r = ids.index.range(h);
+            assert!(ids.sorted[r].contains(&h), "{h:#x} in its prefix's run");
+        }
+        for h in [2, u64::MAX - 2, (1 << 63) + 1] {
+            assert!(!ids.contains(h), "{h:#x}");
+        }
+        assert!(!IdHashes::default().contains(0));
+        assert!(!IdHashes::from_unsorted(vec![]).contains(0));
     }
 
     #[test]
