@@ -142,6 +142,31 @@ impl Store {
         })
     }
 
+    /// [`Store::append_groups_then`] of batches made ready by [`Store::preparer`] on other
+    /// threads (a server's request tasks): the same outcomes, durability and derivation.
+    pub fn append_batches_then(
+        &mut self,
+        batches: &[&Batch],
+        stored: &mut dyn FnMut(&Event),
+    ) -> Result<Vec<AppendOutcome>> {
+        let prepared: Option<Vec<&keylens_store::Prepared>> = batches
+            .iter()
+            .map(|b| match b {
+                Batch::Embedded(p) => Some(p),
+                Batch::Plain(_) => None,
+            })
+            .collect();
+        match (self, prepared) {
+            (Store::Embedded(s), Some(prepared)) => {
+                Ok(s.append_prepared_groups_then(&prepared, stored)?)
+            }
+            (store, _) => {
+                let groups: Vec<&[Event]> = batches.iter().map(|b| b.events()).collect();
+                store.append_groups_then(&groups, stored)
+            }
+        }
+    }
+
     /// How this store wants a bulk import's batches made ready (on the thread that reads).
     pub fn preparer(&self) -> Preparer {
         match self {

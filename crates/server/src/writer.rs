@@ -4,8 +4,7 @@
 //! `ENQUEUE_WAIT` is answered 429 with `Retry-After`, so a flood never grows memory without bound.
 
 use crate::recent::Recent;
-use keylens_backend::{AppendOutcome, Store};
-use keylens_event::Event;
+use keylens_backend::{AppendOutcome, Batch, Preparer, Store};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -15,13 +14,18 @@ pub const ENQUEUE_WAIT: Duration = Duration::from_secs(10);
 const MAX_GROUP_EVENTS: usize = 100_000;
 
 struct Job {
-    events: Vec<Event>,
+    /// Made ready by the request's task ([`Handle::preparer`]): sorted and in the store's
+    /// columns, work the one writing thread then does not do (7% of its time under HTTP ingest,
+    /// BENCHMARKS.md "Session 13").
+    batch: Batch,
     reply: oneshot::Sender<Result<AppendOutcome, String>>,
 }
 
 #[derive(Clone)]
 pub struct Handle {
     tx: mpsc::Sender<Job>,
+    /// How the store wants a request's events made ready.
+    pub preparer: Preparer,
     /// Events per group commit, for the server's own metrics.
     pub commits: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
 }
@@ -35,10 +39,10 @@ pub enum WriteError {
 }
 
 impl Handle {
-    /// Stores `events`; returns once they are committed.
-    pub async fn write(&self, events: Vec<Event>) -> Result<AppendOutcome, WriteError> {
+    /// Stores `batch` (from [`Handle::preparer`]); returns once its events are committed.
+    pub async fn write(&self, batch: Batch) -> Result<AppendOutcome, WriteError> {
         let (reply, answer) = oneshot::channel();
-        match tokio::time::timeout(ENQUEUE_WAIT, self.tx.send(Job { events, reply })).await {
+        match tokio::time::timeout(ENQUEUE_WAIT, self.tx.send(Job { batch, reply })).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => return Err(WriteError::Store("the writer has stopped".into())),
             Err(_) => return Err(WriteError::Busy),
@@ -57,7 +61,7 @@ impl Handle {
         if self
             .tx
             .send(Job {
-                events: Vec::new(),
+                batch: Batch::Plain(Vec::new()),
                 reply,
             })
             .await
@@ -70,13 +74,18 @@ impl Handle {
 
 pub fn spawn(store: Store, changed: watch::Sender<u64>, recent: Recent) -> Handle {
     let (tx, rx) = mpsc::channel(QUEUE);
+    let preparer = store.preparer();
     let commits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sizes = commits.clone();
     std::thread::Builder::new()
         .name("keylens-writer".into())
         .spawn(move || run(store, rx, changed, sizes, recent))
         .expect("the writer thread starts");
-    Handle { tx, commits }
+    Handle {
+        tx,
+        preparer,
+        commits,
+    }
 }
 
 fn run(
@@ -95,19 +104,19 @@ fn run(
     while let Some(first) = rx.blocking_recv() {
         // Everything already waiting goes into the same commit.
         let mut jobs = vec![first];
-        let mut n = jobs[0].events.len();
+        let mut n = jobs[0].batch.events().len();
         while n < MAX_GROUP_EVENTS {
             match rx.try_recv() {
                 Ok(j) => {
-                    n += j.events.len();
+                    n += j.batch.events().len();
                     jobs.push(j);
                 }
                 Err(_) => break,
             }
         }
-        let groups: Vec<&[Event]> = jobs.iter().map(|j| j.events.as_slice()).collect();
+        let groups: Vec<&Batch> = jobs.iter().map(|j| &j.batch).collect();
         let mut counted = Vec::new();
-        let result = store.append_groups_then(&groups, &mut |e| {
+        let result = store.append_batches_then(&groups, &mut |e| {
             if keylens_query::RecentEvents::keeps(e) {
                 counted.push(e.clone());
             }

@@ -42,7 +42,7 @@ impl Store {
         let (fresh, outcomes) = self.first_new_copies(groups)?;
         if !fresh.is_empty() {
             let (_, batch) = Prepared::columns(&fresh, self.next_received_at())?;
-            self.commit(&fresh, batch)?;
+            self.commit(&fresh, vec![batch])?;
             fresh.iter().for_each(|e| stored(e));
         }
         Ok(outcomes)
@@ -51,31 +51,63 @@ impl Store {
     /// [`Store::append`] of events [`Prepared`] on another thread: the same outcome, rows and
     /// durability, with the sorting and the column building already done.
     pub fn append_prepared(&mut self, p: &Prepared) -> Result<AppendOutcome> {
-        let (fresh, outcomes) = self.first_new_copies(&[&p.events])?;
+        Ok(self.append_prepared_groups_then(&[p], &mut |_| {})?[0])
+    }
+
+    /// [`Store::append_groups_then`] of batches [`Prepared`] on other threads (a server prepares
+    /// each request's where it read it, so the one writing thread does not): one transaction,
+    /// each batch's rows in its own order.
+    pub fn append_prepared_groups_then(
+        &mut self,
+        groups: &[&Prepared],
+        stored: &mut dyn FnMut(&Event),
+    ) -> Result<Vec<AppendOutcome>> {
+        let slices: Vec<&[Event]> = groups.iter().map(|p| p.events.as_slice()).collect();
+        let (fresh, outcomes) = self.first_new_copies(&slices)?;
         if !fresh.is_empty() {
-            let batch = if !self.after_mark(p.received_at) {
-                // Prepared before `validation_counts` were caught up past its time: it must be
-                // received after the mark to be counted (validation_counts.rs). Rare: an import
-                // catches up only after its last batch.
-                Prepared::columns(&fresh, self.next_received_at())?.1
-            } else if fresh.len() == p.events.len() {
-                p.batch.clone() // shares the columns: no copy
-            } else {
-                // Some were stored before or repeat an earlier id: keep the rows of the rest.
-                // `fresh` is a subsequence of `events`, in their order.
-                let mut is_fresh = vec![false; p.events.len()];
-                let mut next = fresh.iter().peekable();
-                for (i, e) in p.events.iter().enumerate() {
-                    if next.next_if(|f| std::ptr::eq(**f, e)).is_some() {
-                        is_fresh[i] = true;
-                    }
+            // `fresh` holds each group's new events in turn, each a subsequence of its events.
+            let mut rest = fresh.as_slice();
+            let mut batches = Vec::with_capacity(groups.len());
+            for p in groups {
+                let within = p.events.as_ptr_range();
+                let n = rest
+                    .iter()
+                    .take_while(|e| within.contains(&std::ptr::from_ref(**e)))
+                    .count();
+                let (mine, later) = rest.split_at(n);
+                rest = later;
+                if !mine.is_empty() {
+                    batches.push(self.rows_of(p, mine)?);
                 }
-                let keep: BooleanArray = p.order.iter().map(|&i| Some(is_fresh[i])).collect();
-                filter_record_batch(&p.batch, &keep)?
-            };
-            self.commit(&fresh, batch)?;
+            }
+            self.commit(&fresh, batches)?;
+            fresh.iter().for_each(|e| stored(e));
         }
-        Ok(outcomes[0])
+        Ok(outcomes)
+    }
+
+    /// The rows of `fresh`, the events of `p` to store (a subsequence of its events, in order).
+    fn rows_of(&mut self, p: &Prepared, fresh: &[&Event]) -> Result<RecordBatch> {
+        Ok(if !self.after_mark(p.received_at) {
+            // Prepared before `validation_counts` were caught up past its time: it must be
+            // received after the mark to be counted (validation_counts.rs). An import catches
+            // up only after its last batch; a server every few seconds, so a request prepared
+            // just before that has its rows built again here.
+            Prepared::columns(fresh, self.next_received_at())?.1
+        } else if fresh.len() == p.events.len() {
+            p.batch.clone() // shares the columns: no copy
+        } else {
+            // Some were stored before or repeat an earlier id: keep the rows of the rest.
+            let mut is_fresh = vec![false; p.events.len()];
+            let mut next = fresh.iter().peekable();
+            for (i, e) in p.events.iter().enumerate() {
+                if next.next_if(|f| std::ptr::eq(**f, e)).is_some() {
+                    is_fresh[i] = true;
+                }
+            }
+            let keep: BooleanArray = p.order.iter().map(|&i| Some(is_fresh[i])).collect();
+            filter_record_batch(&p.batch, &keep)?
+        })
     }
 
     /// The events of `groups` to store (the first copy of each id not stored yet), and what
@@ -89,16 +121,16 @@ impl Store {
         Ok(first_copies(groups, &existing))
     }
 
-    /// Appends `batch` (the rows of `fresh`) and marks the licenses of its lifecycle events dirty,
-    /// in one transaction; then remembers the ids. Durable when it returns `Ok`.
-    fn commit(&mut self, fresh: &[&Event], batch: RecordBatch) -> Result<()> {
+    /// Appends `batches` (the rows of `fresh`) and marks the licenses of its lifecycle events
+    /// dirty, in one transaction; then remembers the ids. Durable when it returns `Ok`.
+    fn commit(&mut self, fresh: &[&Event], batches: Vec<RecordBatch>) -> Result<()> {
         let dirty: BTreeSet<&str> = fresh
             .iter()
             .filter(|e| e.kind().is_lifecycle())
             .filter_map(|e| e.license_id.as_deref())
             .collect();
         self.clean &= dirty.is_empty();
-        self.write(batch, &dirty)?; // one transaction
+        self.write(batches, &dirty)?; // one transaction
         let hashes = self.id_hashes()?;
         for e in fresh {
             hashes.insert(id_hash(&e.id));
@@ -106,11 +138,13 @@ impl Store {
         Ok(())
     }
 
-    fn write(&self, batch: RecordBatch, dirty: &BTreeSet<&str>) -> Result<()> {
+    fn write(&self, batches: Vec<RecordBatch>, dirty: &BTreeSet<&str>) -> Result<()> {
         if self.bulk {
             // A bulk import's batch through DuckDB's Arrow scan (arrow_insert.rs says why).
             return self.inserter.in_transaction(|ins| {
-                ins.insert("events", &batch)?;
+                for batch in &batches {
+                    ins.insert("events", batch)?;
+                }
                 if !dirty.is_empty() {
                     let ids: ArrayRef = Arc::new(StringArray::from_iter_values(dirty.iter()));
                     let field = Field::new("license_id", ids.data_type().clone(), false);
@@ -127,7 +161,9 @@ impl Store {
             let mut app = store.db.conn.appender("events")?;
             // One Arrow batch per call: DuckDB takes whole column vectors instead of one value
             // per FFI call.
-            app.append_record_batch(batch)?;
+            for batch in batches {
+                app.append_record_batch(batch)?;
+            }
             app.flush()?;
             drop(app);
             let mut app = store.db.conn.appender("dirty")?;

@@ -28,6 +28,10 @@ enum Action {
     PreparedOnly(Vec<u16>),
     /// Ingest the same batch as several concurrent requests in one group commit.
     Group(Vec<Vec<u16>>),
+    /// Several requests, each prepared where it was read (as a server does), in one group
+    /// commit. When late, the first request is stored and counted after the others were
+    /// prepared, so their time is older than the counts' mark.
+    PreparedGroup(Vec<Vec<u16>>, bool),
     /// Drop the store and open it again from disk.
     Restart,
     /// Catch the kept tables up with the events received since, in slices of about this many
@@ -111,6 +115,8 @@ fn arb_action() -> impl Strategy<Value = Action> {
         3 => batch().prop_map(Action::Prepared),
         2 => batch().prop_map(Action::PreparedOnly),
         2 => prop::collection::vec(batch(), 1..4).prop_map(Action::Group),
+        2 => (prop::collection::vec(batch(), 1..4), any::<bool>())
+            .prop_map(|(batches, late)| Action::PreparedGroup(batches, late)),
         1 => Just(Action::Restart),
         2 => (1i64..8, prop_oneof![Just(Kept::Both), Just(Kept::Counts), Just(Kept::Spread)])
             .prop_map(|(slice, kept)| Action::CatchUp(slice, kept)),
@@ -476,6 +482,25 @@ proptest! {
                     for (out, batch) in outs.iter().zip(batches) {
                         prop_assert_eq!((out.accepted, out.duplicates), model.ingest(batch));
                     }
+                    store.refresh().unwrap();
+                }
+                Action::PreparedGroup(batches, late) => {
+                    let make = |b: &Vec<u16>| Prepared::new(b.iter().map(|n| event(*n)).collect()).unwrap();
+                    let (first, rest) = if *late { (Some(&batches[0]), &batches[1..]) } else { (None, &batches[..]) };
+                    let prepared: Vec<Prepared> = rest.iter().map(make).collect();
+                    if let Some(b) = first {
+                        let events: Vec<Event> = b.iter().map(|n| event(*n)).collect();
+                        let out = store.append(&events).unwrap();
+                        prop_assert_eq!((out.accepted, out.duplicates), model.ingest(b));
+                        store.catch_up().unwrap();
+                    }
+                    let refs: Vec<&Prepared> = prepared.iter().collect();
+                    let mut stored = 0;
+                    let outs = store.append_prepared_groups_then(&refs, &mut |_| stored += 1).unwrap();
+                    for (out, batch) in outs.iter().zip(rest) {
+                        prop_assert_eq!((out.accepted, out.duplicates), model.ingest(batch));
+                    }
+                    prop_assert_eq!(stored, outs.iter().map(|o| o.accepted).sum::<u64>());
                     store.refresh().unwrap();
                 }
                 Action::Restart => {
