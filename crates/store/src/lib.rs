@@ -34,10 +34,10 @@ pub const DEFAULT_MEMORY_LIMIT: &str = "1GiB";
 /// default is 16 MB). A checkpoint compresses the row groups its commits touched, and an
 /// `events` row group holds 122,880 rows: at 16 MB (about 104,000 validation events) nearly
 /// every checkpoint rewrote the part-filled row group the one before had written. At 32 MB a
-/// server's sustained HTTP ingest (8 clients x 1,000 events) took in 13-30% more events per
-/// second than at 16 MB, alternating, with p99 request latency 0.2-0.3 s either way; at 1M
-/// licenses the live figures held, with a peak RSS about 0.17 GB higher (BENCHMARKS.md,
-/// "Session 13").
+/// server's sustained HTTP ingest (8 clients x 1,000 events) took in 4-17% more events per
+/// second than at 16 MB in alternating pairs (more in a slower hour), with p99 request latency
+/// 0.2-0.3 s either way; at 1M licenses the live figures held, the peak RSS of 20 s runs up to
+/// 0.17 GB higher, of 60 s runs the same (BENCHMARKS.md, "Session 13").
 pub const CHECKPOINT_THRESHOLD: &str = "32MB";
 
 mod append;
