@@ -97,11 +97,11 @@ impl IdHashes {
 }
 
 /// For a sorted vector of hashes, where the hashes starting with each value of their top `bits`
-/// bits begin: a lookup searches the dozen or so neighbours of its own prefix instead of
+/// bits begin: a lookup searches the 16 to 32 neighbours of its own prefix instead of
 /// binary-searching the whole vector, whose first twenty-odd steps each missed the cache at
 /// millions of ids (`IdHashes::contains` was 4% of a server's writing thread under HTTP ingest,
-/// BENCHMARKS.md "Session 13"). About 16 hashes a prefix: the index is a sixteenth of the
-/// vector's size.
+/// BENCHMARKS.md "Session 13"). 16 to 32 hashes a prefix: the index takes at most a
+/// sixteenth of the vector's memory.
 #[derive(Default)]
 struct Index {
     bits: u32,
