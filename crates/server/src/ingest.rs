@@ -143,17 +143,7 @@ pub async fn store(
         }
     }
     if !events.is_empty() {
-        let batch = match s.writer.preparer.prepare(events) {
-            Ok(b) => b,
-            Err(e) => {
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "body",
-                    format!("the store failed, nothing of this request was stored: {e}"),
-                )
-            }
-        };
-        match s.writer.write(batch).await {
+        match s.writer.write(events).await {
             Ok(out) => {
                 answer.accepted = out.accepted;
                 answer.duplicates = out.duplicates;

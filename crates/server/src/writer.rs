@@ -5,6 +5,7 @@
 
 use crate::recent::Recent;
 use keylens_backend::{AppendOutcome, Batch, Preparer, Store};
+use keylens_event::Event;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -14,8 +15,8 @@ pub const ENQUEUE_WAIT: Duration = Duration::from_secs(10);
 const MAX_GROUP_EVENTS: usize = 100_000;
 
 struct Job {
-    /// Made ready by the request's task ([`Handle::preparer`]): sorted and in the store's
-    /// columns, work the one writing thread then does not do (7% of its time under HTTP ingest,
+    /// Made ready by the request's task ([`Handle::write`]): sorted and in the store's columns,
+    /// work the one writing thread then does not do (7% of its time under HTTP ingest,
     /// BENCHMARKS.md "Session 13").
     batch: Batch,
     reply: oneshot::Sender<Result<AppendOutcome, String>>,
@@ -25,7 +26,7 @@ struct Job {
 pub struct Handle {
     tx: mpsc::Sender<Job>,
     /// How the store wants a request's events made ready.
-    pub preparer: Preparer,
+    preparer: Preparer,
     /// Events per group commit, for the server's own metrics.
     pub commits: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
 }
@@ -39,8 +40,13 @@ pub enum WriteError {
 }
 
 impl Handle {
-    /// Stores `batch` (from [`Handle::preparer`]); returns once its events are committed.
-    pub async fn write(&self, batch: Batch) -> Result<AppendOutcome, WriteError> {
+    /// Stores `events`; returns once they are committed. They are made ready for the store
+    /// (sorted, in its columns) here, on the caller's task, not on the writing thread.
+    pub async fn write(&self, events: Vec<Event>) -> Result<AppendOutcome, WriteError> {
+        let batch = self
+            .preparer
+            .prepare(events)
+            .map_err(|e| WriteError::Store(e.to_string()))?;
         let (reply, answer) = oneshot::channel();
         match tokio::time::timeout(ENQUEUE_WAIT, self.tx.send(Job { batch, reply })).await {
             Ok(Ok(())) => {}
