@@ -224,17 +224,11 @@ impl Store {
         let started = Instant::now();
         self.counts.spread_caught_up = Some(started);
         let slices = self.slices(self.counts.spread_upto, slice)?;
-        if slices.is_empty() {
-            // No event since the last catch-up, but a re-fold since may have listed licenses in
+        if slices.is_empty() && self.lapses_pending()? {
+            // No event since the last catch-up, but a re-fold since listed licenses in
             // `lapse_pending`: check their uses again now (an empty tail), not at the next event.
             let upto = self.counts.spread_upto;
-            let pending: i64 =
-                self.db
-                    .conn
-                    .query_row("SELECT count(*) FROM lapse_pending", [], |r| r.get(0))?;
-            if pending > 0 {
-                self.in_transaction(|store| store.fold_watch(upto, upto).map(|_| ()))?;
-            }
+            self.in_transaction(|store| store.fold_watch(upto, upto).map(|_| ()))?;
         }
         for (newest, _) in slices {
             let upto = self.counts.spread_upto;

@@ -53,6 +53,15 @@ pub(crate) struct Before {
 }
 
 impl Store {
+    /// Whether a re-fold has listed licenses in `lapse_pending` that no catch-up checked yet.
+    pub(crate) fn lapses_pending(&self) -> Result<bool> {
+        let pending: i64 =
+            self.db
+                .conn
+                .query_row("SELECT count(*) FROM lapse_pending", [], |r| r.get(0))?;
+        Ok(pending > 0)
+    }
+
     /// Folds the events received in `(upto, newest]` into `watched`, `watched_events`,
     /// `lapse_uses` and the followed licenses' copies, and checks the pending licenses' uses
     /// again, inside the caller's transaction and after `fold_spread` (whose counts it reads).
@@ -81,9 +90,7 @@ impl Store {
             lapse_uses(&tail, "TRUE")
         ))?;
         // After the tail's uses: a pending license's uses are all checked again, the tail's too.
-        let pending: i64 =
-            conn.query_row("SELECT count(*) FROM lapse_pending", [], |r| r.get(0))?;
-        if pending > 0 {
+        if self.lapses_pending()? {
             let ids = "license_id IN (SELECT license_id FROM lapse_pending)";
             conn.execute_batch(&format!(
                 "DELETE FROM lapse_uses WHERE {ids};
