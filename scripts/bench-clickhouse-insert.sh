@@ -19,10 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 n="${1:-100000}"
-cargo build --release --locked --bin keylens >&2
-bin="$CARGO_TARGET_DIR/release/keylens"
-work="${KEYLENS_BENCH_DIR:-$(mktemp -d)}"
-mkdir -p "$work"
+source scripts/bench-setup.sh
 eval "$(scripts/clickhouse.sh start)"
 trap 'scripts/clickhouse.sh stop "$KEYLENS_CLICKHOUSE_DIR"' EXIT
 hostport="${KEYLENS_CLICKHOUSE_URL#clickhouse://}"
@@ -31,11 +28,6 @@ http_port="${hostport##*:}"
 tcp_port=$((http_port + 1000)) # scripts/clickhouse.sh: native port = HTTP port + 1000
 ch() { clickhouse-client --host 127.0.0.1 --port "$tcp_port" "$@"; }
 
-if [ ! -s "$work/events.ndjson" ]; then
-  "$bin" generate --licenses "$n" --seed 1 --end 2026-11-01 > "$work/events.ndjson"
-fi
-events=$(wc -l < "$work/events.ndjson")
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
 echo "== ClickHouse $(ch --query 'SELECT version()'), $n licenses, $events events ($(du -h "$work/events.ndjson" | cut -f1))"
 
 # One column per field of the contract (crates/event/src/validate.rs, FIELDS).

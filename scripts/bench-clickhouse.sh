@@ -8,21 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 n="${1:-1000000}"
-cargo build --release --locked --bin keylens >&2
-bin="$CARGO_TARGET_DIR/release/keylens"
-work="${KEYLENS_BENCH_DIR:-$(mktemp -d)}"
-mkdir -p "$work"
+source scripts/bench-setup.sh
 if [ -z "${KEYLENS_CLICKHOUSE_URL:-}" ]; then
   eval "$(scripts/clickhouse.sh start)"
   trap 'scripts/clickhouse.sh stop "$KEYLENS_CLICKHOUSE_DIR"' EXIT
 fi
 url="${KEYLENS_CLICKHOUSE_URL%/*}/bench_$n"
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
 echo "== ClickHouse $(python3 -c "import sys,urllib.request; print(urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=b'SELECT version()')).read().decode().strip())" "$(echo "${KEYLENS_CLICKHOUSE_URL%/*}" | sed 's#^clickhouse://#http://#; s#,.*##')/")"
-if [ ! -s "$work/events.ndjson" ]; then
-  "$bin" generate --licenses "$n" --seed 1 --end 2026-11-01 > "$work/events.ndjson"
-fi
-events=$(wc -l < "$work/events.ndjson")
 echo "== $n licenses, $events events ($(du -h "$work/events.ndjson" | cut -f1))"
 
 import() { # ENGINE ARGS...: prints "events/s seconds"
