@@ -216,6 +216,32 @@ impl Store {
         }
     }
 
+    /// [`Store::refresh_observed`] without the embedded store's catch-ups of its kept tables,
+    /// which a server runs after answering ([`Store::catch_up_one_when_due`]).
+    pub fn refold_observed(&mut self, changed: &mut dyn FnMut(&LiveRow, i64)) -> Result<u64> {
+        match self {
+            Store::Embedded(s) => Ok(s.refold_observed(&mut |_, _| {}, Some(changed))?),
+            Store::ClickHouse(s) => Ok(s.refresh_with(&mut |_, _| {})?),
+        }
+    }
+
+    /// [`Store::refresh`] without the embedded store's catch-ups of its kept tables.
+    pub fn refold(&mut self) -> Result<u64> {
+        match self {
+            Store::Embedded(s) => Ok(s.refold_observed(&mut |_, _| {}, None)?),
+            Store::ClickHouse(s) => Ok(s.refresh_with(&mut |_, _| {})?),
+        }
+    }
+
+    /// The embedded store's catch-up of its kept tables that is due, if any, one kind per call
+    /// (`keylens_store::Store::catch_up_one_when_due`); ClickHouse keeps none.
+    pub fn catch_up_one_when_due(&mut self) -> Result<()> {
+        match self {
+            Store::Embedded(s) => Ok(s.catch_up_one_when_due()?),
+            Store::ClickHouse(_) => Ok(()),
+        }
+    }
+
     /// Loads the stored ids' hashes (dedup) now rather than on the first append.
     pub fn load_ids(&mut self) -> Result<()> {
         match self {

@@ -115,14 +115,18 @@ impl Engine for Counted<'_> {
     }
 }
 
-fn store() -> (tempfile::TempDir, Store) {
-    let end = parse_rfc3339("2026-11-01T00:00:00Z").unwrap();
-    let events = keylens_generate::validated_events(&keylens_generate::Spec {
+/// The generated stream these tests store: 300 licenses over a year.
+fn stream() -> Vec<keylens_event::Event> {
+    keylens_generate::validated_events(&keylens_generate::Spec {
         licenses: 300,
         seed: 11,
         days: 365,
-        end,
-    });
+        end: parse_rfc3339("2026-11-01T00:00:00Z").unwrap(),
+    })
+}
+
+fn store() -> (tempfile::TempDir, Store) {
+    let events = stream();
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path()).unwrap();
     let batches: Vec<&[keylens_event::Event]> = events.chunks(700).collect();
@@ -538,4 +542,68 @@ fn a_late_revocation_is_found_before_and_after_the_next_catch_up() {
         );
         assert!(counted.read_lapse_uses.get());
     }
+}
+
+/// A watched license whose events a server's catch-ups are still copying (a step of stored
+/// events each, watch.rs) is read from `events`: misuse answers as if it scanned, before the
+/// copies finish and after.
+#[test]
+fn licenses_whose_events_are_still_being_copied_are_read_from_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    for batch in stream().chunks(700) {
+        store.append(batch).unwrap();
+    }
+    store.refresh().unwrap();
+    store.catch_up_counts(i64::MAX).unwrap();
+    // The spread from nothing, copying the events of the licenses it starts to watch from
+    // about 700 stored events (one append) only.
+    store.catch_up_spread_stepping(i64::MAX, 700).unwrap();
+    let copying = |store: &Store| {
+        store.rows("SELECT count(*) FROM watch_copying").unwrap()[0][0]
+            .as_i64()
+            .unwrap()
+    };
+    let watched = store.rows("SELECT count(*) FROM watched").unwrap()[0][0]
+        .as_i64()
+        .unwrap();
+    assert!(
+        copying(&store) > 0 && copying(&store) == watched,
+        "every watched license is still being copied ({} of {watched})",
+        copying(&store)
+    );
+    let low: &[(&str, &str)] = &[("ip_spread_factor", "0.5"), ("ip_spread_extra", "0")];
+    let compare = |store: &Store, copies_left: bool| {
+        for thresholds in [&[][..], low] {
+            for as_of in ["2026-11-01T00:00:00Z", "2026-07-15T13:45:10.5Z"] {
+                let mut p = vec![("as_of", as_of), ("from", "2025-11-01")];
+                p.extend_from_slice(thresholds);
+                let counted = Counted::new(store);
+                let ours = answer(&counted, "misuse", &p);
+                assert_same(
+                    &ours,
+                    &answer(&EventsOnly(store), "misuse", &p),
+                    &format!("misuse {p:?}, copies left: {copies_left}"),
+                );
+                if thresholds.is_empty() && as_of.starts_with("2026-11") {
+                    assert!(!ours.rows.is_empty(), "misuse {p:?} finds licenses");
+                    assert_eq!(
+                        counted.read_unwatched.get(),
+                        copies_left,
+                        "misuse {p:?} reads the licenses being copied from events"
+                    );
+                }
+            }
+        }
+    };
+    compare(&store, true);
+    // Each catch-up (no new events) copies a step further, until every copy is done.
+    let mut steps = 0;
+    while copying(&store) > 0 {
+        store.catch_up_spread_stepping(i64::MAX, 700).unwrap();
+        steps += 1;
+        assert!(steps < 1000, "the copies finish");
+    }
+    assert!(steps > 1, "the copies took several catch-ups ({steps})");
+    compare(&store, false);
 }

@@ -137,9 +137,9 @@ fn run(
             if outcomes.iter().any(|o| o.accepted > 0) {
                 let mut refolded = Vec::new();
                 let derived = if recent.keeps_licenses() {
-                    store.refresh_observed(&mut |row, sign| refolded.push((*row, sign)))
+                    store.refold_observed(&mut |row, sign| refolded.push((*row, sign)))
                 } else {
-                    store.refresh()
+                    store.refold()
                 };
                 // What committed counts, even if a later chunk failed.
                 recent.refolded(&refolded);
@@ -169,6 +169,11 @@ fn run(
                     let _ = job.reply.send(Err(e.to_string()));
                 }
             }
+        }
+        // After answering: the kept tables' catch-ups (queries read what they have not caught
+        // up from the events), so that this commit's requests do not wait for them.
+        if let Err(e) = store.catch_up_one_when_due() {
+            tracing::error!(error = %e, "catching the kept tables up failed; the next commit retries");
         }
     }
 }

@@ -43,10 +43,31 @@ impl Store {
         progress: &mut dyn FnMut(u64, u64),
         changed: Option<&mut RowChanged<'_>>,
     ) -> Result<u64> {
-        let done = self.refold_dirty(progress, changed)?;
+        let done = self.refold_observed(progress, changed)?;
         // Every few seconds, not per commit (validation_counts.rs); after the re-folds, so that
         // the calls are counted under the tiers of up-to-date segments (retier.rs).
         self.catch_up_when_due()?;
+        Ok(done)
+    }
+
+    /// [`Store::refresh_observed`] without the kept tables' catch-ups: a server re-folds before
+    /// answering a commit (its clients then read their writes in every metric) and catches up
+    /// after ([`Store::catch_up_one_when_due`]), since queries read what the kept tables have
+    /// not caught up from `events`.
+    pub fn refold_observed(
+        &mut self,
+        progress: &mut dyn FnMut(u64, u64),
+        changed: Option<&mut RowChanged<'_>>,
+    ) -> Result<u64> {
+        let started = std::time::Instant::now();
+        let done = self.refold_dirty(progress, changed)?;
+        if done > 0 {
+            tracing::debug!(
+                ms = started.elapsed().as_secs_f64() * 1000.0,
+                licenses = done,
+                "re-folded"
+            );
+        }
         Ok(done)
     }
 

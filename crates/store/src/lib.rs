@@ -12,7 +12,7 @@
 //!   with a version, up to the same mark; the writer catches both up every few seconds in
 //!   [`Store::refresh`] (see `validation_counts.rs`, `last_uses.rs`). `license_values` and
 //!   `license_spread` hold each license's distinct machines, IPs, countries and places and their
-//!   counts, up to their own mark in `spread_upto`, caught up every 30 s (`spread.rs`), and with
+//!   counts, up to their own mark in `spread_upto`, caught up every 5 s (`spread.rs`), and with
 //!   them `watched_events` (the events of the licenses likely to fire a misuse signal) and
 //!   `lapse_uses` (the uses after a license's end), see `watch.rs`.
 //!

@@ -170,7 +170,7 @@ const MIGRATIONS: &[&str] = &[
     DELETE FROM validation_counts;
     DELETE FROM license_last_use;
     UPDATE counted_upto SET received_at = 0;",
-    // 6: the spread gets a mark of its own (caught up every 30 s rather than every 2 s, see
+    // 6: the spread gets a mark of its own (caught up less often than every 2 s, see
     // validation_counts.rs), starting where the shared one is.
     "CREATE TABLE spread_upto (received_at BIGINT NOT NULL);
     INSERT INTO spread_upto SELECT received_at FROM counted_upto;",
@@ -217,6 +217,10 @@ const MIGRATIONS: &[&str] = &[
     DELETE FROM license_values;
     DELETE FROM license_spread;
     UPDATE spread_upto SET received_at = 0, latest_use = NULL;",
+    // 9: watched licenses whose events are still being copied into `watched_events`, with how
+    // far (`received_at`): a server copies them a step per catch-up rather than in one scan of
+    // every event (watch.rs, `copy_watched_events`); `misuse` reads theirs from `events`.
+    "CREATE TABLE watch_copying (license_id VARCHAR NOT NULL, copied_upto BIGINT NOT NULL);",
 ];
 
 pub(crate) fn migrate(conn: &duckdb::Connection, path: &Path) -> Result<()> {

@@ -8,7 +8,7 @@
 //! cover the events received up to it, and a catch-up folds in the events received since, moving
 //! it in the same transaction. Excluding the values a license already has reads all of
 //! `license_values` (0.2 s at 1M licenses, whatever the tail), so a server catches the spread up
-//! every 30 s, not every 2 s as the counts. Of the tail's distinct values, those a license
+//! every 5 s, not every 2 s as the counts. Of the tail's distinct values, those a license
 //! already has are dropped; the rest are added to `license_values` and counted, with the tail's
 //! activations and failures, into the license's `license_spread` row (replaced by the sum of
 //! the old row and the new counts).

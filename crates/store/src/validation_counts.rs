@@ -49,9 +49,17 @@ const SET_ASIDE_BELOW: i64 = 1_000_000;
 /// How often [`Store::refresh`] catches the counts up.
 pub(crate) const CATCH_UP_EVERY: Duration = Duration::from_secs(2);
 
-/// How often [`Store::refresh`] catches the spread up (spread.rs): at 1M licenses each run
-/// costs 0.2 s whatever its tail, which every 2 s took 12-19% of the live benchmark's ingest.
-pub(crate) const SPREAD_EVERY: Duration = Duration::from_secs(30);
+/// How often [`Store::refresh`] catches the spread up (spread.rs). Each run has a fixed cost
+/// (at 1M licenses about 0.2 s, which every 2 s took 12-19% of the live benchmark's ingest)
+/// and one growing with its tail, and requests wait for it: every 30 s, a run over 1.5-1.9M
+/// events kept the writer 1.7-3.7 s, and an event sent then reached the dashboard 3.6-4.5 s
+/// later (BENCHMARKS.md, "Session 14").
+pub(crate) const SPREAD_EVERY: Duration = Duration::from_secs(5);
+
+/// How many stored events a server's spread catch-up reads at most to copy the events of
+/// licenses that started to be watched (watch.rs): at 1M licenses (36M events) copying them in
+/// one go kept the writer 1.2-2.5 s; 2M events take about a tenth of that.
+pub(crate) const COPY_STEP: i64 = 2_000_000;
 
 /// The first catch-up of a store opened after an upgrade counts every stored event: says what
 /// took the time.
@@ -132,6 +140,22 @@ impl Store {
         at > self.counts.upto && at > self.counts.spread_upto
     }
 
+    /// The kind of catch-up whose last run is old enough, one per call (the spread first when
+    /// both are): what a server's writer runs after answering each commit. Run together, the
+    /// two kept the requests arriving meanwhile waiting for both (at 1M licenses 0.1-0.3 s and
+    /// 0.5-0.9 s); one per call lets the commits in between go through.
+    pub fn catch_up_one_when_due(&mut self) -> Result<()> {
+        let due =
+            |last: Option<Instant>, every: Duration| last.is_none_or(|t| t.elapsed() >= every);
+        if due(self.counts.spread_caught_up, SPREAD_EVERY) {
+            self.catch_up_spread_copying(CATCH_UP_SLICE, Some(COPY_STEP))
+        } else if due(self.counts.caught_up, CATCH_UP_EVERY) {
+            self.catch_up_counts(CATCH_UP_SLICE)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Each kind of catch-up whose last run is old enough (or none ran): the counts every
     /// [`CATCH_UP_EVERY`], the spread every [`SPREAD_EVERY`].
     pub(crate) fn catch_up_when_due(&mut self) -> Result<()> {
@@ -141,7 +165,7 @@ impl Store {
             self.catch_up_counts(CATCH_UP_SLICE)?;
         }
         if due(self.counts.spread_caught_up, SPREAD_EVERY) {
-            self.catch_up_spread(CATCH_UP_SLICE)?;
+            self.catch_up_spread_copying(CATCH_UP_SLICE, Some(COPY_STEP))?;
         }
         Ok(())
     }
@@ -219,22 +243,48 @@ impl Store {
     /// Folds the events received after the spread's mark into `license_values` and
     /// `license_spread` (spread.rs), moving that mark, in one transaction per slice of about
     /// `slice` events. Its fixed cost (excluding each license's known values reads all of
-    /// `license_values`: 0.2 s at 1M licenses) is why a server runs it every 30 s (`SPREAD_EVERY`).
+    /// `license_values`: 0.2 s at 1M licenses) is why a server runs it every 5 s (`SPREAD_EVERY`),
+    /// not every 2 s as the counts.
+    /// Newly watched licenses' events are all copied before it returns.
     pub fn catch_up_spread(&mut self, slice: i64) -> Result<()> {
+        self.catch_up_spread_copying(slice, None)
+    }
+
+    /// [`Store::catch_up_spread`] as a server's writer runs it: each slice copies newly watched
+    /// licenses' events from at most about `copy_step` stored events (watch.rs,
+    /// `copy_watched_events`), so that no catch-up keeps the writer for seconds; the copies
+    /// go on at the next catch-ups.
+    pub fn catch_up_spread_stepping(&mut self, slice: i64, copy_step: i64) -> Result<()> {
+        self.catch_up_spread_copying(slice, Some(copy_step))
+    }
+
+    fn catch_up_spread_copying(&mut self, slice: i64, copy_step: Option<i64>) -> Result<()> {
         let started = Instant::now();
         self.counts.spread_caught_up = Some(started);
         let slices = self.slices(self.counts.spread_upto, slice)?;
-        if slices.is_empty() && self.lapses_pending()? {
+        if slices.is_empty() && (self.lapses_pending()? || self.copies_pending()?) {
             // No event since the last catch-up, but a re-fold since listed licenses in
-            // `lapse_pending`: check their uses again now (an empty tail), not at the next event.
+            // `lapse_pending`, or watched ones whose events are not all copied: check their
+            // uses again, or copy on, now (an empty tail), not at the next event.
             let upto = self.counts.spread_upto;
-            self.in_transaction(|store| store.fold_watch(upto, upto).map(|_| ()))?;
+            self.in_transaction(|store| store.fold_watch(upto, upto, copy_step).map(|_| ()))?;
         }
-        for (newest, _) in slices {
+        for (newest, events) in slices {
             let upto = self.counts.spread_upto;
             let latest = self.in_transaction(|store| {
+                let t = Instant::now();
                 store.fold_spread(upto, newest)?;
-                let latest = store.fold_watch(upto, newest)?.max(store.counts.latest_use);
+                let spread_ms = t.elapsed().as_secs_f64() * 1000.0;
+                let t = Instant::now();
+                let latest = store
+                    .fold_watch(upto, newest, copy_step)?
+                    .max(store.counts.latest_use);
+                tracing::debug!(
+                    events,
+                    spread_ms,
+                    watch_ms = t.elapsed().as_secs_f64() * 1000.0,
+                    "caught up a slice of the spread"
+                );
                 store.db.conn.execute(
                     "UPDATE spread_upto SET received_at = ?, latest_use = ?",
                     duckdb::params![newest, latest],

@@ -65,8 +65,15 @@ impl Store {
     /// Folds the events received in `(upto, newest]` into `watched`, `watched_events`,
     /// `lapse_uses` and the followed licenses' copies, and checks the pending licenses' uses
     /// again, inside the caller's transaction and after `fold_spread` (whose counts it reads).
+    /// Copies the events of licenses that started to be watched up to `newest` at once, or with
+    /// `copy_step`, about that many stored events further (see [`Store::copy_watched_events`]).
     /// Returns the latest `ts` of a use among those events.
-    pub(crate) fn fold_watch(&self, upto: i64, newest: i64) -> Result<Option<i64>> {
+    pub(crate) fn fold_watch(
+        &self,
+        upto: i64,
+        newest: i64,
+        copy_step: Option<i64>,
+    ) -> Result<Option<i64>> {
         let tail = format!("received_at > {upto} AND received_at <= {newest}");
         let conn = &self.db.conn;
         // Only licenses with events in the tail changed their spread or lapse uses (and those
@@ -76,7 +83,8 @@ impl Store {
                SELECT DISTINCT license_id FROM events WHERE {tail} AND license_id IS NOT NULL \
                UNION SELECT license_id FROM lapse_pending;
              INSERT INTO watched_events SELECT {WATCHED_COLUMNS} FROM events \
-               WHERE {tail} AND type IN {DETAIL_TYPES} AND license_id IN (SELECT license_id FROM watched);
+               WHERE {tail} AND type IN {DETAIL_TYPES} AND license_id IN (SELECT license_id FROM watched) \
+                 AND license_id NOT IN (SELECT license_id FROM watch_copying);
              CREATE OR REPLACE TEMP TABLE rewatched AS \
                SELECT license_id FROM watched WHERE license_id IN (SELECT license_id FROM touched);
              DELETE FROM watched WHERE license_id IN (SELECT license_id FROM rewatched);
@@ -84,10 +92,14 @@ impl Store {
                WHERE license_id IN (SELECT license_id FROM rewatched);
              DROP TABLE rewatched;"
         ))?;
-        self.watch_firing("(SELECT license_id FROM touched)", newest)?;
+        self.watch_firing("(SELECT license_id FROM touched)")?;
+        self.copy_watched_events(newest, copy_step)?;
+        // Only the touched licenses' windows: the tail's uses are theirs, and the windows of
+        // every license cost a catch-up a scan of `licenses` and `terms` (at 1M licenses about
+        // a fifth of its fixed cost).
         conn.execute_batch(&format!(
             "INSERT INTO lapse_uses {}",
-            lapse_uses(&tail, "TRUE")
+            lapse_uses(&tail, "license_id IN (SELECT license_id FROM touched)")
         ))?;
         // After the tail's uses: a pending license's uses are all checked again, the tail's too.
         if self.lapses_pending()? {
@@ -114,47 +126,112 @@ impl Store {
 
     /// Watches the licenses among `ids` (a relation of `license_id`) whose kept spread fires
     /// under the default thresholds with their seats and that are not watched yet: their spread
-    /// into `watched`, their events received up to `upto` (the spread's mark) into
-    /// `watched_events`.
-    fn watch_firing(&self, ids: &str, upto: i64) -> Result<()> {
-        let conn = &self.db.conn;
-        conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE watch_new AS SELECT k.license_id FROM license_spread k \
-               LEFT JOIN licenses l ON l.license_id = k.license_id \
-               WHERE k.license_id IN {ids} AND {fires} \
-                 AND k.license_id NOT IN (SELECT license_id FROM watched);",
+    /// into `watched`, and into `watch_copying` with nothing of their events copied yet
+    /// ([`Store::copy_watched_events`] copies them).
+    fn watch_firing(&self, ids: &str) -> Result<()> {
+        // Both sides narrowed to `ids` before the join: joined whole, DuckDB hashed every
+        // license's seats each catch-up (1M licenses: 100 -> 45 ms).
+        self.db.conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE watch_new AS SELECT k.license_id FROM ( \
+                 SELECT * FROM license_spread WHERE license_id IN {ids} \
+                   AND license_id NOT IN (SELECT license_id FROM watched)) k \
+               LEFT JOIN (SELECT license_id, seats FROM licenses WHERE license_id IN {ids}) l \
+                 ON l.license_id = k.license_id \
+               WHERE {fires};
+             INSERT INTO watched SELECT {SPREAD_COLUMNS} FROM license_spread \
+               WHERE license_id IN (SELECT license_id FROM watch_new);
+             INSERT INTO watch_copying SELECT license_id, 0 FROM watch_new;
+             DROP TABLE watch_new;",
             fires = watch_fires("k", "coalesce(l.seats, 1)"),
         ))?;
-        let new: Vec<String> = {
-            let mut stmt = conn.prepare("SELECT license_id FROM watch_new")?;
-            let ids = stmt.query_map([], |r| r.get(0))?;
-            ids.collect::<duckdb::Result<_>>()?
-        };
-        // A few licenses as a list of literals, which DuckDB tests in its scan before reading
-        // the other columns: 250 licenses of the 1M store, 1.5-2.1 s and 633-642 MB peak RSS,
-        // where the join with `watch_new` read every column of every event (2.9-4.2 s, 920-931
-        // MB; DuckDB's Python package, BENCHMARKS.md "Session 10"). Many (the first catch-up of
-        // a store) by the join.
-        let copy = |ids: &str| {
+        Ok(())
+    }
+
+    /// Whether some watched licenses' events are still being copied.
+    pub(crate) fn copies_pending(&self) -> Result<bool> {
+        let n: i64 = self
+            .db
+            .conn
+            .query_row("SELECT count(*) FROM watch_copying", [], |r| r.get(0))?;
+        Ok(n > 0)
+    }
+
+    /// Copies into `watched_events` the events of the licenses in `watch_copying` (received after
+    /// each one's `copied_upto`), up to `newest`, the spread's mark being set: with no
+    /// `copy_step`, all of them; with one, those of the next stored events, about that many,
+    /// after the least `copied_upto`. A license whose copy reaches `newest` leaves
+    /// `watch_copying` (from then on the catch-ups add its new events with every watched
+    /// license's); until then `misuse` reads its events from `events`.
+    ///
+    /// Finding a few licenses' events reads every stored event's license (1.2-2.5 s at 1M
+    /// licenses, 36M events), and a catch-up that did it in one go kept the server's writer, and
+    /// every request waiting for it, that long. A step reads only its range of `received_at`
+    /// (the stored order, so DuckDB skips the other row groups).
+    pub(crate) fn copy_watched_events(&self, newest: i64, copy_step: Option<i64>) -> Result<()> {
+        let conn = &self.db.conn;
+        loop {
+            // The licenses copied least far go first; a range stops at the next one's cursor,
+            // so that cursors only ever meet (and then move together).
+            let (from, next): (Option<i64>, Option<i64>) = conn.query_row(
+                "SELECT min(copied_upto), min(copied_upto) FILTER (WHERE copied_upto > \
+                   (SELECT min(copied_upto) FROM watch_copying)) FROM watch_copying",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let Some(from) = from.filter(|&f| f < newest) else {
+                break;
+            };
+            let mut to = next.map_or(newest, |n| n.min(newest));
+            if let Some(step) = copy_step {
+                to = to.min(self.step_end(from, to, step)?);
+            }
+            let ids: Vec<String> = {
+                let mut stmt = conn.prepare(&format!(
+                    "SELECT license_id FROM watch_copying WHERE copied_upto = {from}"
+                ))?;
+                let ids = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                ids.collect::<duckdb::Result<_>>()?
+            };
+            // A few licenses as a list of literals, which DuckDB tests in its scan before
+            // reading the other columns: 250 licenses of the 1M store, 1.5-2.1 s and 633-642 MB
+            // peak RSS, where a join read every column of every event (2.9-4.2 s, 920-931 MB;
+            // DuckDB's Python package, BENCHMARKS.md "Session 10"). Many by the join.
+            let list = if ids.len() <= LITERAL_IDS {
+                let quoted: Vec<String> = ids.iter().map(|id| DuckDbDialect.string(id)).collect();
+                format!("({})", quoted.join(", "))
+            } else {
+                format!("(SELECT license_id FROM watch_copying WHERE copied_upto = {from})")
+            };
             conn.execute_batch(&format!(
                 "INSERT INTO watched_events SELECT {WATCHED_COLUMNS} FROM events \
-                   WHERE received_at <= {upto} AND type IN {DETAIL_TYPES} AND license_id IN {ids}"
-            ))
-        };
-        match new.len() {
-            0 => {}
-            n if n <= LITERAL_IDS => {
-                let ids: Vec<String> = new.iter().map(|id| DuckDbDialect.string(id)).collect();
-                copy(&format!("({})", ids.join(", ")))?;
+                   WHERE received_at > {from} AND received_at <= {to} AND type IN {DETAIL_TYPES} \
+                     AND license_id IN {list};
+                 UPDATE watch_copying SET copied_upto = {to} WHERE copied_upto = {from};"
+            ))?;
+            if copy_step.is_some() {
+                break;
             }
-            _ => copy("(SELECT license_id FROM watch_new)")?,
         }
-        conn.execute_batch(&format!(
-            "INSERT INTO watched SELECT {SPREAD_COLUMNS} FROM license_spread \
-               WHERE license_id IN (SELECT license_id FROM watch_new);
-             DROP TABLE watch_new;"
-        ))?;
+        conn.execute(
+            "DELETE FROM watch_copying WHERE copied_upto >= ?",
+            duckdb::params![newest],
+        )?;
         Ok(())
+    }
+
+    /// The `received_at` ending a step of about `step` stored events after `from` (whole
+    /// appends; at least one), at most `to`.
+    fn step_end(&self, from: i64, to: i64, step: i64) -> Result<i64> {
+        let end: Option<i64> = self.db.conn.query_row(
+            &format!(
+                "SELECT coalesce(max(received_at) FILTER (WHERE run <= {step}), min(received_at)) FROM ( \
+                   SELECT received_at, sum(count(*)) OVER (ORDER BY received_at) AS run FROM events \
+                   WHERE received_at > {from} AND received_at <= {to} GROUP BY received_at)"
+            ),
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(end.unwrap_or(to))
     }
 
     /// Copies again the `licenses` and `terms` rows of the followed licenses among `ids` (a
@@ -240,13 +317,10 @@ impl Store {
             .map(|(id, _)| format!("({})", DuckDbDialect.string(id)))
             .collect();
         if !fewer.is_empty() {
-            self.watch_firing(
-                &format!(
-                    "(SELECT * FROM (VALUES {}) v(license_id))",
-                    fewer.join(", ")
-                ),
-                self.counts.spread_upto,
-            )?;
+            self.watch_firing(&format!(
+                "(SELECT * FROM (VALUES {}) v(license_id))",
+                fewer.join(", ")
+            ))?;
         }
         self.copy_followed(ids)
     }

@@ -38,6 +38,10 @@ enum Action {
     /// events (whole appends): the counts and the spread, or only one of them (their marks then
     /// differ).
     CatchUp(i64, Kept),
+    /// Catch the spread up as a server's writer does, in slices of about the first many events,
+    /// copying newly watched licenses' events from about the second many stored events per
+    /// slice (the copies go on at later catch-ups).
+    CatchUpStepping(i64, i64),
     /// Sum `validation_counts` into one row per key.
     Compact,
     /// Compare what the store answers with the model.
@@ -120,6 +124,7 @@ fn arb_action() -> impl Strategy<Value = Action> {
         1 => Just(Action::Restart),
         2 => (1i64..8, prop_oneof![Just(Kept::Both), Just(Kept::Counts), Just(Kept::Spread)])
             .prop_map(|(slice, kept)| Action::CatchUp(slice, kept)),
+        2 => (1i64..8, 1i64..6).prop_map(|(slice, step)| Action::CatchUpStepping(slice, step)),
         1 => Just(Action::Compact),
         2 => Just(Action::Check),
     ]
@@ -367,13 +372,25 @@ fn check_watched(store: &Store) {
             .collect()
     };
     let mark = "(SELECT received_at FROM spread_upto)";
+    // A license whose events are still being copied has those received up to its cursor.
     assert_eq!(
-        ids(&format!("SELECT {WATCHED_COLUMNS} FROM watched_events ORDER BY ALL")),
         ids(&format!(
-            "SELECT {WATCHED_COLUMNS} FROM events WHERE received_at <= {mark} AND type IN {DETAIL_TYPES} \
+            "SELECT {WATCHED_COLUMNS} FROM watched_events ORDER BY ALL"
+        )),
+        ids(&format!(
+            "SELECT {WATCHED_COLUMNS} FROM events LEFT JOIN watch_copying USING (license_id) \
+             WHERE received_at <= coalesce(copied_upto, {mark}) AND type IN {DETAIL_TYPES} \
                AND license_id IN (SELECT license_id FROM watched) ORDER BY ALL"
         )),
         "the watched licenses' events"
+    );
+    assert_eq!(
+        ids(&format!(
+            "SELECT license_id FROM watch_copying \
+             WHERE license_id NOT IN (SELECT license_id FROM watched) OR copied_upto >= {mark}"
+        )),
+        Vec::<String>::new(),
+        "a license is copied while watched, and no further than the mark"
     );
     assert_eq!(
         ids("SELECT count(*) - count(DISTINCT license_id) FROM watched"),
@@ -518,6 +535,13 @@ proptest! {
                         let pending = store.rows("SELECT count(*) FROM lapse_pending").unwrap()[0][0].as_i64();
                         prop_assert_eq!(pending, Some(0), "a catch-up checks the pending licenses");
                     }
+                }
+                Action::CatchUpStepping(slice, step) => {
+                    store.catch_up_spread_stepping(*slice, *step).unwrap();
+                    prop_assert_eq!(kept_spread(&store), model.spread(), "the spread, caught up");
+                    let pending = store.rows("SELECT count(*) FROM lapse_pending").unwrap()[0][0].as_i64();
+                    prop_assert_eq!(pending, Some(0), "a catch-up checks the pending licenses");
+                    check_watched(&store);
                 }
                 Action::Compact => store.compact_counts().unwrap(),
                 Action::Check => {

@@ -26,14 +26,18 @@ fn count(store: &Store, sql: &str) -> i64 {
     store.rows(sql).unwrap()[0][0].as_i64().unwrap()
 }
 
+/// The schema version a store opened by this build has.
+const LATEST: i64 = 9;
+
 /// Takes the store in `dir` back to schema `version` (below 8): forgets the later migrations,
-/// drops the tables schema 8 added, then runs `undo` for the versions between.
+/// drops the tables schemas 8 and 9 added, then runs `undo` for the versions between.
 fn downgrade(dir: &std::path::Path, version: i64, undo: &str) {
     let conn = duckdb::Connection::open(dir.join(keylens_store::DB_FILE)).unwrap();
     conn.execute_batch(&format!(
         "DELETE FROM schema_version WHERE version > {version}; \
          DROP TABLE watched; DROP TABLE watched_events; DROP TABLE lapse_uses; \
-         DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms; {undo}"
+         DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms; \
+         DROP TABLE watch_copying; {undo}"
     ))
     .unwrap();
 }
@@ -259,10 +263,10 @@ fn schema_is_versioned() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path()).unwrap());
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), LATEST);
     assert_eq!(
         count(&s, "SELECT count(*) FROM schema_version"),
-        8,
+        LATEST,
         "a reopen applies nothing again"
     );
 }
@@ -309,7 +313,7 @@ fn a_store_from_schema_1_is_migrated_and_rederived_on_open() {
              ALTER TABLE segments DROP COLUMN region; ALTER TABLE segments DROP COLUMN channel;
              ALTER TABLE segments DROP COLUMN account_id; ALTER TABLE segments DROP COLUMN first_activation_at;");
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), LATEST);
     assert_eq!(
         count(&s, "SELECT count(*) FROM terms WHERE product = 'app'"),
         1
@@ -401,7 +405,7 @@ fn a_store_from_schema_2_gets_its_bookings_on_open() {
     }
     downgrade(dir.path(), 2, "DROP TABLE bookings; DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto;");
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), LATEST);
     assert_eq!(bookings_kept(&s).len(), 1);
     assert_eq!(bookings_kept(&s), bookings_by_join(&s));
     assert_eq!(count(&s, "SELECT count(*) FROM dirty"), 0);
@@ -555,7 +559,7 @@ fn a_store_from_schema_3_gets_its_validation_counts_on_open() {
     }
     downgrade(dir.path(), 3, "DROP TABLE validation_counts; DROP TABLE counted_upto; DROP TABLE license_last_use; DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto;");
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), LATEST);
     let (kept, counted) = counts_kept_and_counted(&s);
     assert_eq!(kept, counted);
     assert_eq!(kept.len(), 2, "the valid call and the two invalid ones");
@@ -801,7 +805,7 @@ fn a_store_from_schema_4_gets_its_spread_on_open() {
     }
     downgrade(dir.path(), 4, "DROP TABLE license_values; DROP TABLE license_spread; DROP TABLE spread_upto; ALTER TABLE validation_counts DROP COLUMN tier; ALTER TABLE counted_upto DROP COLUMN latest_ts;");
     let mut s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), LATEST);
     s.refresh().unwrap();
     let (kept, counted) = spread_kept_and_counted(&s);
     assert_eq!(kept, counted);
@@ -932,7 +936,7 @@ fn a_store_from_schema_6_counts_its_calls_by_tier_on_open() {
     }
     downgrade(dir.path(), 6, "ALTER TABLE spread_upto DROP COLUMN latest_use; ALTER TABLE validation_counts DROP COLUMN tier; ALTER TABLE counted_upto DROP COLUMN latest_ts;");
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), LATEST);
     assert_eq!(calls_of_tier(&s, "basic"), 1);
     let (kept, counted) = counts_kept_and_counted(&s);
     assert_eq!(kept, counted);
@@ -977,7 +981,7 @@ fn a_store_from_schema_7_watches_licenses_and_keeps_uses_after_an_end_on_open() 
         "ALTER TABLE spread_upto DROP COLUMN latest_use;",
     );
     let mut s = Store::open(dir.path()).unwrap();
-    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), 8);
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), LATEST);
     s.refresh().unwrap();
     assert_eq!(
         pairs(&s, "SELECT license_id, id FROM watched_events"),

@@ -23,7 +23,8 @@
 //! spread and rows and from the licenses with events since the catch-up, when every license
 //! that can fire is among them (no threshold below its default, no license created after
 //! `as_of` with several seats, see [`watched_hold_the_candidates`]); a watched candidate's
-//! events from `watched_events` and those received since, any other's from `events` by id; the
+//! events from `watched_events` and those received since, any other's (and those of a watched
+//! license whose events are still being copied, `watch_copying`) from `events` by id; the
 //! uses after an end from `lapse_uses` and those received since ([`kept_uses_after_end`]).
 //! 1M licenses: 1.34 s -> 158-209 ms (BENCHMARKS.md, "Session 10").
 
@@ -293,9 +294,10 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
     let seat_count = "coalesce(a.seats, 1)";
     let kept = c.engine.kept();
     // On an engine keeping `watched_events`, a third column tells whether the candidate is
-    // watched (its events kept apart).
+    // watched with all its events kept apart (not still being copied).
     let watched = if kept.watched {
-        ", CAST(a.license_id IN (SELECT license_id FROM watched) AS INTEGER)"
+        ", CAST(a.license_id IN (SELECT license_id FROM watched) \
+           AND a.license_id NOT IN (SELECT license_id FROM watch_copying) AS INTEGER)"
     } else {
         ""
     };
