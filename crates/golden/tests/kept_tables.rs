@@ -342,7 +342,7 @@ fn misuse_from_spread_equals_misuse_from_events() {
             store.catch_up().unwrap();
         }
         if state == 1 {
-            // Appended and re-folded before the spread's next catch-up is due (30 s).
+            // Appended and re-folded before the spread's next catch-up is due (5 s).
             store.append(&after).unwrap();
             store.refresh().unwrap();
             let pending = store.rows("SELECT count(*) FROM lapse_pending").unwrap()[0][0].as_i64();
@@ -470,7 +470,7 @@ fn a_license_over_a_threshold_only_with_its_tail_is_found() {
         .as_i64()
         .unwrap();
     assert_eq!(tail, 6, "the last calls are not caught up");
-    // The counts catch up every 2 s, the spread every 30 s: misuse reads the spread's own tail.
+    // The counts catch up every 2 s, the spread every 5 s: misuse reads the spread's own tail.
     store.catch_up_counts(1_000_000).unwrap();
     let p = [("as_of", "2026-02-01"), ("from", "2026-01-01")];
     let counted = Counted::new(&store);
