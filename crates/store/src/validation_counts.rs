@@ -165,7 +165,9 @@ impl Store {
             self.catch_up_counts(CATCH_UP_SLICE)?;
         }
         if due(self.counts.spread_caught_up, SPREAD_EVERY) {
-            self.catch_up_spread_copying(CATCH_UP_SLICE, Some(COPY_STEP))?;
+            // All copies at once: an import's refresh leaves no licenses for later catch-ups
+            // that a process without a server would never run.
+            self.catch_up_spread(CATCH_UP_SLICE)?;
         }
         Ok(())
     }
