@@ -140,6 +140,9 @@ pub struct Store {
     /// What the writer keeps of the counted tables: their mark, when it last caught up, the size
     /// of `validation_counts`.
     counts: validation_counts::CountState,
+    /// How many stored events a server's spread catch-up reads at most to copy newly watched
+    /// licenses' events (`validation_counts::COPY_STEP`; tests set small ones).
+    copy_step: i64,
 }
 
 impl Store {
@@ -181,6 +184,7 @@ impl Store {
             path,
             id_hashes: None,
             counts: Default::default(),
+            copy_step: validation_counts::COPY_STEP,
         };
         store.load_count_state()?;
         // Licenses left dirty by a migration (which re-derives what a new table needs) or by an

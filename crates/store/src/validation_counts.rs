@@ -148,12 +148,18 @@ impl Store {
         let due =
             |last: Option<Instant>, every: Duration| last.is_none_or(|t| t.elapsed() >= every);
         if due(self.counts.spread_caught_up, SPREAD_EVERY) {
-            self.catch_up_spread_copying(CATCH_UP_SLICE, Some(COPY_STEP))
+            self.catch_up_spread_copying(CATCH_UP_SLICE, Some(self.copy_step))
         } else if due(self.counts.caught_up, CATCH_UP_EVERY) {
             self.catch_up_counts(CATCH_UP_SLICE)
         } else {
             Ok(())
         }
+    }
+
+    /// Sets how many stored events [`Store::catch_up_one_when_due`] reads at most to copy newly
+    /// watched licenses' events (default [`COPY_STEP`]; tests use small ones).
+    pub fn set_copy_step(&mut self, events: i64) {
+        self.copy_step = events.max(1);
     }
 
     /// Each kind of catch-up whose last run is old enough (or none ran): the counts every

@@ -1052,3 +1052,51 @@ fn the_write_ahead_log_is_checkpointed_at_32_mb_not_duckdbs_16() {
     assert_eq!(keylens_store::CHECKPOINT_THRESHOLD, "32MB");
     assert_eq!(threshold, "30.5 MiB");
 }
+
+/// A refresh (how an import ends) copies a newly watched license's events whole, however many
+/// stored events that reads: a process that only imports never runs a server's later
+/// catch-ups. A server's catch-up copies them a step at a time.
+#[test]
+fn a_refresh_copies_watched_events_whole_and_a_server_catch_up_in_steps() {
+    let run = |server: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        s.set_copy_step(1);
+        // Two activations on one seat (a candidate under the default thresholds), each in an
+        // append of its own.
+        for e in [
+            event("c1", "license.created", "L1", 1),
+            event("a1", "license.activated", "L1", 2),
+            event("a2", "license.activated", "L1", 3),
+        ] {
+            s.append(&[e]).unwrap();
+        }
+        // Opening caught the (empty) spread up: the next catch-up is due 5 s later.
+        std::thread::sleep(std::time::Duration::from_millis(5_100));
+        if server {
+            s.refold_observed(&mut |_, _| {}, None).unwrap();
+            s.catch_up_one_when_due().unwrap();
+        } else {
+            s.refresh().unwrap();
+        }
+        (
+            count(&s, "SELECT count(*) FROM watched"),
+            count(&s, "SELECT count(*) FROM watch_copying"),
+        )
+    };
+    let (refreshed, served) = std::thread::scope(|scope| {
+        let refreshed = scope.spawn(|| run(false));
+        let served = scope.spawn(|| run(true));
+        (refreshed.join().unwrap(), served.join().unwrap())
+    });
+    assert_eq!(
+        refreshed,
+        (1, 0),
+        "a refresh: watched, nothing left to copy"
+    );
+    assert_eq!(
+        served,
+        (1, 1),
+        "a server's catch-up: watched, its copy under way"
+    );
+}
