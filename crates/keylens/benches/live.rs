@@ -14,6 +14,9 @@
 //!   probe's 200 to that event (the stream's own delay);
 //! - another client asks `GET /v1/metrics/overview` in a loop: its latency under load.
 //!
+//! Before the load starts, one write's latency: the server's first after it started (it waits
+//! for what the server loads then), on a row of its own, apart from the steady state.
+//!
 //! Peak RSS is the server process's `VmHWM` at the end. `KEYLENS_LIVE_LOG=FILE` keeps the
 //! server's log there (its level from `KEYLENS_LOG`).
 //! Run: `source scripts/env.sh && cargo bench -p keylens --bench live`.
