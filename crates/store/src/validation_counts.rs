@@ -78,6 +78,11 @@ fn log_if_long(started: Instant, tables: &str) {
     }
 }
 
+/// Whether a catch-up last run at `last` (never: `None`) is due again, every `every`.
+fn due(last: Option<Instant>, every: Duration) -> bool {
+    last.is_none_or(|t| t.elapsed() >= every)
+}
+
 /// What the writer knows of `validation_counts`, of the `counted_upto` mark it shares with
 /// `license_last_use`, and of the spread's `spread_upto` (in memory; a new process starts from
 /// the tables).
@@ -145,8 +150,6 @@ impl Store {
     /// two kept the requests arriving meanwhile waiting for both (at 1M licenses 0.1-0.3 s and
     /// 0.5-0.9 s); one per call lets the commits in between go through.
     pub fn catch_up_one_when_due(&mut self) -> Result<()> {
-        let due =
-            |last: Option<Instant>, every: Duration| last.is_none_or(|t| t.elapsed() >= every);
         if due(self.counts.spread_caught_up, SPREAD_EVERY) {
             self.catch_up_spread_copying(CATCH_UP_SLICE, Some(self.copy_step))
         } else if due(self.counts.caught_up, CATCH_UP_EVERY) {
@@ -165,8 +168,6 @@ impl Store {
     /// Each kind of catch-up whose last run is old enough (or none ran): the counts every
     /// [`CATCH_UP_EVERY`], the spread every [`SPREAD_EVERY`].
     pub(crate) fn catch_up_when_due(&mut self) -> Result<()> {
-        let due =
-            |last: Option<Instant>, every: Duration| last.is_none_or(|t| t.elapsed() >= every);
         if due(self.counts.caught_up, CATCH_UP_EVERY) {
             self.catch_up_counts(CATCH_UP_SLICE)?;
         }
