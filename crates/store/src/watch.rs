@@ -55,11 +55,16 @@ pub(crate) struct Before {
 impl Store {
     /// Whether a re-fold has listed licenses in `lapse_pending` that no catch-up checked yet.
     pub(crate) fn lapses_pending(&self) -> Result<bool> {
-        let pending: i64 =
-            self.db
-                .conn
-                .query_row("SELECT count(*) FROM lapse_pending", [], |r| r.get(0))?;
-        Ok(pending > 0)
+        self.has_rows("lapse_pending")
+    }
+
+    /// Whether `table` holds a row.
+    fn has_rows(&self, table: &str) -> Result<bool> {
+        let n: i64 = self
+            .db
+            .conn
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+        Ok(n > 0)
     }
 
     /// Folds the events received in `(upto, newest]` into `watched`, `watched_events`,
@@ -149,11 +154,7 @@ impl Store {
 
     /// Whether some watched licenses' events are still being copied.
     pub(crate) fn copies_pending(&self) -> Result<bool> {
-        let n: i64 = self
-            .db
-            .conn
-            .query_row("SELECT count(*) FROM watch_copying", [], |r| r.get(0))?;
-        Ok(n > 0)
+        self.has_rows("watch_copying")
     }
 
     /// Copies into `watched_events` the events of the licenses in `watch_copying` (received after
