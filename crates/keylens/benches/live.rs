@@ -47,6 +47,16 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
+/// "p50 / p99 / max ms" of sorted milliseconds.
+fn p50_p99_max(sorted: &[f64]) -> String {
+    format!(
+        "{:.0} / {:.0} / {:.0} ms",
+        pct(sorted, 0.5),
+        pct(sorted, 0.99),
+        sorted.last().copied().unwrap_or(f64::NAN)
+    )
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -253,11 +263,9 @@ fn main() {
     );
     posts.sort_by(f64::total_cmp);
     println!(
-        "| their request latency, p50 / p99 / max ({} requests) | {:.0} / {:.0} / {:.0} ms |",
+        "| their request latency, p50 / p99 / max ({} requests) | {} |",
         posts.len(),
-        pct(&posts, 0.5),
-        pct(&posts, 0.99),
-        posts.last().copied().unwrap_or(f64::NAN)
+        p50_p99_max(&posts)
     );
     println!(
         "| overview latency under load, p50 / p99 ({} requests) | {:.1} / {:.1} ms |",
@@ -266,19 +274,17 @@ fn main() {
         pct(&over, 0.99)
     );
     println!(
-        "| event-to-SSE freshness from the probe's send, p50 / p99 / max ({} probes) | {:.0} / {:.0} / {:.0} ms |",
+        "| event-to-SSE freshness from the probe's send, p50 / p99 / max ({} probes) | {} |",
         from_send.len(),
-        pct(&from_send, 0.5),
-        pct(&from_send, 0.99),
-        from_send.last().copied().unwrap_or(f64::NAN)
-    );
-    println!(
-        "| the server's first write after it started, before the load (its request) | {first_write:.0} ms |"
+        p50_p99_max(&from_send)
     );
     println!(
         "| the same from the probe's 200, p50 / p99 | {:.0} / {:.0} ms |",
         pct(&freshness, 0.5),
         pct(&freshness, 0.99)
+    );
+    println!(
+        "| the server's first write after it started, before the load (its request) | {first_write:.0} ms |"
     );
     println!(
         "| server peak RSS (VmHWM) | {} |",
