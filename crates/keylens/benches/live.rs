@@ -4,9 +4,11 @@
 //! The server runs on a copy of the metrics benchmark's store (`bench-store-N`, N from
 //! `KEYLENS_BENCH_LICENSES`, default 100000; built by `cargo bench --bench metrics`). For
 //! `KEYLENS_LIVE_SECS` seconds (default 20; longer runs take in more of DuckDB's checkpoints):
-//! - 4 background clients post batches of 250 validation events, each with an IP and country,
-//!   as fast as answers come back (the bulk of real traffic); the latency of their requests (queueing behind the writer,
-//!   the durable commit, its checkpoints) is reported too;
+//! - 4 background clients post batches of 250 validation events as fast as answers come back
+//!   (the bulk of real traffic); the latency of their requests (queueing behind the writer, the
+//!   durable commit, its checkpoints) is reported too. `KEYLENS_LIVE_TRAFFIC` picks whose:
+//!   `in-use` (the default) the store's licenses in use now, each with its own machine and IP;
+//!   `shared` 250 lapsed licenses from 4 IPs each, a misuse storm (see [`Traffic`]);
 //! - one probe client, every 200 ms, posts a new license's creation and first activation (dated
 //!   now) and waits for the first `/v1/stream` overview whose `first_activations_24h` counts it:
 //!   freshness is the time from sending the probe to that event (what a dashboard's viewer
@@ -21,6 +23,7 @@
 //! server's log there (its level from `KEYLENS_LOG`).
 //! Run: `source scripts/env.sh && cargo bench -p keylens --bench live`.
 
+use rand::SeedableRng;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -63,6 +66,112 @@ fn copy_dir(from: &Path, to: &Path) {
         let e = entry.unwrap();
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
+}
+
+/// One in-use license as its own validations call in: the fields of its latest valid one.
+struct Caller {
+    license: String,
+    fields: String,
+}
+
+/// What the background clients send (`KEYLENS_LIVE_TRAFFIC`).
+#[derive(Clone)]
+enum Traffic {
+    /// `in-use` (the default): each validation from a license drawn from those the store has
+    /// in use now (a term ending after now, not revoked), with the machine, version, IP,
+    /// country and place of its latest valid validation: a vendor's installed base calling in.
+    InUse(Arc<Vec<Caller>>),
+    /// `shared`: every validation from one of 250 licenses, each from an IP per client (4),
+    /// most of them past their end. Key sharing and lapsed use at a rate no real license
+    /// reaches: every event is a watched license's and a use after an end, so the catch-ups
+    /// copy each one twice (`watched_events`, `lapse_uses`). Sessions 3-14 ran this one.
+    Shared,
+}
+
+impl Traffic {
+    /// Reads the in-use licenses from the store at `db` (before the server opens it).
+    fn from_env(db: &Path) -> Traffic {
+        match std::env::var("KEYLENS_LIVE_TRAFFIC").as_deref() {
+            Err(_) | Ok("in-use") => Traffic::InUse(Arc::new(in_use(db))),
+            Ok("shared") => Traffic::Shared,
+            Ok(other) => panic!("KEYLENS_LIVE_TRAFFIC is `in-use` or `shared`, not `{other}`"),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Traffic::InUse(_) => "in-use",
+            Traffic::Shared => "shared",
+        }
+    }
+
+    /// Client `c`'s `i`-th validation of a batch, as NDJSON.
+    fn validation(&self, id: &str, ts: &str, c: u32, i: u32, rng: &mut impl rand::Rng) -> String {
+        match self {
+            Traffic::InUse(callers) => {
+                let k = &callers[rng.gen_range(0..callers.len())];
+                format!(
+                    r#"{{"id":"{id}","type":"license.validated","timestamp":"{ts}","license_id":"{}","result":"valid","latency_ms":{}{}}}"#,
+                    k.license,
+                    rng.gen_range(18..80),
+                    k.fields
+                )
+            }
+            Traffic::Shared => format!(
+                r#"{{"id":"{id}","type":"license.validated","timestamp":"{ts}","license_id":"L1-{i}","result":"valid","latency_ms":40,"ip":"10.1.{c}.{i}","country":"DE"}}"#
+            ),
+        }
+    }
+}
+
+/// The store's in-use licenses with their latest valid validation's fields (as JSON members).
+fn in_use(db: &Path) -> Vec<Caller> {
+    let conn = duckdb::Connection::open_with_flags(
+        db,
+        duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .unwrap(),
+    )
+    .unwrap();
+    let now = keylens_event::time::now_micros();
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT license_id, arg_max(machine_id, ts), arg_max(version, ts), arg_max(ip, ts), \
+               arg_max(country, ts), arg_max(lat, ts), arg_max(lon, ts) FROM events \
+             WHERE type = 'license.validated' AND result = 'valid' AND license_id IN ( \
+               SELECT license_id FROM terms WHERE end_at > {now} AND revoke_churn_at IS NULL) \
+             GROUP BY license_id ORDER BY license_id"
+        ))
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            let text = |i: usize, name: &str| -> duckdb::Result<String> {
+                Ok(r.get::<_, Option<String>>(i)?
+                    .map(|v| format!(r#","{name}":"{v}""#))
+                    .unwrap_or_default())
+            };
+            let number = |i: usize, name: &str| -> duckdb::Result<String> {
+                Ok(r.get::<_, Option<f64>>(i)?
+                    .map(|v| format!(r#","{name}":{v}"#))
+                    .unwrap_or_default())
+            };
+            Ok(Caller {
+                license: r.get(0)?,
+                fields: [
+                    text(1, "machine_id")?,
+                    text(2, "version")?,
+                    text(3, "ip")?,
+                    text(4, "country")?,
+                    number(5, "lat")?,
+                    number(6, "lon")?,
+                ]
+                .concat(),
+            })
+        })
+        .unwrap();
+    let callers: Vec<Caller> = rows.map(|r| r.unwrap()).collect();
+    assert!(!callers.is_empty(), "the store has no license in use now");
+    callers
 }
 
 fn now_rfc3339() -> String {
@@ -125,6 +234,7 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("store");
     copy_dir(&source, &data);
+    let traffic = Traffic::from_env(&data.join(keylens_store::DB_FILE));
     // `KEYLENS_LIVE_LOG=FILE` keeps the server's log (with `KEYLENS_LOG`, e.g. `info`), to see
     // what the slowest requests waited for.
     let log = std::env::var_os("KEYLENS_LIVE_LOG")
@@ -179,21 +289,28 @@ fn main() {
         t.elapsed().as_secs_f64() * 1000.0
     };
 
-    let load: Vec<_> = (0..4)
+    let load: Vec<_> = (0..4u32)
         .map(|c| {
-            let (stop, base) = (stop.clone(), base.clone());
+            let (stop, base, traffic) = (stop.clone(), base.clone(), traffic.clone());
             std::thread::spawn(move || {
                 let agent = agent();
+                let mut rng = rand::rngs::StdRng::seed_from_u64(c as u64);
                 let mut sent = 0u64;
                 let mut waits = Vec::new();
                 let mut r = 0;
                 while !stop.load(Ordering::Relaxed) {
                     let ts = now_rfc3339();
                     let body: Vec<String> = (0..250)
-                        .map(|i| format!(r#"{{"id":"live-{c}-{r}-{i}","type":"license.validated","timestamp":"{ts}","license_id":"L1-{i}","result":"valid","latency_ms":40,"ip":"10.1.{c}.{i}","country":"DE"}}"#))
+                        .map(|i| {
+                            traffic.validation(&format!("live-{c}-{r}-{i}"), &ts, c, i, &mut rng)
+                        })
                         .collect();
                     let t = Instant::now();
-                    let resp = agent.post(&format!("{base}/v1/events")).header("Content-Type", "application/x-ndjson").send(body.join("\n").as_str()).unwrap();
+                    let resp = agent
+                        .post(&format!("{base}/v1/events"))
+                        .header("Content-Type", "application/x-ndjson")
+                        .send(body.join("\n").as_str())
+                        .unwrap();
                     assert_eq!(resp.status().as_u16(), 200);
                     waits.push(t.elapsed().as_secs_f64() * 1000.0);
                     sent += 250;
@@ -255,7 +372,14 @@ fn main() {
     over.sort_by(f64::total_cmp);
     freshness.sort_by(f64::total_cmp);
     from_send.sort_by(f64::total_cmp);
-    println!("| live figure, {licenses} licenses, {secs} s of ingest | value |");
+    println!(
+        "| live figure, {licenses} licenses, {secs} s of {} traffic ({}) | value |",
+        traffic.name(),
+        match &traffic {
+            Traffic::InUse(callers) => format!("{} licenses calling", callers.len()),
+            Traffic::Shared => "250 licenses calling".into(),
+        }
+    );
     println!("|---|---|");
     println!(
         "| background ingest (4 clients, batches of 250) | {:.0} events/s |",
