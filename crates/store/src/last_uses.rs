@@ -19,13 +19,12 @@ impl Store {
         self.db.conn.execute_batch(&format!(
             "CREATE TEMP TABLE last_tail AS {};
              CREATE TEMP TABLE last_new AS {};
-             DELETE FROM license_last_use WHERE license_id IN (SELECT license_id FROM last_tail);
-             INSERT INTO license_last_use SELECT license_id, ts, version FROM last_new;
-             DROP TABLE last_tail;
-             DROP TABLE last_new;",
+             DROP TABLE last_tail;",
             latest_uses(&format!("received_at > {upto} AND received_at <= {newest}")),
             merged_last_uses("last_tail"),
         ))?;
+        self.replace_in_place("license_last_use", "last_new", &["ts", "version"])?;
+        self.db.conn.execute_batch("DROP TABLE last_new")?;
         Ok(())
     }
 }

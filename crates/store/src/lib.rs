@@ -44,6 +44,7 @@ mod append;
 mod arrow_insert;
 mod derive;
 mod engine;
+mod in_place;
 mod last_uses;
 mod live;
 mod retier;

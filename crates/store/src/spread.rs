@@ -20,6 +20,13 @@ use keylens_query::metrics::{
     new_spread_values, spread_counts, spread_sum, spread_uses, spread_values, SPREAD_COLUMNS,
 };
 
+/// The columns of [`SPREAD_COLUMNS`] after `license_id`: the counts.
+pub(crate) fn spread_count_columns() -> Vec<&'static str> {
+    let mut columns = SPREAD_COLUMNS.split(", ");
+    assert_eq!(columns.next(), Some("license_id"));
+    columns.collect()
+}
+
 impl Store {
     /// Folds the events received in `(upto, newest]` into `license_values` and
     /// `license_spread`, inside the caller's transaction.
@@ -39,16 +46,15 @@ impl Store {
              INSERT INTO license_values SELECT license_id, kind, value FROM spread_new;
              CREATE TEMP TABLE spread_uses AS {uses};
              CREATE TEMP TABLE spread_merged AS {merged};
-             DELETE FROM license_spread WHERE license_id IN (SELECT license_id FROM spread_merged);
-             INSERT INTO license_spread SELECT {SPREAD_COLUMNS} FROM spread_merged;
              DROP TABLE spread_tail;
              DROP TABLE spread_new;
-             DROP TABLE spread_uses;
-             DROP TABLE spread_merged;",
+             DROP TABLE spread_uses;",
             values = spread_values(&tail),
             new = new_spread_values("spread_tail"),
             uses = spread_uses(&tail),
         ))?;
+        self.replace_in_place("license_spread", "spread_merged", &spread_count_columns())?;
+        self.db.conn.execute_batch("DROP TABLE spread_merged")?;
         Ok(())
     }
 }

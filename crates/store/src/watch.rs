@@ -25,6 +25,7 @@
 //!   the candidates' seats and the ends of the kept uses come from these 9,700 licenses' rows
 //!   instead of 1M.
 
+use crate::spread::spread_count_columns;
 use crate::{Result, Store};
 use keylens_lifecycle::History;
 use keylens_query::metrics::{
@@ -90,13 +91,12 @@ impl Store {
              INSERT INTO watched_events SELECT {WATCHED_COLUMNS} FROM events \
                WHERE {tail} AND type IN {DETAIL_TYPES} AND license_id IN (SELECT license_id FROM watched) \
                  AND license_id NOT IN (SELECT license_id FROM watch_copying);
-             CREATE OR REPLACE TEMP TABLE rewatched AS \
-               SELECT license_id FROM watched WHERE license_id IN (SELECT license_id FROM touched);
-             DELETE FROM watched WHERE license_id IN (SELECT license_id FROM rewatched);
-             INSERT INTO watched SELECT {SPREAD_COLUMNS} FROM license_spread \
-               WHERE license_id IN (SELECT license_id FROM rewatched);
-             DROP TABLE rewatched;"
+             CREATE OR REPLACE TEMP TABLE rewatched AS SELECT {SPREAD_COLUMNS} FROM license_spread \
+               WHERE license_id IN (SELECT license_id FROM touched) \
+                 AND license_id IN (SELECT license_id FROM watched);"
         ))?;
+        self.replace_in_place("watched", "rewatched", &spread_count_columns())?;
+        conn.execute_batch("DROP TABLE rewatched")?;
         self.watch_firing("(SELECT license_id FROM touched)")?;
         self.copy_watched_events(newest, copy_step)?;
         // Only the touched licenses' windows: the tail's uses are theirs, and the windows of
