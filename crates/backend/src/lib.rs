@@ -242,6 +242,15 @@ impl Store {
         }
     }
 
+    /// Turns the embedded store's vacuum in checkpoints on or off
+    /// (`keylens_store::Store::set_vacuum`); ClickHouse merges its parts itself.
+    pub fn set_vacuum(&mut self, on: bool) -> Result<()> {
+        match self {
+            Store::Embedded(s) => Ok(s.set_vacuum(on)?),
+            Store::ClickHouse(_) => Ok(()),
+        }
+    }
+
     /// Loads the stored ids' hashes (dedup) now rather than on the first append.
     pub fn load_ids(&mut self) -> Result<()> {
         match self {

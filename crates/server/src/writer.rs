@@ -106,6 +106,12 @@ fn run(
     if let Err(e) = store.load_ids() {
         tracing::warn!(error = %e, "loading the stored ids failed; the first write retries");
     }
+    // Checkpoints without DuckDB's vacuum while serving: with it, they kept rewriting part-filled
+    // row groups with every request waiting (keylens_store::VACUUM_TASKS); the catch-ups compact
+    // the store every hour instead.
+    if let Err(e) = store.set_vacuum(false) {
+        tracing::warn!(error = %e, "turning the checkpoints' vacuum off failed; they vacuum");
+    }
     recent.load(&store);
     while let Some(first) = rx.blocking_recv() {
         // Everything already waiting goes into the same commit.

@@ -40,6 +40,21 @@ pub const DEFAULT_MEMORY_LIMIT: &str = "1GiB";
 /// 0.17 GB higher, of 60 s runs the same (BENCHMARKS.md, "Session 13").
 pub const CHECKPOINT_THRESHOLD: &str = "32MB";
 
+/// How many row-group merges DuckDB's vacuum may schedule per table in a checkpoint: DuckDB's
+/// own default, which a server sets to 0 while it serves ([`Store::set_vacuum`]). A checkpoint
+/// leaves the last row group of what it wrote part-filled, and appends after it start a new one;
+/// with the vacuum on, a server's checkpoints kept merging those row groups (and the ones
+/// re-folds had deleted rows from) into fuller ones, rewriting every row of them with every
+/// request waiting. Under the live benchmark's in-use traffic at 1M licenses the checkpoints'
+/// commits took 0.4-1.6 s with it and 0.3-0.5 s without, and the server took in 18% more events
+/// per second (BENCHMARKS.md, "Session 15"). The server compacts every [`COMPACT_EVERY`]
+/// instead ([`Store::compact`]), and an import's checkpoints vacuum as DuckDB's do.
+pub const VACUUM_TASKS: u32 = 100;
+
+/// How often a server compacts the store ([`Store::compact`]) while its checkpoints do not
+/// vacuum.
+pub const COMPACT_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 mod append;
 mod arrow_insert;
 mod derive;
@@ -144,6 +159,11 @@ pub struct Store {
     /// How many stored events a server's spread catch-up reads at most to copy newly watched
     /// licenses' events (`validation_counts::COPY_STEP`; tests set small ones).
     copy_step: i64,
+    /// Whether checkpoints vacuum ([`Store::set_vacuum`]), and when the store was last compacted
+    /// while they do not.
+    vacuum: bool,
+    compacted: Option<std::time::Instant>,
+    compact_every: std::time::Duration,
 }
 
 impl Store {
@@ -186,6 +206,9 @@ impl Store {
             id_hashes: None,
             counts: Default::default(),
             copy_step: validation_counts::COPY_STEP,
+            vacuum: true,
+            compacted: None,
+            compact_every: COMPACT_EVERY,
         };
         store.load_count_state()?;
         // Licenses left dirty by a migration (which re-derives what a new table needs) or by an
@@ -202,6 +225,48 @@ impl Store {
             tracing::info!(done, total, "deriving licenses on open");
         })?;
         Ok(store)
+    }
+
+    /// Turns DuckDB's vacuum in checkpoints on (its default, with [`VACUUM_TASKS`]) or off. A
+    /// server turns it off while it serves ([`VACUUM_TASKS`] says why) and compacts the store
+    /// every [`COMPACT_EVERY`] instead ([`Store::catch_up_one_when_due`]).
+    pub fn set_vacuum(&mut self, on: bool) -> Result<()> {
+        let tasks = if on { VACUUM_TASKS } else { 0 };
+        self.db
+            .conn
+            .execute_batch(&format!("SET max_vacuum_tasks = {tasks}"))?;
+        if self.vacuum && !on {
+            self.compacted = Some(std::time::Instant::now());
+        }
+        self.vacuum = on;
+        Ok(())
+    }
+
+    /// Sets how often [`Store::catch_up_one_when_due`] compacts the store while its checkpoints
+    /// do not vacuum (default [`COMPACT_EVERY`]; tests use short ones).
+    pub fn set_compact_every(&mut self, every: std::time::Duration) {
+        self.compact_every = every;
+    }
+
+    /// One checkpoint with DuckDB's vacuum on: in the tables changed since the last checkpoint,
+    /// the part-filled row groups that checkpoints without it left, and the row groups re-folds
+    /// and catch-ups deleted rows from, are merged into full ones. Waits for the transactions
+    /// running on other connections, and holds back new ones until it is done.
+    pub fn compact(&mut self) -> Result<()> {
+        let started = std::time::Instant::now();
+        self.compacted = Some(started);
+        let conn = &self.db.conn;
+        conn.execute_batch(&format!("SET max_vacuum_tasks = {VACUUM_TASKS}"))?;
+        let done = conn.execute_batch("FORCE CHECKPOINT");
+        if !self.vacuum {
+            conn.execute_batch("SET max_vacuum_tasks = 0")?;
+        }
+        done?;
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "compacted the store's row groups"
+        );
+        Ok(())
     }
 
     /// Bulk mode, for an import that reads and prepares its batches on another thread while

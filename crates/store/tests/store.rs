@@ -1053,6 +1053,69 @@ fn the_write_ahead_log_is_checkpointed_at_32_mb_not_duckdbs_16() {
     assert_eq!(threshold, "30.5 MiB");
 }
 
+/// The `events` row groups holding the stored events, counted from DuckDB's storage info.
+fn event_row_groups(s: &Store) -> i64 {
+    s.rows("SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('events')")
+        .unwrap()[0][0]
+        .as_i64()
+        .unwrap()
+}
+
+/// Appends `rounds` rounds of 10,000 validations, each followed by a checkpoint.
+fn append_checkpointed(s: &mut Store, rounds: usize) {
+    for round in 0..rounds {
+        let batch: Vec<Event> = (0..10_000)
+            .map(|i| event(&format!("v{round}-{i}"), "license.validated", "L1", 1))
+            .collect();
+        s.append(&batch).unwrap();
+        s.rows("FORCE CHECKPOINT").unwrap();
+    }
+}
+
+/// With the vacuum off (a server's checkpoints) each checkpoint leaves the row group it wrote
+/// as it is, and a compaction merges them; with DuckDB's default the checkpoints merge them.
+#[test]
+fn checkpoints_without_the_vacuum_leave_part_filled_row_groups_to_the_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    s.set_vacuum(false).unwrap();
+    append_checkpointed(&mut s, 3);
+    assert_eq!(event_row_groups(&s), 3);
+    let setting = |s: &Store| {
+        s.rows("SELECT current_setting('max_vacuum_tasks')")
+            .unwrap()[0][0]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(setting(&s), 0);
+    // The compaction merges the tables changed since the last checkpoint.
+    s.append(&[event("one-more", "license.validated", "L1", 1)])
+        .unwrap();
+    s.compact().unwrap();
+    assert_eq!(event_row_groups(&s), 1);
+    assert_eq!(s.event_count().unwrap(), 30_001);
+    assert_eq!(setting(&s), 0, "the vacuum stays off after a compaction");
+
+    // A server's catch-ups compact it when the last compaction is old enough.
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    s.set_vacuum(false).unwrap();
+    append_checkpointed(&mut s, 3);
+    s.catch_up_one_when_due().unwrap();
+    assert_eq!(event_row_groups(&s), 3, "not due within the hour");
+    s.set_compact_every(std::time::Duration::ZERO);
+    s.append(&[event("one-more", "license.validated", "L1", 1)])
+        .unwrap();
+    s.catch_up_one_when_due().unwrap();
+    assert_eq!(event_row_groups(&s), 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    assert_eq!(setting(&s), keylens_store::VACUUM_TASKS as i64);
+    append_checkpointed(&mut s, 3);
+    assert!(event_row_groups(&s) < 3);
+}
+
 /// A refresh (how an import ends) copies a newly watched license's events whole, however many
 /// stored events that reads: a process that only imports never runs a server's later
 /// catch-ups. A server's catch-up copies them a step at a time.
