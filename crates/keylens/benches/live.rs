@@ -8,7 +8,9 @@
 //!   (the bulk of real traffic); the latency of their requests (queueing behind the writer, the
 //!   durable commit, its checkpoints) is reported too. `KEYLENS_LIVE_TRAFFIC` picks whose:
 //!   `in-use` (the default) the store's licenses in use now, each with its own machine and IP;
-//!   `shared` 250 lapsed licenses from 4 IPs each, a misuse storm (see [`Traffic`]);
+//!   `shared` 250 lapsed licenses from 4 IPs each, a misuse storm (see [`Traffic`]).
+//!   `KEYLENS_LIVE_RATE=N` paces them to N events per second in all (default 0: unpaced, the
+//!   server saturated);
 //! - one probe client, every 200 ms, posts a new license's creation and first activation (dated
 //!   now) and waits for the first `/v1/stream` overview whose `first_activations_24h` counts it:
 //!   freshness is the time from sending the probe to that event (what a dashboard's viewer
@@ -235,6 +237,7 @@ fn main() {
     let data = tmp.path().join("store");
     copy_dir(&source, &data);
     let traffic = Traffic::from_env(&data.join(keylens_store::DB_FILE));
+    let rate = keylens_testkit::env_number("KEYLENS_LIVE_RATE", 0);
     // `KEYLENS_LIVE_LOG=FILE` keeps the server's log (with `KEYLENS_LOG`, e.g. `info`), to see
     // what the slowest requests waited for.
     let log = std::env::var_os("KEYLENS_LIVE_LOG")
@@ -298,7 +301,16 @@ fn main() {
                 let mut sent = 0u64;
                 let mut waits = Vec::new();
                 let mut r = 0;
+                let started = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
+                    if rate > 0 {
+                        // This client's share of the rate: its next batch is due when the
+                        // batches so far have taken their time at it.
+                        let due = Duration::from_secs_f64(sent as f64 * 4.0 / rate as f64);
+                        if let Some(wait) = due.checked_sub(started.elapsed()) {
+                            std::thread::sleep(wait);
+                        }
+                    }
                     let ts = now_rfc3339();
                     let body: Vec<String> = (0..250)
                         .map(|i| {
@@ -382,7 +394,12 @@ fn main() {
     );
     println!("|---|---|");
     println!(
-        "| background ingest (4 clients, batches of 250) | {:.0} events/s |",
+        "| background ingest (4 clients, batches of 250, {}) | {:.0} events/s |",
+        if rate > 0 {
+            format!("paced to {rate} events/s")
+        } else {
+            "as fast as answers come back".into()
+        },
         ingested as f64 / elapsed
     );
     posts.sort_by(f64::total_cmp);
