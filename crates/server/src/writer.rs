@@ -108,7 +108,7 @@ fn run(
     }
     // Checkpoints without DuckDB's vacuum while serving: with it, they kept rewriting part-filled
     // row groups with every request waiting (keylens_store::VACUUM_TASKS); the catch-ups compact
-    // the store every hour instead.
+    // the store once an hour instead, a merge per table at a time.
     if let Err(e) = store.set_vacuum(false) {
         tracing::warn!(error = %e, "turning the checkpoints' vacuum off failed; they vacuum");
     }

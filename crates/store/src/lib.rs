@@ -48,12 +48,20 @@ pub const CHECKPOINT_THRESHOLD: &str = "32MB";
 /// request waiting. Under the live benchmark's in-use traffic at 1M licenses the checkpoints'
 /// commits took 0.4-1.6 s with it and 0.3-0.5 s without, and the server took in 18% more events
 /// per second (BENCHMARKS.md, "Session 15"). The server compacts every [`COMPACT_EVERY`]
-/// instead ([`Store::compact`]), and an import's checkpoints vacuum as DuckDB's do.
+/// instead, a merge per table at a time ([`COMPACT_TASKS`]), and an import's checkpoints vacuum
+/// as DuckDB's do.
 pub const VACUUM_TASKS: u32 = 100;
 
-/// How often a server compacts the store ([`Store::compact`]) while its checkpoints do not
-/// vacuum.
+/// How often a server compacts the store while its checkpoints do not vacuum, and how many
+/// merges per table a compaction may make (DuckDB merges up to 3 row groups into fewer per
+/// merge). A compaction is a forced checkpoint: writes and new queries wait for it. Under
+/// saturating ingest at 1M licenses one took 1.3-2.1 s with one merge per table and 1.4-2.2 s
+/// with three (every 20-30 s), and one with DuckDB's 100 after 60 s of that ingest 3.1 s
+/// (BENCHMARKS.md, "Session 15"): so once an hour, one merge per table. Under ingest that
+/// checkpoints more often than that, part-filled row groups are left faster than compactions
+/// merge them (an import, whose checkpoints vacuum, merges those of the tables it changes).
 pub const COMPACT_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+pub const COMPACT_TASKS: u32 = 1;
 
 mod append;
 mod arrow_insert;
@@ -229,7 +237,8 @@ impl Store {
 
     /// Turns DuckDB's vacuum in checkpoints on (its default, with [`VACUUM_TASKS`]) or off. A
     /// server turns it off while it serves ([`VACUUM_TASKS`] says why) and compacts the store
-    /// every [`COMPACT_EVERY`] instead ([`Store::catch_up_one_when_due`]).
+    /// every [`COMPACT_EVERY`] instead, [`COMPACT_TASKS`] merges per table at most
+    /// ([`Store::catch_up_one_when_due`]).
     pub fn set_vacuum(&mut self, on: bool) -> Result<()> {
         let tasks = if on { VACUUM_TASKS } else { 0 };
         self.db
@@ -253,17 +262,23 @@ impl Store {
     /// and catch-ups deleted rows from, are merged into full ones. Waits for the transactions
     /// running on other connections, and holds back new ones until it is done.
     pub fn compact(&mut self) -> Result<()> {
+        self.compact_with(VACUUM_TASKS)
+    }
+
+    /// [`Store::compact`] with at most `tasks` merges per table.
+    pub(crate) fn compact_with(&mut self, tasks: u32) -> Result<()> {
         let started = std::time::Instant::now();
         self.compacted = Some(started);
         let conn = &self.db.conn;
-        conn.execute_batch(&format!("SET max_vacuum_tasks = {VACUUM_TASKS}"))?;
+        conn.execute_batch(&format!("SET max_vacuum_tasks = {tasks}"))?;
         let done = conn.execute_batch("FORCE CHECKPOINT");
         if !self.vacuum {
             conn.execute_batch("SET max_vacuum_tasks = 0")?;
         }
         done?;
-        tracing::info!(
-            ms = started.elapsed().as_millis() as u64,
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            tasks,
             "compacted the store's row groups"
         );
         Ok(())

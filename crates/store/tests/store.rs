@@ -1102,7 +1102,7 @@ fn checkpoints_without_the_vacuum_leave_part_filled_row_groups_to_the_compaction
     s.set_vacuum(false).unwrap();
     append_checkpointed(&mut s, 3);
     s.catch_up_one_when_due().unwrap();
-    assert_eq!(event_row_groups(&s), 3, "not due within the hour");
+    assert_eq!(event_row_groups(&s), 3, "not due yet");
     s.set_compact_every(std::time::Duration::ZERO);
     s.append(&[event("one-more", "license.validated", "L1", 1)])
         .unwrap();
