@@ -242,11 +242,11 @@ impl Store {
         }
     }
 
-    /// Turns the embedded store's vacuum in checkpoints on or off
-    /// (`keylens_store::Store::set_vacuum`); ClickHouse merges its parts itself.
-    pub fn set_vacuum(&mut self, on: bool) -> Result<()> {
+    /// Runs the embedded store as a server's writer does, checkpoints and compactions in the
+    /// catch-ups (`keylens_store::Store::set_serving`); ClickHouse merges its parts itself.
+    pub fn set_serving(&mut self, on: bool) -> Result<()> {
         match self {
-            Store::Embedded(s) => Ok(s.set_vacuum(on)?),
+            Store::Embedded(s) => Ok(s.set_serving(on)?),
             Store::ClickHouse(_) => Ok(()),
         }
     }

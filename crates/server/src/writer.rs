@@ -106,11 +106,12 @@ fn run(
     if let Err(e) = store.load_ids() {
         tracing::warn!(error = %e, "loading the stored ids failed; the first write retries");
     }
-    // Checkpoints without DuckDB's vacuum while serving: with it, they kept rewriting part-filled
-    // row groups with every request waiting (keylens_store::VACUUM_TASKS); the catch-ups compact
-    // the store once an hour instead, a merge per table at a time.
-    if let Err(e) = store.set_vacuum(false) {
-        tracing::warn!(error = %e, "turning the checkpoints' vacuum off failed; they vacuum");
+    // Checkpoints by the catch-ups after answering, never inside a commit (stacked onto a
+    // catch-up's, the wait doubled), and without DuckDB's vacuum (it kept rewriting part-filled
+    // row groups with every request waiting, keylens_store::VACUUM_TASKS); the catch-ups
+    // compact the store once an hour instead, a merge per table at a time.
+    if let Err(e) = store.set_serving(true) {
+        tracing::warn!(error = %e, "running the store as a server failed; its commits checkpoint and vacuum");
     }
     recent.load(&store);
     while let Some(first) = rx.blocking_recv() {

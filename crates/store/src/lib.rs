@@ -39,9 +39,11 @@ pub const DEFAULT_MEMORY_LIMIT: &str = "1GiB";
 /// 0.2-0.3 s either way; at 1M licenses the live figures held, the peak RSS of 20 s runs up to
 /// 0.17 GB higher, of 60 s runs the same (BENCHMARKS.md, "Session 13").
 pub const CHECKPOINT_THRESHOLD: &str = "32MB";
+/// [`CHECKPOINT_THRESHOLD`] in bytes.
+const CHECKPOINT_BYTES: u64 = 32_000_000;
 
 /// How many row-group merges DuckDB's vacuum may schedule per table in a checkpoint: DuckDB's
-/// own default, which a server sets to 0 while it serves ([`Store::set_vacuum`]). A checkpoint
+/// own default, which a server sets to 0 while it serves ([`Store::set_serving`]). A checkpoint
 /// leaves the last row group of what it wrote part-filled, and appends after it start a new one;
 /// with the vacuum on, a server's checkpoints kept merging those row groups (and the ones
 /// re-folds had deleted rows from) into fuller ones, rewriting every row of them with every
@@ -167,11 +169,13 @@ pub struct Store {
     /// How many stored events a server's spread catch-up reads at most to copy newly watched
     /// licenses' events (`validation_counts::COPY_STEP`; tests set small ones).
     copy_step: i64,
-    /// Whether checkpoints vacuum ([`Store::set_vacuum`]), and when the store was last compacted
-    /// while they do not.
-    vacuum: bool,
+    /// Whether a server's writer runs the store ([`Store::set_serving`]), and when the store was
+    /// last compacted since.
+    serving: bool,
     compacted: Option<std::time::Instant>,
     compact_every: std::time::Duration,
+    /// The WAL size at which a serving store's catch-ups checkpoint it.
+    checkpoint_bytes: u64,
 }
 
 impl Store {
@@ -214,9 +218,10 @@ impl Store {
             id_hashes: None,
             counts: Default::default(),
             copy_step: validation_counts::COPY_STEP,
-            vacuum: true,
+            serving: false,
             compacted: None,
             compact_every: COMPACT_EVERY,
+            checkpoint_bytes: CHECKPOINT_BYTES,
         };
         store.load_count_state()?;
         // Licenses left dirty by a migration (which re-derives what a new table needs) or by an
@@ -235,20 +240,32 @@ impl Store {
         Ok(store)
     }
 
-    /// Turns DuckDB's vacuum in checkpoints on (its default, with [`VACUUM_TASKS`]) or off. A
-    /// server turns it off while it serves ([`VACUUM_TASKS`] says why) and compacts the store
+    /// Runs the store as a server's writer does (`on`) or as DuckDB would. Serving, the commits
+    /// do not checkpoint: the catch-ups after answering do, once the WAL has passed
+    /// [`CHECKPOINT_THRESHOLD`], so that a checkpoint never adds to a catch-up's wait; and the
+    /// checkpoints do not vacuum ([`VACUUM_TASKS`] says why): the catch-ups compact the store
     /// every [`COMPACT_EVERY`] instead, [`COMPACT_TASKS`] merges per table at most
     /// ([`Store::catch_up_one_when_due`]).
-    pub fn set_vacuum(&mut self, on: bool) -> Result<()> {
-        let tasks = if on { VACUUM_TASKS } else { 0 };
-        self.db
-            .conn
-            .execute_batch(&format!("SET max_vacuum_tasks = {tasks}"))?;
-        if self.vacuum && !on {
+    pub fn set_serving(&mut self, on: bool) -> Result<()> {
+        let (tasks, threshold) = if on {
+            (0, "1TB")
+        } else {
+            (VACUUM_TASKS, CHECKPOINT_THRESHOLD)
+        };
+        self.db.conn.execute_batch(&format!(
+            "SET max_vacuum_tasks = {tasks}; SET checkpoint_threshold = '{threshold}'"
+        ))?;
+        if on && !self.serving {
             self.compacted = Some(std::time::Instant::now());
         }
-        self.vacuum = on;
+        self.serving = on;
         Ok(())
+    }
+
+    /// Sets the WAL size at which a serving store's catch-ups checkpoint it (default
+    /// [`CHECKPOINT_THRESHOLD`]; tests use small ones).
+    pub fn set_checkpoint_bytes(&mut self, bytes: u64) {
+        self.checkpoint_bytes = bytes;
     }
 
     /// Sets how often [`Store::catch_up_one_when_due`] compacts the store while its checkpoints
@@ -265,6 +282,24 @@ impl Store {
         self.compact_with(VACUUM_TASKS)
     }
 
+    /// Whether the WAL has grown past the serving store's threshold (read from its file's size).
+    pub(crate) fn wal_due(&self) -> bool {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push(".wal");
+        std::fs::metadata(wal).is_ok_and(|m| m.len() >= self.checkpoint_bytes)
+    }
+
+    /// A checkpoint of the WAL, outside any commit.
+    pub(crate) fn checkpoint(&mut self) -> Result<()> {
+        let started = std::time::Instant::now();
+        self.db.conn.execute_batch("CHECKPOINT")?;
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "checkpointed"
+        );
+        Ok(())
+    }
+
     /// [`Store::compact`] with at most `tasks` merges per table.
     pub(crate) fn compact_with(&mut self, tasks: u32) -> Result<()> {
         let started = std::time::Instant::now();
@@ -272,7 +307,7 @@ impl Store {
         let conn = &self.db.conn;
         conn.execute_batch(&format!("SET max_vacuum_tasks = {tasks}"))?;
         let done = conn.execute_batch("FORCE CHECKPOINT");
-        if !self.vacuum {
+        if self.serving {
             conn.execute_batch("SET max_vacuum_tasks = 0")?;
         }
         done?;
