@@ -37,7 +37,9 @@ pub const DEFAULT_MEMORY_LIMIT: &str = "1GiB";
 /// server's sustained HTTP ingest (8 clients x 1,000 events) took in 4-17% more events per
 /// second than at 16 MB in alternating pairs (more in a slower hour), with p99 request latency
 /// 0.2-0.3 s either way; at 1M licenses the live figures held, the peak RSS of 20 s runs up to
-/// 0.17 GB higher, of 60 s runs the same (BENCHMARKS.md, "Session 13").
+/// 0.17 GB higher, of 60 s runs the same (BENCHMARKS.md, "Session 13"). A serving store
+/// ([`Store::set_serving`]) checkpoints at the same size, in its catch-ups rather than in the
+/// commit that passes it.
 pub const CHECKPOINT_THRESHOLD: &str = "32MB";
 /// [`CHECKPOINT_THRESHOLD`] in bytes.
 const CHECKPOINT_BYTES: u64 = 32_000_000;
