@@ -49,9 +49,9 @@ const CHECKPOINT_BYTES: u64 = 32_000_000;
 /// leaves the last row group of what it wrote part-filled, and appends after it start a new one;
 /// with the vacuum on, a server's checkpoints kept merging those row groups (and the ones
 /// re-folds had deleted rows from) into fuller ones, rewriting every row of them with every
-/// request waiting. Under the live benchmark's in-use traffic at 1M licenses the checkpoints'
-/// commits took 0.4-1.6 s with it and 0.3-0.5 s without, and the server took in 18% more events
-/// per second (BENCHMARKS.md, "Session 15"). The server compacts every [`COMPACT_EVERY`]
+/// request waiting. Under the live benchmark's in-use traffic at 1M licenses the commits that
+/// checkpointed (as they did then) took 0.4-1.6 s with it and 0.3-0.5 s without, and the
+/// saturated server took in 18-30% more events per second (BENCHMARKS.md, "Session 15"). The server compacts every [`COMPACT_EVERY`]
 /// instead, a merge per table at a time ([`COMPACT_TASKS`]), and an import's checkpoints vacuum
 /// as DuckDB's do.
 pub const VACUUM_TASKS: u32 = 100;
