@@ -50,10 +50,10 @@ pub struct Kept {
     /// (`crate::metrics::watch_fires`) except those with events received since; and
     /// `watched_events` ([`crate::metrics::WATCHED_COLUMNS`]), every event of a type in
     /// `crate::metrics::DETAIL_TYPES` of a watched license, except those listed in
-    /// `watch_copying` (`license_id`, `copied_upto`), whose events are read from `events`. `lapse_uses` (`license_id`, `id`,
-    /// `ts`): at least every use (`crate::metrics::USED`) in one of its license's
-    /// `crate::metrics::end_windows`, except for the licenses listed in `lapse_pending`
-    /// (`license_id`). `followed_licenses` and `followed_terms`: the rows of `licenses` and
+    /// `watch_copying` (`license_id`, `copied_upto`), whose events are read from `events`.
+    /// `lapse_uses` (`license_id`, `id`, `ts`): at least every use (`crate::metrics::USED`) in
+    /// one of its license's `crate::metrics::end_windows`, except for the licenses listed in
+    /// `lapse_pending` (`license_id`). `followed_licenses` and `followed_terms`: the rows of `licenses` and
     /// `terms` of every license in `watched` or `lapse_uses`. `misuse` reads its candidates'
     /// events and the uses after an end from them instead of scanning the range.
     pub watched: bool,

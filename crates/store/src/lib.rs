@@ -41,8 +41,21 @@ pub const DEFAULT_MEMORY_LIMIT: &str = "1GiB";
 /// ([`Store::set_serving`]) checkpoints at the same size, in its catch-ups rather than in the
 /// commit that passes it.
 pub const CHECKPOINT_THRESHOLD: &str = "32MB";
-/// [`CHECKPOINT_THRESHOLD`] in bytes.
-const CHECKPOINT_BYTES: u64 = 32_000_000;
+/// [`CHECKPOINT_THRESHOLD`] in bytes (DuckDB reads its "MB" as 1,000,000).
+const CHECKPOINT_BYTES: u64 = megabytes(CHECKPOINT_THRESHOLD);
+
+/// The bytes of a size written as whole megabytes ("32MB"); anything else fails to compile.
+const fn megabytes(size: &str) -> u64 {
+    let digits = size.as_bytes();
+    let mut n = 0;
+    let mut i = 0;
+    while i < digits.len() && digits[i].is_ascii_digit() {
+        n = n * 10 + (digits[i] - b'0') as u64;
+        i += 1;
+    }
+    assert!(i > 0 && i + 2 == digits.len() && digits[i] == b'M' && digits[i + 1] == b'B');
+    n * 1_000_000
+}
 
 /// How many row-group merges DuckDB's vacuum may schedule per table in a checkpoint: DuckDB's
 /// own default, which a server sets to 0 while it serves ([`Store::set_serving`]). A checkpoint
@@ -51,9 +64,9 @@ const CHECKPOINT_BYTES: u64 = 32_000_000;
 /// re-folds had deleted rows from) into fuller ones, rewriting every row of them with every
 /// request waiting. Under the live benchmark's in-use traffic at 1M licenses the commits that
 /// checkpointed (as they did then) took 0.4-1.6 s with it and 0.3-0.5 s without, and the
-/// saturated server took in 18-30% more events per second (BENCHMARKS.md, "Session 15"). The server compacts every [`COMPACT_EVERY`]
-/// instead, a merge per table at a time ([`COMPACT_TASKS`]), and an import's checkpoints vacuum
-/// as DuckDB's do.
+/// saturated server took in 18-30% more events per second (BENCHMARKS.md, "Session 15"). The
+/// server compacts every [`COMPACT_EVERY`] instead, a merge per table at a time
+/// ([`COMPACT_TASKS`]), and an import's checkpoints vacuum as DuckDB's do.
 pub const VACUUM_TASKS: u32 = 100;
 
 /// How often a server compacts the store while its checkpoints do not vacuum, and how many
@@ -249,18 +262,30 @@ impl Store {
     /// every [`COMPACT_EVERY`] instead, [`COMPACT_TASKS`] merges per table at most
     /// ([`Store::catch_up_one_when_due`]).
     pub fn set_serving(&mut self, on: bool) -> Result<()> {
-        let (tasks, threshold) = if on {
-            (0, "1TB")
-        } else {
-            (VACUUM_TASKS, CHECKPOINT_THRESHOLD)
-        };
-        self.db.conn.execute_batch(&format!(
-            "SET max_vacuum_tasks = {tasks}; SET checkpoint_threshold = '{threshold}'"
-        ))?;
+        let threshold = if on { "1TB" } else { CHECKPOINT_THRESHOLD };
+        self.db
+            .conn
+            .execute_batch(&format!("SET checkpoint_threshold = '{threshold}'"))?;
         if on && !self.serving {
             self.compacted = Some(std::time::Instant::now());
         }
         self.serving = on;
+        self.set_vacuum_tasks(self.vacuum_tasks())
+    }
+
+    /// The row-group merges per table this store's checkpoints may make: none serving.
+    fn vacuum_tasks(&self) -> u32 {
+        if self.serving {
+            0
+        } else {
+            VACUUM_TASKS
+        }
+    }
+
+    fn set_vacuum_tasks(&self, tasks: u32) -> Result<()> {
+        self.db
+            .conn
+            .execute_batch(&format!("SET max_vacuum_tasks = {tasks}"))?;
         Ok(())
     }
 
@@ -306,12 +331,9 @@ impl Store {
     pub(crate) fn compact_with(&mut self, tasks: u32) -> Result<()> {
         let started = std::time::Instant::now();
         self.compacted = Some(started);
-        let conn = &self.db.conn;
-        conn.execute_batch(&format!("SET max_vacuum_tasks = {tasks}"))?;
-        let done = conn.execute_batch("FORCE CHECKPOINT");
-        if self.serving {
-            conn.execute_batch("SET max_vacuum_tasks = 0")?;
-        }
+        self.set_vacuum_tasks(tasks)?;
+        let done = self.db.conn.execute_batch("FORCE CHECKPOINT");
+        self.set_vacuum_tasks(self.vacuum_tasks())?;
         done?;
         tracing::debug!(
             ms = started.elapsed().as_secs_f64() * 1000.0,
