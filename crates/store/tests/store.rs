@@ -1055,19 +1055,24 @@ fn the_write_ahead_log_is_checkpointed_at_32_mb_not_duckdbs_16() {
 
 /// The `events` row groups holding the stored events, counted from DuckDB's storage info.
 fn event_row_groups(s: &Store) -> i64 {
-    s.rows("SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('events')")
-        .unwrap()[0][0]
-        .as_i64()
-        .unwrap()
+    count(
+        s,
+        "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('events')",
+    )
+}
+
+/// `n` validations of `L1`, their ids starting with `prefix`.
+fn validations(prefix: &str, n: usize) -> Vec<Event> {
+    (0..n)
+        .map(|i| event(&format!("{prefix}{i}"), "license.validated", "L1", 1))
+        .collect()
 }
 
 /// Appends `rounds` rounds of 10,000 validations, each followed by a checkpoint.
 fn append_checkpointed(s: &mut Store, rounds: usize) {
     for round in 0..rounds {
-        let batch: Vec<Event> = (0..10_000)
-            .map(|i| event(&format!("v{round}-{i}"), "license.validated", "L1", 1))
-            .collect();
-        s.append(&batch).unwrap();
+        s.append(&validations(&format!("v{round}-"), 10_000))
+            .unwrap();
         s.rows("FORCE CHECKPOINT").unwrap();
     }
 }
@@ -1081,12 +1086,7 @@ fn checkpoints_without_the_vacuum_leave_part_filled_row_groups_to_the_compaction
     s.set_serving(true).unwrap();
     append_checkpointed(&mut s, 3);
     assert_eq!(event_row_groups(&s), 3);
-    let setting = |s: &Store| {
-        s.rows("SELECT current_setting('max_vacuum_tasks')")
-            .unwrap()[0][0]
-            .as_i64()
-            .unwrap()
-    };
+    let setting = |s: &Store| count(s, "SELECT current_setting('max_vacuum_tasks')");
     assert_eq!(setting(&s), 0);
     // The compaction merges the tables changed since the last checkpoint.
     s.append(&[event("one-more", "license.validated", "L1", 1)])
@@ -1129,10 +1129,7 @@ fn a_serving_store_checkpoints_in_its_catch_ups_not_in_its_commits() {
     let mut s = Store::open(dir.path()).unwrap();
     s.set_serving(true).unwrap();
     s.set_checkpoint_bytes(200_000);
-    let batch: Vec<Event> = (0..3_000)
-        .map(|i| event(&format!("v{i}"), "license.validated", "L1", 1))
-        .collect();
-    s.append(&batch).unwrap();
+    s.append(&validations("v", 3_000)).unwrap();
     let logged = wal_bytes(dir.path());
     assert!(
         logged >= 200_000,
