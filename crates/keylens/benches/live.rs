@@ -62,6 +62,16 @@ fn p50_p99_max(sorted: &[f64]) -> String {
     )
 }
 
+/// Posts NDJSON events to the server at `base`, which must store them (a 200).
+fn post_events(agent: &ureq::Agent, base: &str, ndjson: &str) {
+    let resp = agent
+        .post(&format!("{base}/v1/events"))
+        .header("Content-Type", "application/x-ndjson")
+        .send(ndjson)
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -100,10 +110,13 @@ impl Traffic {
         }
     }
 
-    fn name(&self) -> &'static str {
+    /// "in-use traffic (N licenses calling)", as the figures' table names it.
+    fn describe(&self) -> String {
         match self {
-            Traffic::InUse(_) => "in-use",
-            Traffic::Shared => "shared",
+            Traffic::InUse(callers) => {
+                format!("in-use traffic ({} licenses calling)", callers.len())
+            }
+            Traffic::Shared => "shared traffic (250 licenses calling)".into(),
         }
     }
 
@@ -192,12 +205,7 @@ fn probe(agent: &ureq::Agent, base: &str, seen: &Mutex<Vec<(Instant, i64)>>, k: 
     );
     let before = seen.lock().unwrap().last().map_or(0, |s| s.1);
     let sent = Instant::now();
-    let resp = agent
-        .post(&format!("{base}/v1/events"))
-        .header("Content-Type", "application/x-ndjson")
-        .send(body.as_str())
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
+    post_events(agent, base, &body);
     let acked = Instant::now();
     let deadline = acked + Duration::from_secs(10);
     loop {
@@ -283,12 +291,7 @@ fn main() {
             now_rfc3339()
         );
         let t = Instant::now();
-        let resp = agent()
-            .post(&format!("{base}/v1/events"))
-            .header("Content-Type", "application/x-ndjson")
-            .send(body.as_str())
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 200);
+        post_events(&agent(), &base, &body);
         t.elapsed().as_secs_f64() * 1000.0
     };
 
@@ -318,12 +321,7 @@ fn main() {
                         })
                         .collect();
                     let t = Instant::now();
-                    let resp = agent
-                        .post(&format!("{base}/v1/events"))
-                        .header("Content-Type", "application/x-ndjson")
-                        .send(body.join("\n").as_str())
-                        .unwrap();
-                    assert_eq!(resp.status().as_u16(), 200);
+                    post_events(&agent, &base, &body.join("\n"));
                     waits.push(t.elapsed().as_secs_f64() * 1000.0);
                     sent += 250;
                     r += 1;
@@ -385,12 +383,8 @@ fn main() {
     freshness.sort_by(f64::total_cmp);
     from_send.sort_by(f64::total_cmp);
     println!(
-        "| live figure, {licenses} licenses, {secs} s of {} traffic ({}) | value |",
-        traffic.name(),
-        match &traffic {
-            Traffic::InUse(callers) => format!("{} licenses calling", callers.len()),
-            Traffic::Shared => "250 licenses calling".into(),
-        }
+        "| live figure, {licenses} licenses, {secs} s of {} | value |",
+        traffic.describe()
     );
     println!("|---|---|");
     println!(
