@@ -20,6 +20,10 @@ use keylens_query::metrics::{
     new_spread_values, spread_counts, spread_sum, spread_uses, spread_values, SPREAD_COLUMNS,
 };
 
+/// The temporary table of the licenses whose `license_spread` row the last `fold_spread`
+/// changed (a `license_id` column).
+pub(crate) const CHANGED: &str = "spread_changed";
+
 /// The columns of [`SPREAD_COLUMNS`] after `license_id`: the counts.
 pub(crate) fn spread_count_columns() -> Vec<&'static str> {
     let mut columns = SPREAD_COLUMNS.split(", ");
@@ -29,7 +33,9 @@ pub(crate) fn spread_count_columns() -> Vec<&'static str> {
 
 impl Store {
     /// Folds the events received in `(upto, newest]` into `license_values` and
-    /// `license_spread`, inside the caller's transaction.
+    /// `license_spread`, inside the caller's transaction. Leaves the licenses whose
+    /// `license_spread` row it changed (or added) in the temporary table [`CHANGED`], for
+    /// `fold_watch`: only those can start to fire or need their `watched` copy replaced.
     pub(crate) fn fold_spread(&self, upto: i64, newest: i64) -> Result<()> {
         let tail = format!("received_at > {upto} AND received_at <= {newest}");
         let merged = spread_sum(&[
@@ -54,7 +60,10 @@ impl Store {
             uses = spread_uses(&tail),
         ))?;
         self.replace_in_place("license_spread", "spread_merged", &spread_count_columns())?;
-        self.db.conn.execute_batch("DROP TABLE spread_merged")?;
+        self.db.conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE {CHANGED} AS SELECT license_id FROM spread_merged;
+             DROP TABLE spread_merged;"
+        ))?;
         Ok(())
     }
 }

@@ -27,6 +27,7 @@
 //! [`COMPACT_AFTER`]), the rows are summed into one per key (a key whose calls all moved to
 //! another tier sums to 0 and goes).
 
+use crate::spread::CHANGED;
 use crate::{Result, Store};
 use keylens_event::time::now_micros;
 use keylens_query::metrics::{validation_calls, validation_keys};
@@ -286,7 +287,10 @@ impl Store {
             // `lapse_pending`, or watched ones whose events are not all copied: check their
             // uses again, or copy on, now (an empty tail), not at the next event.
             let upto = self.counts.spread_upto;
-            self.in_transaction(|store| store.fold_watch(upto, upto, copy_step).map(|_| ()))?;
+            let nothing = "(SELECT license_id FROM license_spread LIMIT 0)";
+            self.in_transaction(|store| {
+                store.fold_watch(upto, upto, nothing, copy_step).map(|_| ())
+            })?;
         }
         for (newest, events) in slices {
             let upto = self.counts.spread_upto;
@@ -296,8 +300,12 @@ impl Store {
                 let spread_ms = t.elapsed().as_secs_f64() * 1000.0;
                 let t = Instant::now();
                 let latest = store
-                    .fold_watch(upto, newest, copy_step)?
+                    .fold_watch(upto, newest, CHANGED, copy_step)?
                     .max(store.counts.latest_use);
+                store
+                    .db
+                    .conn
+                    .execute_batch(&format!("DROP TABLE {CHANGED}"))?;
                 tracing::debug!(
                     events,
                     spread_ms,
