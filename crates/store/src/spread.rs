@@ -59,7 +59,12 @@ impl Store {
             new = new_spread_values("spread_tail"),
             uses = spread_uses(&tail),
         ))?;
-        self.replace_in_place("license_spread", "spread_merged", &spread_count_columns())?;
+        self.replace_in_place(
+            "license_spread",
+            "spread_merged",
+            &spread_count_columns(),
+            None,
+        )?;
         self.db.conn.execute_batch(&format!(
             "CREATE OR REPLACE TEMP TABLE {CHANGED} AS SELECT license_id FROM spread_merged;
              DROP TABLE spread_merged;"

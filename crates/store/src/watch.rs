@@ -104,7 +104,7 @@ impl Store {
                WHERE license_id IN (SELECT license_id FROM {changed}) \
                  AND license_id IN (SELECT license_id FROM watched);"
         ))?;
-        self.replace_in_place("watched", "rewatched", &spread_count_columns())?;
+        self.replace_in_place("watched", "rewatched", &spread_count_columns(), None)?;
         conn.execute_batch("DROP TABLE rewatched")?;
         self.watch_firing(&format!("(SELECT license_id FROM {changed})"))?;
         self.copy_watched_events(newest, copy_step)?;
