@@ -91,7 +91,7 @@ impl Store {
         // or need their `watched` copy replaced. Under traffic from an installed base, whose
         // licenses call from their known machines and places, that is few of the 150,000-170,000
         // licenses with events in 5 s at 1M: the two statements below took 100-140 ms per
-        // catch-up over the touched licenses, 8 ms over the changed ones (BENCHMARKS.md,
+        // catch-up over the touched licenses, 9 ms over the changed ones (BENCHMARKS.md,
         // "Session 16").
         conn.execute_batch(&format!(
             "CREATE OR REPLACE TEMP TABLE touched AS \
