@@ -4,8 +4,8 @@
 Usage: scripts/catch-up-statements.py COPY_OF_STORE.duckdb [RUNS]
 
 Needs DuckDB's Python package at the version keylens links (1.5.6: `pip install duckdb==1.5.6`).
-Works on a copy (it writes temporary tables and rolls every change back, but opens the file
-read-write): e.g. `cp $CARGO_TARGET_DIR/bench-store-1000000/keylens.duckdb /tmp/copy.duckdb`.
+Works on a copy (it rolls the kept tables' changes back and drops the two tables it builds, but
+writes the file): e.g. `cp $CARGO_TARGET_DIR/bench-store-1000000/keylens.duckdb /tmp/copy.duckdb`.
 
 What it times, each inside a transaction it rolls back (so every run starts from the same
 table), alternating the variants:
@@ -15,7 +15,15 @@ table), alternating the variants:
   table, find which licenses the table holds, update those, append the others) against one
   `MERGE INTO` updating only where the tail's use is later (session 16, in_place.rs).
 
-Every variant must leave the same table (count and sum of `ts` printed beside each time).
+- excluding the values a license already has from a tail's distinct (license, kind, value)
+  triples (200,000 validations of 150,000 licenses, each with its latest machine, IP, country
+  and place): the strings compared against all of `license_values` (what the spread catch-up
+  does) against an md5 digest of each triple kept in a column (measured in session 16, not
+  kept: no faster). Both must find the same number of new values.
+- reading 20 licenses' histories (their lifecycle events) from `events` against a table of the
+  lifecycle events alone (as ClickHouse keeps one; measured in session 16, not kept).
+
+Every variant must leave the same table, or find the same rows (printed beside each time).
 """
 
 import sys
@@ -43,6 +51,91 @@ MERGE INTO license_last_use t USING last_tail s ON t.license_id = s.license_id
 """
 
 
+DIGEST = "md5_number(CAST(length(license_id) AS VARCHAR) || ':' || license_id || kind || ':' || value)"
+
+TAIL_VALUES = """SELECT DISTINCT license_id, kind, value FROM (
+  SELECT license_id, 'ip' AS kind, ip AS value FROM tail WHERE ip IS NOT NULL UNION ALL
+  SELECT license_id, 'country' AS kind, country AS value FROM tail WHERE country IS NOT NULL UNION ALL
+  SELECT license_id, 'place' AS kind, CAST(lat AS VARCHAR) || ',' || CAST(lon AS VARCHAR) AS value
+    FROM tail WHERE lat IS NOT NULL AND lon IS NOT NULL) v"""
+
+EXCLUSIONS = [
+    (
+        "strings",
+        [
+            f"CREATE TEMP TABLE spread_tail AS {TAIL_VALUES}",
+            "CREATE TEMP TABLE spread_new AS SELECT t.* FROM spread_tail t WHERE NOT EXISTS ("
+            "SELECT 1 FROM license_values v WHERE v.license_id = t.license_id AND v.kind = t.kind "
+            "AND v.value = t.value)",
+        ],
+    ),
+    (
+        "md5 digest",
+        [
+            f"CREATE TEMP TABLE spread_tail AS SELECT *, {DIGEST} AS digest FROM ({TAIL_VALUES})",
+            "CREATE TEMP TABLE spread_new AS SELECT t.* FROM spread_tail t WHERE NOT EXISTS ("
+            "SELECT 1 FROM s16_values_digested v WHERE v.digest = t.digest)",
+        ],
+    ),
+]
+
+LIFECYCLE = (
+    "('license.created', 'license.activated', 'license.upgraded', 'license.renewed', "
+    "'license.expired', 'license.revoked')"
+)
+
+
+def timed(con, sql):
+    started = time.perf_counter()
+    con.execute(sql)
+    return (time.perf_counter() - started) * 1000
+
+
+def exclusions(con, runs):
+    started = time.perf_counter()
+    con.execute(
+        "CREATE OR REPLACE TABLE s16_values_digested AS SELECT license_id, kind, value, "
+        f"{DIGEST} AS digest FROM license_values; CHECKPOINT"
+    )
+    print(f"digests of license_values: {time.perf_counter() - started:.2f} s")
+    con.execute(
+        "CREATE TEMP TABLE tail AS SELECT license_id, machine_id, ip, country, lat, lon FROM ("
+        "SELECT license_id, arg_max(machine_id, ts) AS machine_id, arg_max(ip, ts) AS ip, "
+        "arg_max(country, ts) AS country, arg_max(lat, ts) AS lat, arg_max(lon, ts) AS lon "
+        "FROM events WHERE type = 'license.validated' AND result = 'valid' GROUP BY license_id) "
+        "USING SAMPLE 150000 ROWS (reservoir, 5)"
+    )
+    con.execute("INSERT INTO tail SELECT * FROM tail USING SAMPLE 50000 ROWS (reservoir, 6)")
+    for name, statements in EXCLUSIONS * runs:
+        ms = [timed(con, sql) for sql in statements]
+        new = con.execute("SELECT count(*) FROM spread_new").fetchone()[0]
+        con.execute("DROP TABLE spread_tail; DROP TABLE spread_new")
+        print(f"{name:>10}: tail values {ms[0]:6.1f} ms, exclusion {ms[1]:6.1f} ms ({new} new)")
+
+
+def histories(con, runs):
+    started = time.perf_counter()
+    con.execute(
+        f"CREATE OR REPLACE TABLE s16_lifecycle AS SELECT * FROM events WHERE type IN {LIFECYCLE}; "
+        "CHECKPOINT"
+    )
+    print(f"lifecycle events copied: {time.perf_counter() - started:.2f} s")
+    con.execute(
+        "CREATE TEMP TABLE todo AS SELECT license_id FROM licenses "
+        "USING SAMPLE 20 ROWS (reservoir, 9)"
+    )
+    columns = "license_id, id, type, ts, expires_at, term, product, model, tier, amount, currency"
+    for table in ["events", "s16_lifecycle"] * runs:
+        sql = (
+            f"SELECT {columns} FROM {table} WHERE license_id IN (SELECT license_id FROM todo) "
+            f"AND type IN {LIFECYCLE} ORDER BY license_id"
+        )
+        started = time.perf_counter()
+        rows = len(con.execute(sql).fetchall())
+        ms = (time.perf_counter() - started) * 1000
+        print(f"{table:>10}: 20 licenses' histories {ms:6.1f} ms ({rows} events)")
+
+
 def main() -> None:
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -64,6 +157,9 @@ def main() -> None:
         rows, total = con.execute("SELECT count(*), sum(ts) FROM license_last_use").fetchone()
         con.execute("ROLLBACK")
         print(f"{name:>10}: {ms:7.1f} ms  ({rows} rows, sum of ts {total})")
+    exclusions(con, runs)
+    histories(con, runs)
+    con.execute("DROP TABLE s16_values_digested; DROP TABLE s16_lifecycle; CHECKPOINT")
 
 
 if __name__ == "__main__":
