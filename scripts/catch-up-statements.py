@@ -23,6 +23,10 @@ table), alternating the variants:
 - reading 20 licenses' histories (their lifecycle events) from `events` against a table of the
   lifecycle events alone (as ClickHouse keeps one; measured in session 16, not kept).
 
+- finding 20 licenses' rows in `licenses`, `terms` and `segments` (what each statement of a
+  re-fold does), without and with an ART index on `license_id` (built, timed, dropped; measured
+  in session 16, not built into the store yet). Every delete is rolled back.
+
 Every variant must leave the same table, or find the same rows (printed beside each time).
 """
 
@@ -136,6 +140,30 @@ def histories(con, runs):
         print(f"{table:>10}: 20 licenses' histories {ms:6.1f} ms ({rows} events)")
 
 
+def lookups(con, runs):
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE todo AS SELECT license_id FROM licenses "
+        "USING SAMPLE 20 ROWS (reservoir, 13)"
+    )
+    ids = "(SELECT license_id FROM todo)"
+    for table in ["licenses", "terms", "segments"]:
+        for indexed in [False, True]:
+            if indexed:
+                started = time.perf_counter()
+                con.execute(f"CREATE INDEX s16_{table}_license ON {table} (license_id)")
+                print(f"{table}: index built in {time.perf_counter() - started:.2f} s")
+            for _ in range(runs):
+                con.execute("BEGIN TRANSACTION")
+                deleted_ms = timed(con, f"DELETE FROM {table} WHERE license_id IN {ids}")
+                con.execute("ROLLBACK")
+                started = time.perf_counter()
+                rows = len(con.execute(f"SELECT * FROM {table} WHERE license_id IN {ids}").fetchall())
+                read_ms = (time.perf_counter() - started) * 1000
+                label = f"{table}{', indexed' if indexed else ''}"
+                print(f"{label:>20}: delete {deleted_ms:6.1f} ms, read {read_ms:6.1f} ms ({rows} rows)")
+        con.execute(f"DROP INDEX s16_{table}_license")
+
+
 def main() -> None:
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -160,6 +188,7 @@ def main() -> None:
     exclusions(con, runs)
     histories(con, runs)
     con.execute("DROP TABLE s16_values_digested; DROP TABLE s16_lifecycle; CHECKPOINT")
+    lookups(con, runs)
 
 
 if __name__ == "__main__":
