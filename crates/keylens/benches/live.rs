@@ -10,7 +10,9 @@
 //!   `in-use` (the default) the store's licenses in use now, each with its own machine and IP;
 //!   `shared` 250 lapsed licenses from 4 IPs each, a misuse storm (see [`Traffic`]).
 //!   `KEYLENS_LIVE_RATE=N` paces them to N events per second in all (default 0: unpaced, the
-//!   server saturated);
+//!   server saturated); `KEYLENS_LIVE_ACTIVATIONS=N` makes N in 1,000 of the in-use events
+//!   activations (from the license's own machine) instead of validations (default 0): lifecycle
+//!   events, which the writer re-folds before answering;
 //! - one probe client, every 200 ms, posts a new license's creation and first activation (dated
 //!   now) and waits for the first `/v1/stream` overview whose `first_activations_24h` counts it:
 //!   freshness is the time from sending the probe to that event (what a dashboard's viewer
@@ -92,7 +94,11 @@ enum Traffic {
     /// `in-use` (the default): each validation from a license drawn from those the store has
     /// in use now (a term ending after now, not revoked), with the machine, version, IP,
     /// country and place of its latest valid validation: a vendor's installed base calling in.
-    InUse(Arc<Vec<Caller>>),
+    InUse {
+        callers: Arc<Vec<Caller>>,
+        /// How many events in 1,000 are activations (`KEYLENS_LIVE_ACTIVATIONS`).
+        activations: u32,
+    },
     /// `shared`: every validation from one of 250 licenses, each from an IP per client (4),
     /// most of them past their end. Key sharing and lapsed use at a rate no real license
     /// reaches: every event is a watched license's and a use after an end, so the catch-ups
@@ -104,7 +110,11 @@ impl Traffic {
     /// Reads the in-use licenses from the store at `db` (before the server opens it).
     fn from_env(db: &Path) -> Traffic {
         match std::env::var("KEYLENS_LIVE_TRAFFIC").as_deref() {
-            Err(_) | Ok("in-use") => Traffic::InUse(Arc::new(in_use(db))),
+            Err(_) | Ok("in-use") => Traffic::InUse {
+                callers: Arc::new(in_use(db)),
+                activations: keylens_testkit::env_number("KEYLENS_LIVE_ACTIVATIONS", 0).min(1000)
+                    as u32,
+            },
             Ok("shared") => Traffic::Shared,
             Ok(other) => panic!("KEYLENS_LIVE_TRAFFIC is `in-use` or `shared`, not `{other}`"),
         }
@@ -113,18 +123,36 @@ impl Traffic {
     /// "in-use traffic (N licenses calling)", as the figures' table names it.
     fn describe(&self) -> String {
         match self {
-            Traffic::InUse(callers) => {
-                format!("in-use traffic ({} licenses calling)", callers.len())
-            }
+            Traffic::InUse {
+                callers,
+                activations: 0,
+            } => format!("in-use traffic ({} licenses calling)", callers.len()),
+            Traffic::InUse {
+                callers,
+                activations,
+            } => format!(
+                "in-use traffic ({} licenses calling, {activations} in 1,000 events activations)",
+                callers.len()
+            ),
             Traffic::Shared => "shared traffic (250 licenses calling)".into(),
         }
     }
 
-    /// Client `c`'s `i`-th validation of a batch, as NDJSON.
-    fn validation(&self, id: &str, ts: &str, c: u32, i: u32, rng: &mut impl rand::Rng) -> String {
+    /// Client `c`'s `i`-th event of a batch (a validation, or an in-use license's activation),
+    /// as NDJSON.
+    fn event(&self, id: &str, ts: &str, c: u32, i: u32, rng: &mut impl rand::Rng) -> String {
         match self {
-            Traffic::InUse(callers) => {
+            Traffic::InUse {
+                callers,
+                activations,
+            } => {
                 let k = &callers[rng.gen_range(0..callers.len())];
+                if rng.gen_range(0..1000) < *activations {
+                    return format!(
+                        r#"{{"id":"{id}","type":"license.activated","timestamp":"{ts}","license_id":"{}"{}}}"#,
+                        k.license, k.fields
+                    );
+                }
                 format!(
                     r#"{{"id":"{id}","type":"license.validated","timestamp":"{ts}","license_id":"{}","result":"valid","latency_ms":{}{}}}"#,
                     k.license,
@@ -316,9 +344,7 @@ fn main() {
                     }
                     let ts = now_rfc3339();
                     let body: Vec<String> = (0..250)
-                        .map(|i| {
-                            traffic.validation(&format!("live-{c}-{r}-{i}"), &ts, c, i, &mut rng)
-                        })
+                        .map(|i| traffic.event(&format!("live-{c}-{r}-{i}"), &ts, c, i, &mut rng))
                         .collect();
                     let t = Instant::now();
                     post_events(&agent, &base, &body.join("\n"));
