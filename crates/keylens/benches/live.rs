@@ -147,7 +147,9 @@ impl Traffic {
                 activations,
             } => {
                 let k = &callers[rng.gen_range(0..callers.len())];
-                if rng.gen_range(0..1000) < *activations {
+                // No draw without activations: the default traffic stays the one session 15
+                // measured.
+                if *activations > 0 && rng.gen_range(0..1000) < *activations {
                     return format!(
                         r#"{{"id":"{id}","type":"license.activated","timestamp":"{ts}","license_id":"{}"{}}}"#,
                         k.license, k.fields
