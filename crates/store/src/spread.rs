@@ -20,9 +20,9 @@ use keylens_query::metrics::{
     new_spread_values, spread_counts, spread_sum, spread_uses, spread_values, SPREAD_COLUMNS,
 };
 
-/// The temporary table of the licenses whose `license_spread` row the last `fold_spread`
-/// changed (a `license_id` column).
-pub(crate) const CHANGED: &str = "spread_changed";
+/// The temporary table `fold_spread` leaves for its caller to drop: the new `license_spread` row
+/// ([`SPREAD_COLUMNS`]) of each license whose row it changed or added.
+pub(crate) const CHANGED: &str = "spread_merged";
 
 /// The columns of [`SPREAD_COLUMNS`] after `license_id`: the counts.
 pub(crate) fn spread_count_columns() -> Vec<&'static str> {
@@ -33,9 +33,9 @@ pub(crate) fn spread_count_columns() -> Vec<&'static str> {
 
 impl Store {
     /// Folds the events received in `(upto, newest]` into `license_values` and
-    /// `license_spread`, inside the caller's transaction. Leaves the licenses whose
-    /// `license_spread` row it changed (or added) in the temporary table [`CHANGED`], for
-    /// `fold_watch`: only those can start to fire or need their `watched` copy replaced.
+    /// `license_spread`, inside the caller's transaction. Leaves the rows it changed (or added)
+    /// in the temporary table [`CHANGED`], for `fold_watch`: only those licenses can start to
+    /// fire or need their `watched` copy replaced.
     pub(crate) fn fold_spread(&self, upto: i64, newest: i64) -> Result<()> {
         let tail = format!("received_at > {upto} AND received_at <= {newest}");
         let merged = spread_sum(&[
@@ -51,7 +51,7 @@ impl Store {
              CREATE TEMP TABLE spread_new AS {new};
              INSERT INTO license_values SELECT license_id, kind, value FROM spread_new;
              CREATE TEMP TABLE spread_uses AS {uses};
-             CREATE TEMP TABLE spread_merged AS {merged};
+             CREATE TEMP TABLE {CHANGED} AS {merged};
              DROP TABLE spread_tail;
              DROP TABLE spread_new;
              DROP TABLE spread_uses;",
@@ -59,16 +59,6 @@ impl Store {
             new = new_spread_values("spread_tail"),
             uses = spread_uses(&tail),
         ))?;
-        self.replace_in_place(
-            "license_spread",
-            "spread_merged",
-            &spread_count_columns(),
-            None,
-        )?;
-        self.db.conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE {CHANGED} AS SELECT license_id FROM spread_merged;
-             DROP TABLE spread_merged;"
-        ))?;
-        Ok(())
+        self.replace_in_place("license_spread", CHANGED, &spread_count_columns(), None)
     }
 }

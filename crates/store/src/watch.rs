@@ -71,8 +71,8 @@ impl Store {
     /// Folds the events received in `(upto, newest]` into `watched`, `watched_events`,
     /// `lapse_uses` and the followed licenses' copies, and checks the pending licenses' uses
     /// again, inside the caller's transaction and after `fold_spread` (whose counts it reads);
-    /// `changed` (a relation of `license_id`) holds the licenses whose kept spread that fold
-    /// changed.
+    /// `changed` (a relation with a `license_id` column) holds the licenses whose kept spread
+    /// that fold changed.
     /// Copies the events of licenses that started to be watched up to `newest` at once, or with
     /// `copy_step`, about that many stored events further (see [`Store::copy_watched_events`]).
     /// Returns the latest `ts` of a use among those events.
