@@ -125,15 +125,14 @@ impl Traffic {
         match self {
             Traffic::InUse {
                 callers,
-                activations: 0,
-            } => format!("in-use traffic ({} licenses calling)", callers.len()),
-            Traffic::InUse {
-                callers,
                 activations,
-            } => format!(
-                "in-use traffic ({} licenses calling, {activations} in 1,000 events activations)",
-                callers.len()
-            ),
+            } => {
+                let also = match activations {
+                    0 => String::new(),
+                    n => format!(", {n} in 1,000 events activations"),
+                };
+                format!("in-use traffic ({} licenses calling{also})", callers.len())
+            }
             Traffic::Shared => "shared traffic (250 licenses calling)".into(),
         }
     }
