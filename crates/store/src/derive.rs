@@ -86,9 +86,13 @@ impl Store {
             return Ok(0);
         }
         let chunks = (total + CHUNK_LICENSES - 1) / CHUNK_LICENSES;
+        // Chunks of consecutive ids, each written in id order: the derived tables stay sorted
+        // by `license_id`, so that a later re-fold finds a license's rows from the row groups'
+        // min/max rather than reading every row (schema.rs, migration 10).
         self.db.conn.execute_batch(&format!(
             "CREATE OR REPLACE TEMP TABLE todo AS \
-             SELECT license_id, CAST(hash(license_id) % {chunks} AS BIGINT) AS chunk FROM (SELECT DISTINCT license_id FROM dirty)"
+             SELECT license_id, CAST((row_number() OVER (ORDER BY license_id) - 1) * {chunks} // {total} AS BIGINT) AS chunk \
+             FROM (SELECT DISTINCT license_id FROM dirty)"
         ))?;
         let mut done = 0u64;
         for chunk in 0..chunks {
@@ -201,7 +205,9 @@ impl Store {
                e.currency, e.meter, s.tier, s.model, s.created_at, s.product, s.region, s.channel, \
                s.account_id, s.first_activation_at \
              FROM (SELECT * FROM events WHERE license_id IN {ids} AND {booked}) e \
-             LEFT JOIN segments s ON s.license_id = e.license_id AND e.ts >= s.valid_from AND e.ts < s.valid_to",
+             LEFT JOIN (SELECT * FROM segments WHERE license_id IN {ids}) s \
+               ON s.license_id = e.license_id AND e.ts >= s.valid_from AND e.ts < s.valid_to \
+             ORDER BY e.license_id, e.ts",
             booked = keylens_query::recent::booked(&keylens_query::DuckDbDialect),
         ))?;
         Ok(())

@@ -4,6 +4,16 @@
 use crate::{Error, Result};
 use std::path::Path;
 
+/// Statements rewriting each named table in `license_id` order (same rows).
+macro_rules! sorted_by_license {
+    ($($table:literal),*) => {
+        concat!($(
+            "CREATE TEMP TABLE sorted AS SELECT * FROM ", $table, " ORDER BY license_id; \
+             DELETE FROM ", $table, "; INSERT INTO ", $table, " SELECT * FROM sorted; DROP TABLE sorted;"
+        ),*)
+    };
+}
+
 const MIGRATIONS: &[&str] = &[
     // 1: events and the materialised license fold.
     "CREATE TABLE events (
@@ -221,6 +231,10 @@ const MIGRATIONS: &[&str] = &[
     // far (`received_at`): a server copies them a step per catch-up rather than in one scan of
     // every event (watch.rs, `copy_watched_events`); `misuse` reads theirs from `events`.
     "CREATE TABLE watch_copying (license_id VARCHAR NOT NULL, copied_upto BIGINT NOT NULL);",
+    // 10: the derived tables rewritten in `license_id` order, as re-folds now write them
+    // (derive.rs): a re-fold of a few licenses then reads the few row groups whose min/max
+    // cover them, where it read every row of tables of 1M-2M rows (BENCHMARKS.md, "Session 17").
+    sorted_by_license!("licenses", "terms", "segments", "bookings"),
 ];
 
 pub(crate) fn migrate(conn: &duckdb::Connection, path: &Path) -> Result<()> {

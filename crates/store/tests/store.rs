@@ -27,7 +27,7 @@ fn count(store: &Store, sql: &str) -> i64 {
 }
 
 /// The schema version a store opened by this build has.
-const LATEST: i64 = 9;
+const LATEST: i64 = 10;
 
 /// Takes the store in `dir` back to schema `version` (below 8): forgets the later migrations,
 /// drops the tables schemas 8 and 9 added, then runs `undo` for the versions between.
@@ -409,6 +409,100 @@ fn a_store_from_schema_2_gets_its_bookings_on_open() {
     assert_eq!(bookings_kept(&s).len(), 1);
     assert_eq!(bookings_kept(&s), bookings_by_join(&s));
     assert_eq!(count(&s, "SELECT count(*) FROM dirty"), 0);
+}
+
+/// The `license_id` of each row of `table` in the order the table holds them.
+fn stored_order(s: &Store, table: &str) -> Vec<String> {
+    s.rows(&format!("SELECT license_id FROM {table} ORDER BY rowid"))
+        .unwrap()
+        .iter()
+        .map(|r| r[0].as_text().unwrap().to_string())
+        .collect()
+}
+
+fn sorted(ids: &[String]) -> bool {
+    ids.windows(2).all(|w| w[0] <= w[1])
+}
+
+/// Licenses created in descending order, each with a booking, re-folded one refresh at a time:
+/// every table of the fold holds them in that (descending) order.
+fn store_refolded_in_descending_order(dir: &std::path::Path) -> Store {
+    let mut s = Store::open(dir).unwrap();
+    for n in (1..=4).rev() {
+        let l = format!("L{n}");
+        s.append(&[
+            booking(&format!("c{n}"), "license.created", &l, n, json!({"product": "app", "model": "subscription", "expires_at": "2026-03-01T00:00:00Z"})),
+            booking(&format!("r{n}"), "license.renewed", &l, 10 + n, json!({"expires_at": "2026-04-01T00:00:00Z"})),
+        ])
+        .unwrap();
+        s.refresh().unwrap();
+    }
+    s
+}
+
+const FOLD_TABLES: [&str; 4] = ["licenses", "terms", "segments", "bookings"];
+
+#[test]
+fn a_refresh_writes_the_fold_in_license_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    // One append, licenses and their bookings in descending order of id and time.
+    let mut events = Vec::new();
+    for n in (1..=6u32).rev() {
+        let l = format!("L{n}");
+        events.push(booking(
+            &format!("r{n}"),
+            "license.renewed",
+            &l,
+            20 - n,
+            json!({"expires_at": "2026-04-01T00:00:00Z"}),
+        ));
+        events.push(booking(&format!("c{n}"), "license.created", &l, 7 - n, json!({"product": "app", "model": "subscription", "expires_at": "2026-03-01T00:00:00Z"})));
+    }
+    s.append(&events).unwrap();
+    s.refresh().unwrap();
+    for table in FOLD_TABLES {
+        let order = stored_order(&s, table);
+        assert!(order.len() >= 6, "{table}: {order:?}");
+        assert!(
+            sorted(&order),
+            "{table} rows out of license order: {order:?}"
+        );
+    }
+}
+
+#[test]
+fn a_store_from_schema_9_gets_its_fold_sorted_by_license_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let before: Vec<Vec<Vec<keylens_query::Cell>>> = {
+        let s = store_refolded_in_descending_order(dir.path());
+        for table in FOLD_TABLES {
+            let order = stored_order(&s, table);
+            assert!(
+                !sorted(&order),
+                "{table} written in license order already: {order:?}"
+            );
+        }
+        FOLD_TABLES
+            .iter()
+            .map(|t| s.rows(&format!("SELECT * FROM {t} ORDER BY ALL")).unwrap())
+            .collect()
+    };
+    let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
+    conn.execute_batch("DELETE FROM schema_version WHERE version > 9")
+        .unwrap();
+    drop(conn);
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), LATEST);
+    for (table, rows) in FOLD_TABLES.iter().zip(before) {
+        assert!(sorted(&stored_order(&s, table)), "{table}");
+        assert_eq!(
+            s.rows(&format!("SELECT * FROM {table} ORDER BY ALL"))
+                .unwrap(),
+            rows,
+            "{table} keeps its rows"
+        );
+    }
 }
 
 fn validation(id: &str, license: &str, at: &str, result: &str, latency: Option<f64>) -> Event {
