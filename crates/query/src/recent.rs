@@ -32,6 +32,11 @@ pub fn booked(d: &dyn Dialect) -> String {
     format!("type IN ({}) AND amount IS NOT NULL", types.join(", "))
 }
 
+/// [`booked`] of a stored event's `type` and `amount`, in Rust.
+pub fn is_booked(event_type: &str, amount: Option<f64>) -> bool {
+    amount.is_some() && BOOKING_TYPES.iter().any(|t| t.as_str() == event_type)
+}
+
 struct Booking {
     ts: i64,
     currency: String,

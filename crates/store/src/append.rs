@@ -130,7 +130,8 @@ impl Store {
             .filter_map(|e| e.license_id.as_deref())
             .collect();
         self.clean &= dirty.is_empty();
-        self.write(batches, &dirty)?; // one transaction
+        let lifecycle = lifecycle_rows(fresh)?;
+        self.write(batches, lifecycle, &dirty)?; // one transaction
         let hashes = self.id_hashes()?;
         for e in fresh {
             hashes.insert(id_hash(&e.id));
@@ -138,12 +139,20 @@ impl Store {
         Ok(())
     }
 
-    fn write(&self, batches: Vec<RecordBatch>, dirty: &BTreeSet<&str>) -> Result<()> {
+    fn write(
+        &self,
+        batches: Vec<RecordBatch>,
+        lifecycle: Option<RecordBatch>,
+        dirty: &BTreeSet<&str>,
+    ) -> Result<()> {
         if self.bulk {
             // A bulk import's batch through DuckDB's Arrow scan (arrow_insert.rs says why).
             return self.inserter.in_transaction(|ins| {
                 for batch in &batches {
                     ins.insert("events", batch)?;
+                }
+                if let Some(rows) = &lifecycle {
+                    ins.insert("lifecycle", rows)?;
                 }
                 if !dirty.is_empty() {
                     let ids: ArrayRef = Arc::new(StringArray::from_iter_values(dirty.iter()));
@@ -166,6 +175,12 @@ impl Store {
             }
             app.flush()?;
             drop(app);
+            if let Some(rows) = lifecycle {
+                // By position: the batch's columns are the table's, in its order.
+                let mut app = store.db.conn.appender("lifecycle")?;
+                app.append_record_batch(rows)?;
+                app.flush()?;
+            }
             let mut app = store.db.conn.appender("dirty")?;
             for l in dirty {
                 app.append_row(params![l])?;
@@ -292,25 +307,11 @@ impl Prepared {
 
     /// The events, already in order, as an Arrow batch with the columns of the `events` table.
     fn columns_in_order(events: &[&Event], received_at: i64) -> Result<RecordBatch> {
-        let array = |c: &Column| -> ArrayRef {
-            match c.get {
-                Getter::Text(f) => {
-                    // Sized up front: growing by doubling copied each column's text and touched
-                    // fresh memory at every step (with the batch's event vector growing the same
-                    // way, the kernel zeroing pages had a third of the reading thread's time,
-                    // BENCHMARKS.md "Session 12").
-                    let bytes = events.iter().filter_map(|e| f(e)).map(str::len).sum();
-                    let mut b = StringBuilder::with_capacity(events.len(), bytes);
-                    events.iter().for_each(|e| b.append_option(f(e)));
-                    Arc::new(b.finish())
-                }
-                Getter::Int(f) => Arc::new(Int64Array::from_iter(events.iter().map(|e| f(e)))),
-                Getter::Float(f) => Arc::new(Float64Array::from_iter(events.iter().map(|e| f(e)))),
-            }
-        };
         // The table's order: the contract's columns with our id hash after `id`, `received_at` last.
-        let mut columns: Vec<(&str, ArrayRef)> =
-            COLUMNS.iter().map(|c| (c.name, array(c))).collect();
+        let mut columns: Vec<(&str, ArrayRef)> = COLUMNS
+            .iter()
+            .map(|c| (c.name, column(events, c)))
+            .collect();
         let hashes: ArrayRef = Arc::new(Int64Array::from_iter_values(
             events.iter().map(|e| id_hash(&e.id) as i64),
         ));
@@ -319,13 +320,60 @@ impl Prepared {
             "received_at",
             Arc::new(Int64Array::from(vec![received_at; events.len()])) as ArrayRef,
         ));
-        let fields: Vec<Field> = columns
-            .iter()
-            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
-            .collect();
-        let arrays: Vec<ArrayRef> = columns.into_iter().map(|(_, a)| a).collect();
-        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+        batch(columns)
     }
+}
+
+/// One column's values of `events`, in their order.
+fn column(events: &[&Event], c: &Column) -> ArrayRef {
+    match c.get {
+        Getter::Text(f) => {
+            // Sized up front: growing by doubling copied each column's text and touched fresh
+            // memory at every step (with the batch's event vector growing the same way, the
+            // kernel zeroing pages had a third of the reading thread's time, BENCHMARKS.md
+            // "Session 12").
+            let bytes = events.iter().filter_map(|e| f(e)).map(str::len).sum();
+            let mut b = StringBuilder::with_capacity(events.len(), bytes);
+            events.iter().for_each(|e| b.append_option(f(e)));
+            Arc::new(b.finish())
+        }
+        Getter::Int(f) => Arc::new(Int64Array::from_iter(events.iter().map(|e| f(e)))),
+        Getter::Float(f) => Arc::new(Float64Array::from_iter(events.iter().map(|e| f(e)))),
+    }
+}
+
+fn batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+        .collect();
+    let arrays: Vec<ArrayRef> = columns.into_iter().map(|(_, a)| a).collect();
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+}
+
+/// The `lifecycle` rows of `fresh`: its lifecycle events with a license, by license and time
+/// (rows of one license side by side, for the re-folds' min/max skipping).
+fn lifecycle_rows(fresh: &[&Event]) -> Result<Option<RecordBatch>> {
+    let mut rows: Vec<&Event> = fresh
+        .iter()
+        .copied()
+        .filter(|e| e.kind().is_lifecycle() && e.license_id.is_some())
+        .collect();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    rows.sort_by(|a, b| (&a.license_id, a.timestamp).cmp(&(&b.license_id, b.timestamp)));
+    let columns = crate::schema::LIFECYCLE_TABLE
+        .split(", ")
+        .map(|name| {
+            let c = COLUMNS
+                .iter()
+                .find(|c| c.name == name)
+                .expect("every lifecycle column is an events column");
+            (name, column(&rows, c))
+        })
+        .collect();
+    batch(columns).map(Some)
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Keeping the materialised license fold (`licenses`, `terms`, `segments`, `bookings`) in step
 //! with `events`.
 
+use crate::live::{LICENSE_COLUMNS, TERM_COLUMNS};
 use crate::retier::{first_tier_change, tiers_of, Tiers};
+use crate::watch::Before;
 use crate::{Result, Store};
 use duckdb::params;
 use keylens_event::IsoDuration;
@@ -10,7 +12,8 @@ use keylens_lifecycle::{covering_segments, fold, History, Kind, LifecycleEvent, 
 use std::collections::HashMap;
 
 /// Licenses re-folded per transaction: bounds the memory of a large refresh. Each chunk scans
-/// `events` twice (its lifecycle events, its bookings), so a large backlog pays per chunk: at
+/// its histories and its bookings (from `events` when these were measured, `lifecycle` since
+/// schema 11), so a large backlog pays per chunk: at
 /// 1M licenses 20 chunks of 50,000 took 106-107 s, 5 of 200,000 took 40-42 s, for 190 MB
 /// more at the refresh's peak (1.63 -> 1.82 GB in the import, below its peak while appending;
 /// BENCHMARKS.md, "Session 12").
@@ -22,10 +25,6 @@ pub type RowChanged<'a> = dyn FnMut(&LiveRow, i64) + 'a;
 pub(crate) const LIFECYCLE_COLUMNS: &str =
     "e.license_id, e.id, e.type, e.ts, e.expires_at, e.term, e.product, e.model, \
      e.tier, e.region, e.channel, e.account_id, e.seats, e.amount, e.currency";
-
-pub(crate) const LIFECYCLE_TYPES: &str =
-    "('license.created', 'license.activated', 'license.upgraded', \
-     'license.renewed', 'license.expired', 'license.revoked')";
 
 impl Store {
     /// Re-folds every license marked dirty by earlier appends (and catches `validation_counts`
@@ -131,55 +130,41 @@ impl Store {
     fn refresh_chunk(&self, chunk: i64, changed: Option<&mut Vec<(LiveRow, i64)>>) -> Result<u64> {
         let ids = format!("(SELECT license_id FROM todo WHERE chunk = {chunk})");
         let sql = format!(
-            "SELECT {LIFECYCLE_COLUMNS} FROM events e WHERE e.license_id IN {ids} AND e.type IN {LIFECYCLE_TYPES} \
+            "SELECT {LIFECYCLE_COLUMNS}, {BOOKED_COLUMNS} FROM lifecycle e WHERE e.license_id IN {ids} \
              ORDER BY e.license_id"
         );
         let mut histories: Vec<(String, History)> = Vec::new();
+        // Each history's booking events, `booked[i]` those of `histories[i]`.
+        let mut booked: Vec<Vec<Booked>> = Vec::new();
         {
             let mut stmt = self.db.conn.prepare(&sql)?;
             let mut rows = stmt.query([])?;
             let mut current: Option<String> = None;
             let mut evs: Vec<LifecycleEvent> = Vec::new();
+            let mut bookings: Vec<Booked> = Vec::new();
             while let Some(r) = rows.next()? {
                 let license: String = r.get(0)?;
                 if current.as_deref() != Some(license.as_str()) {
                     if let Some(l) = current.take() {
                         histories.push((l, fold(&evs)));
+                        booked.push(std::mem::take(&mut bookings));
                     }
                     evs.clear();
                     current = Some(license);
                 }
-                evs.push(lifecycle_event(r)?);
+                let e = lifecycle_event(r)?;
+                let kind: String = r.get(2)?;
+                if keylens_query::recent::is_booked(&kind, e.amount) {
+                    bookings.push(Booked::read(r, kind, &e)?);
+                }
+                evs.push(e);
             }
             if let Some(l) = current {
                 histories.push((l, fold(&evs)));
+                booked.push(bookings);
             }
         }
-        let before = self.before_refold(&ids)?;
-        let live = [
-            ("licenses", crate::live::LICENSE_COLUMNS),
-            ("terms", crate::live::TERM_COLUMNS),
-        ];
-        match changed {
-            Some(rows) => {
-                for (table, columns) in live {
-                    self.take_chunk(table, columns, &ids, |r| {
-                        if let Some(row) = crate::live::live_row(table, r)? {
-                            rows.push((row, -1));
-                        }
-                        Ok(())
-                    })?;
-                }
-                for (_, h) in &histories {
-                    rows.extend(h.live_rows().into_iter().map(|r| (r, 1)));
-                }
-            }
-            None => {
-                for (table, _) in live {
-                    self.delete_chunk(table, &ids)?;
-                }
-            }
-        }
+        let before = self.take_licenses_and_terms(&ids, &histories, changed)?;
         let old_tiers = self.take_segments(&ids)?;
         for table in ["bookings", "dirty"] {
             self.delete_chunk(table, &ids)?;
@@ -189,28 +174,105 @@ impl Store {
             .map(|(_, h)| covering_segments(h))
             .collect();
         self.write_histories(&histories, &segments)?;
-        self.write_bookings(&ids)?;
+        self.write_bookings(&histories, &booked, &segments)?;
         self.recount_retiered(&self.retiered(old_tiers, &histories, &segments))?;
         self.after_refold(&ids, before, &histories)?;
         Ok(histories.len() as u64)
     }
 
-    /// The chunk's booking events with the segment covering each, from the segments just
-    /// written: the join `Ctx::event_source` makes per query, made once per re-fold. Every
-    /// booking is a lifecycle event, so a license whose bookings or segments change is re-folded.
-    fn write_bookings(&self, ids: &str) -> Result<()> {
-        self.db.conn.execute_batch(&format!(
-            "INSERT INTO bookings SELECT e.license_id, e.ts, e.type, e.amount, e.product, e.model, e.tier, \
-               e.region, e.channel, e.account_id, e.country, e.version, e.from_version, e.reason, e.code, \
-               e.currency, e.meter, s.tier, s.model, s.created_at, s.product, s.region, s.channel, \
-               s.account_id, s.first_activation_at \
-             FROM (SELECT * FROM events WHERE license_id IN {ids} AND {booked}) e \
-             LEFT JOIN (SELECT * FROM segments WHERE license_id IN {ids}) s \
-               ON s.license_id = e.license_id AND e.ts >= s.valid_from AND e.ts < s.valid_to \
-             ORDER BY e.license_id, e.ts",
-            booked = keylens_query::recent::booked(&keylens_query::DuckDbDialect),
-        ))?;
+    /// The chunk's booking events, each with the segment covering it (none: no segment's
+    /// columns): the join `Ctx::event_source` makes per query, made once per re-fold, from the
+    /// segments just computed. Every booking is a lifecycle event, so a license whose bookings
+    /// or segments change is re-folded. Written in license order, each license's by time.
+    fn write_bookings(
+        &self,
+        histories: &[(String, History)],
+        booked: &[Vec<Booked>],
+        segments: &[Vec<SegmentRow>],
+    ) -> Result<()> {
+        let mut app = self.db.conn.appender("bookings")?;
+        for (((id, _), bookings), segments) in histories.iter().zip(booked).zip(segments) {
+            let mut bookings: Vec<&Booked> = bookings.iter().collect();
+            bookings.sort_by_key(|b| b.ts);
+            for b in bookings {
+                let s = segments.iter().find(|s| b.ts >= s.from && b.ts < s.to);
+                app.append_row(params![
+                    id,
+                    b.ts,
+                    b.kind,
+                    b.amount,
+                    b.product,
+                    b.model,
+                    b.tier,
+                    b.region,
+                    b.channel,
+                    b.account_id,
+                    b.country,
+                    b.version,
+                    b.from_version,
+                    b.reason,
+                    b.code,
+                    b.currency,
+                    b.meter,
+                    s.and_then(|s| s.tier.as_deref()),
+                    s.and_then(|s| s.model.as_deref()),
+                    s.and_then(|s| s.created_at),
+                    s.and_then(|s| s.product.as_deref()),
+                    s.and_then(|s| s.region.as_deref()),
+                    s.and_then(|s| s.channel.as_deref()),
+                    s.and_then(|s| s.account_id.as_deref()),
+                    s.and_then(|s| s.first_activation_at),
+                ])?;
+            }
+        }
+        app.flush()?;
         Ok(())
+    }
+
+    /// Deletes the chunk's `licenses` and `terms` rows, reading each once if the watch
+    /// ([`Before`]) or `changed` needs them: `changed` then gets the live rows removed (`-1`)
+    /// and those of `histories` (`+1`).
+    fn take_licenses_and_terms(
+        &self,
+        ids: &str,
+        histories: &[(String, History)],
+        mut changed: Option<&mut Vec<(LiveRow, i64)>>,
+    ) -> Result<Before> {
+        let mut before = self.before_refold();
+        if !before.wanted() && changed.is_none() {
+            self.delete_chunk("licenses", ids)?;
+            self.delete_chunk("terms", ids)?;
+            return Ok(before);
+        }
+        let mut removed = |table: &str, r: &duckdb::Row| -> Result<()> {
+            if let Some(rows) = changed.as_mut() {
+                if let Some(row) = crate::live::live_row(table, r)? {
+                    rows.push((row, -1));
+                }
+            }
+            Ok(())
+        };
+        // The live columns first (`live_row` reads them by position), then the watch's.
+        let columns = format!("{LICENSE_COLUMNS}, license_id, revoked_at, seats");
+        self.take_chunk("licenses", &columns, ids, |r| {
+            removed("licenses", r)?;
+            let id: String = r.get(3)?;
+            before.license(&id, r.get(4)?, r.get(2)?, r.get(5)?);
+            Ok(())
+        })?;
+        let columns = format!("{TERM_COLUMNS}, license_id");
+        self.take_chunk("terms", &columns, ids, |r| {
+            removed("terms", r)?;
+            let id: String = r.get(7)?;
+            before.term(&id, r.get(0)?, r.get(4)?);
+            Ok(())
+        })?;
+        if let Some(rows) = changed {
+            for (_, h) in histories {
+                rows.extend(h.live_rows().into_iter().map(|r| (r, 1)));
+            }
+        }
+        Ok(before)
     }
 
     /// Deletes the chunk's segments; with calls counted, returns each license's old tiers
@@ -372,6 +434,53 @@ impl Store {
         }
         segs.flush()?;
         Ok(())
+    }
+}
+
+/// The columns of `lifecycle` a booking keeps beyond [`LIFECYCLE_COLUMNS`].
+const BOOKED_COLUMNS: &str = "e.country, e.version, e.from_version, e.reason, e.code, e.meter";
+
+/// A booking event of a re-folded license: its columns of `bookings` before the segment's.
+struct Booked {
+    ts: i64,
+    kind: String,
+    amount: Option<f64>,
+    product: Option<String>,
+    model: Option<String>,
+    tier: Option<String>,
+    region: Option<String>,
+    channel: Option<String>,
+    account_id: Option<String>,
+    country: Option<String>,
+    version: Option<String>,
+    from_version: Option<String>,
+    reason: Option<String>,
+    code: Option<String>,
+    currency: Option<String>,
+    meter: Option<String>,
+}
+
+impl Booked {
+    /// From a row of [`LIFECYCLE_COLUMNS`] and [`BOOKED_COLUMNS`], whose first part is `e`.
+    fn read(r: &duckdb::Row, kind: String, e: &LifecycleEvent) -> duckdb::Result<Booked> {
+        Ok(Booked {
+            ts: e.ts,
+            kind,
+            amount: e.amount,
+            product: e.product.clone(),
+            model: e.model.clone(),
+            tier: e.tier.clone(),
+            region: e.region.clone(),
+            channel: e.channel.clone(),
+            account_id: e.account_id.clone(),
+            country: r.get(15)?,
+            version: r.get(16)?,
+            from_version: r.get(17)?,
+            reason: r.get(18)?,
+            code: r.get(19)?,
+            currency: e.currency.clone(),
+            meter: r.get(20)?,
+        })
     }
 }
 

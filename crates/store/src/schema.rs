@@ -4,6 +4,18 @@
 use crate::{Error, Result};
 use std::path::Path;
 
+/// The columns of `lifecycle` (schema 11), in its order, named as in `events`: what a re-fold
+/// reads, its histories' and its bookings'.
+macro_rules! lifecycle_columns {
+    () => {
+        "license_id, id, type, ts, expires_at, term, product, model, tier, region, channel, \
+         account_id, seats, amount, currency, country, version, from_version, reason, code, meter"
+    };
+}
+
+/// [`lifecycle_columns`]: appends write the `lifecycle` table's columns in this order.
+pub(crate) const LIFECYCLE_TABLE: &str = lifecycle_columns!();
+
 /// Statements rewriting each named table in `license_id` order (same rows).
 macro_rules! sorted_by_license {
     ($($table:literal),*) => {
@@ -235,6 +247,18 @@ const MIGRATIONS: &[&str] = &[
     // (derive.rs): a re-fold of a few licenses then reads the few row groups whose min/max
     // cover them, where it read every row of tables of 1M-2M rows (BENCHMARKS.md, "Session 17").
     sorted_by_license!("licenses", "terms", "segments", "bookings"),
+    // 11: the lifecycle events again, in a table of their own with the columns a re-fold reads
+    // ([`LIFECYCLE_TABLE`]), which every append writes beside `events`. Re-folds read
+    // histories and bookings from it: from `events` each re-fold also scanned every row
+    // appended since the import in time order (a server's validation calls), a cost growing
+    // with the server's uptime (BENCHMARKS.md, "Session 17"). Filled sorted by license.
+    concat!(
+        "CREATE TABLE lifecycle AS SELECT ",
+        lifecycle_columns!(),
+        " FROM events WHERE license_id IS NOT NULL AND type IN ('license.created', \
+         'license.activated', 'license.upgraded', 'license.renewed', 'license.expired', \
+         'license.revoked') ORDER BY license_id, ts;"
+    ),
 ];
 
 pub(crate) fn migrate(conn: &duckdb::Connection, path: &Path) -> Result<()> {

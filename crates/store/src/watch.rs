@@ -29,8 +29,7 @@ use crate::spread::spread_count_columns;
 use crate::{Result, Store};
 use keylens_lifecycle::History;
 use keylens_query::metrics::{
-    end_windows, lapse_grace, lapse_uses, watch_fires, DETAIL_TYPES, SPREAD_COLUMNS, USED,
-    WATCHED_COLUMNS,
+    lapse_grace, lapse_uses, watch_fires, DETAIL_TYPES, SPREAD_COLUMNS, USED, WATCHED_COLUMNS,
 };
 use keylens_query::{Dialect, DuckDbDialect};
 use std::collections::HashMap;
@@ -46,11 +45,46 @@ pub(crate) type Window = (i64, Option<i64>);
 const FOLLOWED: &str = "(SELECT license_id FROM watched UNION SELECT license_id FROM lapse_uses)";
 
 /// What a re-fold needs of the chunk's licenses before it replaces their rows: their end
-/// windows and their seats above one.
+/// windows and their seats above one, noted from their `licenses` and `terms` rows as the
+/// re-fold takes them ([`Store::before_refold`] says which are needed).
 #[derive(Default)]
 pub(crate) struct Before {
-    windows: HashMap<String, Vec<Window>>,
-    seats: HashMap<String, i64>,
+    /// `None`: not needed.
+    windows: Option<HashMap<String, Vec<Window>>>,
+    seats: Option<HashMap<String, i64>>,
+}
+
+impl Before {
+    /// Whether anything is to be noted.
+    pub(crate) fn wanted(&self) -> bool {
+        self.windows.is_some() || self.seats.is_some()
+    }
+
+    /// A `licenses` row: its revocation's end windows (as [`end_windows`](keylens_query::metrics::end_windows) reads them) and
+    /// its seats.
+    pub(crate) fn license(
+        &mut self,
+        id: &str,
+        revoked_at: Option<i64>,
+        revoke_churn_at: Option<i64>,
+        seats: i64,
+    ) {
+        if let Some(w) = &mut self.windows {
+            for s in [revoked_at, revoke_churn_at].into_iter().flatten() {
+                w.entry(id.to_string()).or_default().push((s, None));
+            }
+        }
+        if let Some(m) = self.seats.as_mut().filter(|_| seats > 1) {
+            m.insert(id.to_string(), seats);
+        }
+    }
+
+    /// A `terms` row: its end window, unless renewed within the grace.
+    pub(crate) fn term(&mut self, id: &str, end_at: i64, next_set_at: Option<i64>) {
+        if let (Some(w), Some(window)) = (&mut self.windows, term_window(end_at, next_set_at)) {
+            w.entry(id.to_string()).or_default().push(window);
+        }
+    }
 }
 
 impl Store {
@@ -247,6 +281,17 @@ impl Store {
     /// Copies again the `licenses` and `terms` rows of the followed licenses among `ids` (a
     /// relation of `license_id`) into `followed_licenses` and `followed_terms`.
     fn copy_followed(&self, ids: &str) -> Result<()> {
+        // Most re-folded licenses are followed by nothing: one look at the small tables that
+        // say so, rather than five statements finding nothing (at 1M licenses 8-11 ms per
+        // re-fold, BENCHMARKS.md "Session 17").
+        let followed: i64 = self.db.conn.query_row(
+            &format!("SELECT count(*) FROM {ids} WHERE license_id IN {FOLLOWED}"),
+            [],
+            |r| r.get(0),
+        )?;
+        if followed == 0 {
+            return Ok(());
+        }
         self.db.conn.execute_batch(&format!(
             "CREATE OR REPLACE TEMP TABLE refollowed AS \
                SELECT license_id FROM {ids} WHERE license_id IN {FOLLOWED};
@@ -261,35 +306,15 @@ impl Store {
         Ok(())
     }
 
-    /// The chunk's licenses (`ids`) as the tables hold them, before a re-fold replaces them;
-    /// nothing before the spread's first catch-up (nothing watched, followed or checked).
-    pub(crate) fn before_refold(&self, ids: &str) -> Result<Before> {
-        let mut before = Before::default();
-        if self.counts.spread_upto == 0 {
-            return Ok(before);
+    /// What the re-fold of a chunk is to note of its licenses' rows before it replaces them
+    /// ([`Before`]): nothing before the spread's first catch-up (nothing watched, followed or
+    /// checked), the end windows once a use has been checked.
+    pub(crate) fn before_refold(&self) -> Before {
+        let spread = self.counts.spread_upto != 0;
+        Before {
+            windows: (spread && self.counts.latest_use.is_some()).then(HashMap::new),
+            seats: spread.then(HashMap::new),
         }
-        if self.counts.latest_use.is_some() {
-            let mut stmt = self.db.conn.prepare(&format!(
-                "SELECT license_id, s, u FROM {}",
-                end_windows(&format!("license_id IN {ids}"))
-            ))?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                before
-                    .windows
-                    .entry(r.get(0)?)
-                    .or_default()
-                    .push((r.get(1)?, r.get(2)?));
-            }
-        }
-        let mut stmt = self.db.conn.prepare(&format!(
-            "SELECT license_id, seats FROM licenses WHERE license_id IN {ids} AND seats > 1"
-        ))?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            before.seats.insert(r.get(0)?, r.get(1)?);
-        }
-        Ok(before)
     }
 
     /// After a re-fold of the chunk (`ids`) wrote its `histories`: lists in `lapse_pending` the
@@ -305,10 +330,10 @@ impl Store {
         if self.counts.spread_upto == 0 {
             return Ok(());
         }
-        if let Some(latest) = self.counts.latest_use {
+        if let (Some(latest), Some(windows)) = (self.counts.latest_use, before.windows.as_mut()) {
             let mut pending = self.db.conn.appender("lapse_pending")?;
             for (id, h) in histories {
-                let old = before.windows.remove(id).unwrap_or_default();
+                let old = windows.remove(id).unwrap_or_default();
                 if grown(&old, &windows_of(h), latest) {
                     pending.append_row([id])?;
                 }
@@ -323,6 +348,7 @@ impl Store {
         let fewer: Vec<String> = before
             .seats
             .iter()
+            .flatten()
             .filter(|(id, &old)| now.get(id.as_str()).copied().unwrap_or(1) < old)
             .map(|(id, _)| format!("({})", DuckDbDialect.string(id)))
             .collect();
@@ -347,14 +373,20 @@ pub(crate) fn windows_of(h: &History) -> Vec<Window> {
         .flatten()
         .map(|s| (s, None))
         .collect();
-    let grace = lapse_grace();
     w.extend(
         h.terms
             .iter()
-            .filter(|t| t.next_set_at.is_none_or(|n| n > t.end_at + grace))
-            .map(|t| (t.end_at, t.next_set_at)),
+            .filter_map(|t| term_window(t.end_at, t.next_set_at)),
     );
     w
+}
+
+/// A term's end window (from its end to the renewal that set the next term), unless that
+/// renewal came within the grace, as [`end_windows`](keylens_query::metrics::end_windows) has it.
+fn term_window(end_at: i64, next_set_at: Option<i64>) -> Option<Window> {
+    next_set_at
+        .is_none_or(|n| n > end_at + lapse_grace())
+        .then_some((end_at, next_set_at))
 }
 
 /// Whether some instant at or before `latest` lies in a window of `new` and in none of `old`:

@@ -27,17 +27,17 @@ fn count(store: &Store, sql: &str) -> i64 {
 }
 
 /// The schema version a store opened by this build has.
-const LATEST: i64 = 10;
+const LATEST: i64 = 11;
 
 /// Takes the store in `dir` back to schema `version` (below 8): forgets the later migrations,
-/// drops the tables schemas 8 and 9 added, then runs `undo` for the versions between.
+/// drops the tables schemas 8, 9 and 11 added, then runs `undo` for the versions between.
 fn downgrade(dir: &std::path::Path, version: i64, undo: &str) {
     let conn = duckdb::Connection::open(dir.join(keylens_store::DB_FILE)).unwrap();
     conn.execute_batch(&format!(
         "DELETE FROM schema_version WHERE version > {version}; \
          DROP TABLE watched; DROP TABLE watched_events; DROP TABLE lapse_uses; \
          DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms; \
-         DROP TABLE watch_copying; {undo}"
+         DROP TABLE watch_copying; DROP TABLE lifecycle; {undo}"
     ))
     .unwrap();
 }
@@ -61,6 +61,26 @@ fn resent_ids_are_duplicates_within_and_across_batches() {
 fn stored_rows(s: &Store) -> Vec<Vec<keylens_query::Cell>> {
     s.rows("SELECT * EXCLUDE (received_at) FROM events ORDER BY rowid")
         .unwrap()
+}
+
+/// `lifecycle` holds the stored lifecycle events with a license, each column as `events` has it.
+fn assert_lifecycle_mirrors_events(s: &Store) {
+    let columns = "license_id, id, type, ts, expires_at, term, product, model, tier, region, \
+                   channel, account_id, seats, amount, currency, country, version, from_version, \
+                   reason, code, meter";
+    let kept = s
+        .rows(&format!("SELECT {columns} FROM lifecycle ORDER BY id"))
+        .unwrap();
+    assert!(!kept.is_empty());
+    assert_eq!(
+        kept,
+        s.rows(&format!(
+            "SELECT {columns} FROM events WHERE license_id IS NOT NULL AND type IN \
+             ('license.created', 'license.activated', 'license.upgraded', 'license.renewed', \
+              'license.expired', 'license.revoked') ORDER BY id"
+        ))
+        .unwrap()
+    );
 }
 
 /// Events filling every kind of column (text, integer, float, instants, properties), some
@@ -106,6 +126,8 @@ fn a_bulk_append_stores_the_rows_and_dirty_licenses_of_a_plain_one() {
         .unwrap();
     assert_eq!((out.accepted, out.duplicates), (3, 2));
     assert_eq!(stored_rows(&bulk), stored_rows(&plain));
+    assert_lifecycle_mirrors_events(&plain);
+    assert_lifecycle_mirrors_events(&bulk);
     let dirty = "SELECT license_id, count(*) FROM dirty GROUP BY 1 ORDER BY 1";
     assert_eq!(bulk.rows(dirty).unwrap(), plain.rows(dirty).unwrap());
     assert_eq!(
@@ -181,6 +203,8 @@ fn a_prepared_append_stores_the_rows_and_outcome_of_a_plain_one() {
         .append_prepared(&keylens_store::Prepared::new(fresh).unwrap())
         .unwrap();
     assert_eq!(stored_rows(&prepared), stored_rows(&plain));
+    assert_lifecycle_mirrors_events(&plain);
+    assert_lifecycle_mirrors_events(&prepared);
     assert_eq!(
         count(&prepared, "SELECT count(*) FROM dirty"),
         2,
@@ -489,7 +513,7 @@ fn a_store_from_schema_9_gets_its_fold_sorted_by_license_on_open() {
             .collect()
     };
     let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
-    conn.execute_batch("DELETE FROM schema_version WHERE version > 9")
+    conn.execute_batch("DELETE FROM schema_version WHERE version > 9; DROP TABLE lifecycle")
         .unwrap();
     drop(conn);
     let s = Store::open(dir.path()).unwrap();
@@ -503,6 +527,31 @@ fn a_store_from_schema_9_gets_its_fold_sorted_by_license_on_open() {
             "{table} keeps its rows"
         );
     }
+}
+
+#[test]
+fn a_store_from_schema_10_gets_its_lifecycle_events_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut s = Store::open(dir.path()).unwrap();
+        s.append(&rich_events()).unwrap();
+        s.refresh().unwrap();
+    }
+    let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
+    conn.execute_batch("DELETE FROM schema_version WHERE version > 10; DROP TABLE lifecycle")
+        .unwrap();
+    drop(conn);
+    let mut s = Store::open(dir.path()).unwrap();
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), LATEST);
+    assert_lifecycle_mirrors_events(&s);
+    // A re-fold of L1 reads them: its creation (stored before the migration) and a renewal.
+    s.append(&[event("late", "license.renewed", "L1", 20)])
+        .unwrap();
+    s.refresh().unwrap();
+    assert_eq!(
+        count(&s, "SELECT count(*) FROM terms WHERE license_id = 'L1'"),
+        2
+    );
 }
 
 fn validation(id: &str, license: &str, at: &str, result: &str, latency: Option<f64>) -> Event {
@@ -1084,6 +1133,40 @@ fn a_store_from_schema_7_watches_licenses_and_keeps_uses_after_an_end_on_open() 
     assert_eq!(
         pairs(&s, "SELECT license_id, id FROM lapse_uses"),
         [("L2".into(), "v2".into())]
+    );
+}
+
+/// A creation arriving late with fewer seats: the re-fold itself watches the license its
+/// kept spread now makes a candidate (its spread does not change, so no catch-up would).
+#[test]
+fn a_late_creation_with_fewer_seats_watches_the_license_at_its_refold() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let created = |id: &str, day: u32, seats: i64| {
+        seen(
+            id,
+            "license.created",
+            "L1",
+            day,
+            json!({"product": "app", "model": "subscription", "seats": seats, "expires_at": "2026-12-01T00:00:00Z"}),
+        )
+    };
+    s.append(&[
+        created("c5", 5, 3),
+        event("a1", "license.activated", "L1", 6),
+        event("a2", "license.activated", "L1", 7),
+    ])
+    .unwrap();
+    s.refresh().unwrap();
+    s.catch_up().unwrap();
+    let watched = "SELECT license_id, license_id FROM watched";
+    assert_eq!(pairs(&s, watched), [], "two activations on three seats");
+    s.append(&[created("c1", 1, 1)]).unwrap();
+    s.refold_observed(&mut |_, _| {}, None).unwrap();
+    assert_eq!(
+        pairs(&s, watched),
+        [("L1".into(), "L1".into())],
+        "two activations on the one seat of its first creation"
     );
 }
 
