@@ -1,6 +1,7 @@
 //! Keeping the materialised license fold (`licenses`, `terms`, `segments`, `bookings`) in step
 //! with `events`.
 
+use crate::bookings::{Booked, BookingRows, BOOKED_COLUMNS};
 use crate::live::{LICENSE_COLUMNS, TERM_COLUMNS};
 use crate::retier::{first_tier_change, tiers_of, Tiers};
 use crate::watch::Before;
@@ -134,20 +135,28 @@ impl Store {
              ORDER BY e.license_id"
         );
         let mut histories: Vec<(String, History)> = Vec::new();
-        // Each history's booking events, `booked[i]` those of `histories[i]`.
-        let mut booked: Vec<Vec<Booked>> = Vec::new();
+        // `segments[i]`: the covering segments of `histories[i]`.
+        let mut segments: Vec<Vec<SegmentRow>> = Vec::new();
+        let mut booked = BookingRows::new();
         {
             let mut stmt = self.db.conn.prepare(&sql)?;
             let mut rows = stmt.query([])?;
             let mut current: Option<String> = None;
             let mut evs: Vec<LifecycleEvent> = Vec::new();
             let mut bookings: Vec<Booked> = Vec::new();
+            let mut folded = |l: String, evs: &[LifecycleEvent], bookings: &mut Vec<Booked>| {
+                let h = fold(evs);
+                let covering = covering_segments(&h);
+                booked.add(&l, bookings, &covering);
+                bookings.clear();
+                histories.push((l, h));
+                segments.push(covering);
+            };
             while let Some(r) = rows.next()? {
                 let license: String = r.get(0)?;
                 if current.as_deref() != Some(license.as_str()) {
                     if let Some(l) = current.take() {
-                        histories.push((l, fold(&evs)));
-                        booked.push(std::mem::take(&mut bookings));
+                        folded(l, &evs, &mut bookings);
                     }
                     evs.clear();
                     current = Some(license);
@@ -160,8 +169,7 @@ impl Store {
                 evs.push(e);
             }
             if let Some(l) = current {
-                histories.push((l, fold(&evs)));
-                booked.push(bookings);
+                folded(l, &evs, &mut bookings);
             }
         }
         let before = self.take_licenses_and_terms(&ids, &histories, changed)?;
@@ -169,64 +177,17 @@ impl Store {
         for table in ["bookings", "dirty"] {
             self.delete_chunk(table, &ids)?;
         }
-        let segments: Vec<Vec<SegmentRow>> = histories
-            .iter()
-            .map(|(_, h)| covering_segments(h))
-            .collect();
         self.write_histories(&histories, &segments)?;
-        self.write_bookings(&histories, &booked, &segments)?;
+        // Every booking is a lifecycle event, so a license whose bookings or segments change
+        // is re-folded.
+        if let Some(rows) = booked.finish()? {
+            let mut app = self.db.conn.appender("bookings")?;
+            app.append_record_batch(rows)?;
+            app.flush()?;
+        }
         self.recount_retiered(&self.retiered(old_tiers, &histories, &segments))?;
         self.after_refold(&ids, before, &histories)?;
         Ok(histories.len() as u64)
-    }
-
-    /// The chunk's booking events, each with the segment covering it (none: no segment's
-    /// columns): the join `Ctx::event_source` makes per query, made once per re-fold, from the
-    /// segments just computed. Every booking is a lifecycle event, so a license whose bookings
-    /// or segments change is re-folded. Written in license order, each license's by time.
-    fn write_bookings(
-        &self,
-        histories: &[(String, History)],
-        booked: &[Vec<Booked>],
-        segments: &[Vec<SegmentRow>],
-    ) -> Result<()> {
-        let mut app = self.db.conn.appender("bookings")?;
-        for (((id, _), bookings), segments) in histories.iter().zip(booked).zip(segments) {
-            let mut bookings: Vec<&Booked> = bookings.iter().collect();
-            bookings.sort_by_key(|b| b.ts);
-            for b in bookings {
-                let s = segments.iter().find(|s| b.ts >= s.from && b.ts < s.to);
-                app.append_row(params![
-                    id,
-                    b.ts,
-                    b.kind,
-                    b.amount,
-                    b.product,
-                    b.model,
-                    b.tier,
-                    b.region,
-                    b.channel,
-                    b.account_id,
-                    b.country,
-                    b.version,
-                    b.from_version,
-                    b.reason,
-                    b.code,
-                    b.currency,
-                    b.meter,
-                    s.and_then(|s| s.tier.as_deref()),
-                    s.and_then(|s| s.model.as_deref()),
-                    s.and_then(|s| s.created_at),
-                    s.and_then(|s| s.product.as_deref()),
-                    s.and_then(|s| s.region.as_deref()),
-                    s.and_then(|s| s.channel.as_deref()),
-                    s.and_then(|s| s.account_id.as_deref()),
-                    s.and_then(|s| s.first_activation_at),
-                ])?;
-            }
-        }
-        app.flush()?;
-        Ok(())
     }
 
     /// Deletes the chunk's `licenses` and `terms` rows, reading each once if the watch
@@ -434,53 +395,6 @@ impl Store {
         }
         segs.flush()?;
         Ok(())
-    }
-}
-
-/// The columns of `lifecycle` a booking keeps beyond [`LIFECYCLE_COLUMNS`].
-const BOOKED_COLUMNS: &str = "e.country, e.version, e.from_version, e.reason, e.code, e.meter";
-
-/// A booking event of a re-folded license: its columns of `bookings` before the segment's.
-struct Booked {
-    ts: i64,
-    kind: String,
-    amount: Option<f64>,
-    product: Option<String>,
-    model: Option<String>,
-    tier: Option<String>,
-    region: Option<String>,
-    channel: Option<String>,
-    account_id: Option<String>,
-    country: Option<String>,
-    version: Option<String>,
-    from_version: Option<String>,
-    reason: Option<String>,
-    code: Option<String>,
-    currency: Option<String>,
-    meter: Option<String>,
-}
-
-impl Booked {
-    /// From a row of [`LIFECYCLE_COLUMNS`] and [`BOOKED_COLUMNS`], whose first part is `e`.
-    fn read(r: &duckdb::Row, kind: String, e: &LifecycleEvent) -> duckdb::Result<Booked> {
-        Ok(Booked {
-            ts: e.ts,
-            kind,
-            amount: e.amount,
-            product: e.product.clone(),
-            model: e.model.clone(),
-            tier: e.tier.clone(),
-            region: e.region.clone(),
-            channel: e.channel.clone(),
-            account_id: e.account_id.clone(),
-            country: r.get(15)?,
-            version: r.get(16)?,
-            from_version: r.get(17)?,
-            reason: r.get(18)?,
-            code: r.get(19)?,
-            currency: e.currency.clone(),
-            meter: r.get(20)?,
-        })
     }
 }
 

@@ -82,6 +82,7 @@ pub const COMPACT_TASKS: u32 = 1;
 
 mod append;
 mod arrow_insert;
+mod bookings;
 mod derive;
 mod engine;
 mod in_place;
