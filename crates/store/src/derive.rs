@@ -20,6 +20,12 @@ use std::collections::HashMap;
 /// BENCHMARKS.md, "Session 12").
 pub(crate) const CHUNK_LICENSES: i64 = 200_000;
 
+/// Most licenses re-folded at once whose old rows are taken by `DELETE ... RETURNING`: one
+/// statement where a read and a delete are two. On a copy of the 1M store, a table's rows of 2
+/// licenses 3.6-4.0 against 7.1-7.7 ms; of 100, 48-50 against 73-75 ms; of 1,000, 184-189
+/// against 79-80 ms (BENCHMARKS.md, "Session 17"). A server's commits re-fold a few.
+const RETURNING_LICENSES: i64 = 100;
+
 /// Told each `licenses`/`terms` row a committed re-fold removed (`-1`) or wrote (`+1`).
 pub type RowChanged<'a> = dyn FnMut(&LiveRow, i64) + 'a;
 
@@ -97,7 +103,8 @@ impl Store {
         let mut done = 0u64;
         for chunk in 0..chunks {
             let mut rows = changed.is_some().then(Vec::new);
-            let n = self.in_transaction(|store| store.refresh_chunk(chunk, rows.as_mut()))?;
+            let few = total <= RETURNING_LICENSES;
+            let n = self.in_transaction(|store| store.refresh_chunk(chunk, few, rows.as_mut()))?;
             // Only what a commit made true is told.
             if let (Some(f), Some(rows)) = (changed.as_mut(), rows) {
                 for (row, sign) in &rows {
@@ -128,7 +135,13 @@ impl Store {
 
     /// Re-folds one chunk inside the caller's transaction; with `changed`, collects the rows it
     /// removes and writes.
-    fn refresh_chunk(&self, chunk: i64, changed: Option<&mut Vec<(LiveRow, i64)>>) -> Result<u64> {
+    /// `few`: the chunk has at most [`RETURNING_LICENSES`].
+    fn refresh_chunk(
+        &self,
+        chunk: i64,
+        few: bool,
+        changed: Option<&mut Vec<(LiveRow, i64)>>,
+    ) -> Result<u64> {
         let ids = format!("(SELECT license_id FROM todo WHERE chunk = {chunk})");
         let sql = format!(
             "SELECT {LIFECYCLE_COLUMNS}, {BOOKED_COLUMNS} FROM lifecycle e WHERE e.license_id IN {ids} \
@@ -172,8 +185,8 @@ impl Store {
                 folded(l, &evs, &mut bookings);
             }
         }
-        let before = self.take_licenses_and_terms(&ids, &histories, changed)?;
-        let old_tiers = self.take_segments(&ids)?;
+        let before = self.take_licenses_and_terms(&ids, few, &histories, changed)?;
+        let old_tiers = self.take_segments(&ids, few)?;
         for table in ["bookings", "dirty"] {
             self.delete_chunk(table, &ids)?;
         }
@@ -196,6 +209,7 @@ impl Store {
     fn take_licenses_and_terms(
         &self,
         ids: &str,
+        few: bool,
         histories: &[(String, History)],
         mut changed: Option<&mut Vec<(LiveRow, i64)>>,
     ) -> Result<Before> {
@@ -215,14 +229,14 @@ impl Store {
         };
         // The live columns first (`live_row` reads them by position), then the watch's.
         let columns = format!("{LICENSE_COLUMNS}, license_id, revoked_at, seats");
-        self.take_chunk("licenses", &columns, ids, |r| {
+        self.take_chunk("licenses", &columns, ids, few, |r| {
             removed("licenses", r)?;
             let id: String = r.get(3)?;
             before.license(&id, r.get(4)?, r.get(2)?, r.get(5)?);
             Ok(())
         })?;
         let columns = format!("{TERM_COLUMNS}, license_id");
-        self.take_chunk("terms", &columns, ids, |r| {
+        self.take_chunk("terms", &columns, ids, few, |r| {
             removed("terms", r)?;
             let id: String = r.get(7)?;
             before.term(&id, r.get(0)?, r.get(4)?);
@@ -238,7 +252,7 @@ impl Store {
 
     /// Deletes the chunk's segments; with calls counted, returns each license's old tiers
     /// (retier.rs), which the re-fold may change.
-    fn take_segments(&self, ids: &str) -> Result<HashMap<String, Tiers>> {
+    fn take_segments(&self, ids: &str, few: bool) -> Result<HashMap<String, Tiers>> {
         let mut old: HashMap<String, Tiers> = HashMap::new();
         if self.counts.latest_counted.is_none() {
             self.delete_chunk("segments", ids)?;
@@ -248,6 +262,7 @@ impl Store {
             "segments",
             "license_id, valid_from, valid_to, tier",
             ids,
+            few,
             |r| {
                 old.entry(r.get(0)?)
                     .or_default()
@@ -259,23 +274,31 @@ impl Store {
     }
 
     /// Hands each of the chunk's rows of `table` (its `columns`) to `each`, then deletes them.
-    /// Read, then deleted: DuckDB's `DELETE ... RETURNING` took 14.1 s where these took 0.16 s
-    /// (50,000 licenses' segments of the 100k store).
+    /// For a chunk of `few` licenses ([`RETURNING_LICENSES`]) in one `DELETE ... RETURNING`,
+    /// else read, then deleted: DuckDB's `RETURNING` costs about 140 us a row, and took 14.1 s
+    /// where these took 0.16 s (50,000 licenses' segments of the 100k store).
     fn take_chunk(
         &self,
         table: &str,
         columns: &str,
         ids: &str,
+        few: bool,
         mut each: impl FnMut(&duckdb::Row) -> Result<()>,
     ) -> Result<()> {
+        let sql = if few {
+            format!("DELETE FROM {table} WHERE license_id IN {ids} RETURNING {columns}")
+        } else {
+            format!("SELECT {columns} FROM {table} WHERE license_id IN {ids}")
+        };
         {
-            let mut stmt = self.db.conn.prepare(&format!(
-                "SELECT {columns} FROM {table} WHERE license_id IN {ids}"
-            ))?;
+            let mut stmt = self.db.conn.prepare(&sql)?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
                 each(r)?;
             }
+        }
+        if few {
+            return Ok(());
         }
         self.delete_chunk(table, ids)
     }

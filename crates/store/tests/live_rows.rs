@@ -63,3 +63,34 @@ proptest! {
         }
     }
 }
+
+/// A re-fold of more licenses than take their old rows by `DELETE ... RETURNING` (derive.rs)
+/// reports the rows it removes as a small one does.
+#[test]
+fn a_refold_of_many_licenses_reports_its_changes_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let mut copy = stored(&store);
+    let at = parse_rfc3339("2027-01-01T00:00:00Z").unwrap();
+    for (kind, day) in [("license.created", 1), ("license.renewed", 20)] {
+        let events: Vec<Event> = (0..250)
+            .map(|l| {
+                let v = json!({"id": format!("{kind}-{l}"), "type": kind, "license_id": format!("L{l}"),
+                               "timestamp": format!("2026-01-{day:02}T00:00:00Z"), "product": "app",
+                               "model": "subscription", "term": "P1M"});
+                validate(&v, at).unwrap()
+            })
+            .collect();
+        store.append(&events).unwrap();
+        store
+            .refresh_observed(
+                &mut |_, _| {},
+                Some(&mut |r: &LiveRow, sign: i64| {
+                    *copy.entry(*r).or_default() += sign;
+                }),
+            )
+            .unwrap();
+        copy.retain(|_, n| *n != 0);
+        assert_eq!(copy, stored(&store), "after the {kind} events");
+    }
+}
