@@ -100,10 +100,10 @@ impl Store {
              SELECT license_id, CAST((row_number() OVER (ORDER BY license_id) - 1) * {chunks} // {total} AS BIGINT) AS chunk \
              FROM (SELECT DISTINCT license_id FROM dirty)"
         ))?;
+        let few = total <= RETURNING_LICENSES;
         let mut done = 0u64;
         for chunk in 0..chunks {
             let mut rows = changed.is_some().then(Vec::new);
-            let few = total <= RETURNING_LICENSES;
             let n = self.in_transaction(|store| store.refresh_chunk(chunk, few, rows.as_mut()))?;
             // Only what a commit made true is told.
             if let (Some(f), Some(rows)) = (changed.as_mut(), rows) {

@@ -47,7 +47,6 @@ const FOLLOWED: &str = "(SELECT license_id FROM watched UNION SELECT license_id 
 /// What a re-fold needs of the chunk's licenses before it replaces their rows: their end
 /// windows and their seats above one, noted from their `licenses` and `terms` rows as the
 /// re-fold takes them ([`Store::before_refold`] says which are needed).
-#[derive(Default)]
 pub(crate) struct Before {
     /// `None`: not needed.
     windows: Option<HashMap<String, Vec<Window>>>,
@@ -60,8 +59,8 @@ impl Before {
         self.windows.is_some() || self.seats.is_some()
     }
 
-    /// A `licenses` row: its revocation's end windows (as [`end_windows`](keylens_query::metrics::end_windows) reads them) and
-    /// its seats.
+    /// A `licenses` row: its revocation's end windows (as
+    /// [`end_windows`](keylens_query::metrics::end_windows) reads them) and its seats.
     pub(crate) fn license(
         &mut self,
         id: &str,
