@@ -342,6 +342,7 @@ fn column(events: &[&Event], c: &Column) -> ArrayRef {
     }
 }
 
+/// The named columns as one Arrow batch, every field nullable (the table says what is not).
 fn batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
     let fields: Vec<Field> = columns
         .iter()
