@@ -10,6 +10,7 @@ use duckdb::params;
 use keylens_event::IsoDuration;
 use keylens_lifecycle::live::LiveRow;
 use keylens_lifecycle::{covering_segments, fold, History, Kind, LifecycleEvent, SegmentRow};
+use keylens_query::{Dialect, DuckDbDialect};
 use std::collections::HashMap;
 
 /// Licenses re-folded per transaction: bounds the memory of a large refresh. Each chunk scans
@@ -25,6 +26,9 @@ pub(crate) const CHUNK_LICENSES: i64 = 200_000;
 /// licenses 3.6-4.0 against 7.1-7.7 ms; of 100, 48-50 against 73-75 ms; of 1,000, 184-189
 /// against 79-80 ms (BENCHMARKS.md, "Session 17"). A server's commits re-fold a few.
 const RETURNING_LICENSES: i64 = 100;
+
+/// Most licenses whose histories are read by one equality each ([`Store::histories_sql`]).
+const UNION_LICENSES: usize = 16;
 
 /// Told each `licenses`/`terms` row a committed re-fold removed (`-1`) or wrote (`+1`).
 pub type RowChanged<'a> = dyn FnMut(&LiveRow, i64) + 'a;
@@ -143,10 +147,7 @@ impl Store {
         changed: Option<&mut Vec<(LiveRow, i64)>>,
     ) -> Result<u64> {
         let ids = format!("(SELECT license_id FROM todo WHERE chunk = {chunk})");
-        let sql = format!(
-            "SELECT {LIFECYCLE_COLUMNS}, {BOOKED_COLUMNS} FROM lifecycle e WHERE e.license_id IN {ids} \
-             ORDER BY e.license_id"
-        );
+        let sql = self.histories_sql(&ids, few)?;
         let mut histories: Vec<(String, History)> = Vec::new();
         // `segments[i]`: the covering segments of `histories[i]`.
         let mut segments: Vec<Vec<SegmentRow>> = Vec::new();
@@ -201,6 +202,36 @@ impl Store {
         self.recount_retiered(&self.retiered(old_tiers, &histories, &segments))?;
         self.after_refold(&ids, before, &histories)?;
         Ok(histories.len() as u64)
+    }
+
+    /// The statement reading the lifecycle events of the chunk's licenses (`ids`), by license.
+    /// For at most [`UNION_LICENSES`], one equality per license: DuckDB filters an equality
+    /// inside its scan, where it reads an `IN` list's row groups whole and filters after (on a
+    /// copy of the 1M store, 2 licenses' histories 4.0-4.2 against 6.0-9.9 ms, 6 licenses' 10
+    /// against 20-22 ms, 20 licenses' the same 38-40 ms; BENCHMARKS.md "Session 17").
+    fn histories_sql(&self, ids: &str, few: bool) -> Result<String> {
+        let select = format!("SELECT {LIFECYCLE_COLUMNS}, {BOOKED_COLUMNS} FROM lifecycle e");
+        if few {
+            let listed: Vec<String> = self
+                .db
+                .conn
+                .prepare(&format!("SELECT license_id FROM {ids}"))?
+                .query_map([], |r| r.get(0))?
+                .collect::<duckdb::Result<_>>()?;
+            if listed.len() <= UNION_LICENSES {
+                let each: Vec<String> = listed
+                    .iter()
+                    .map(|id| format!("{select} WHERE e.license_id = {}", DuckDbDialect.string(id)))
+                    .collect();
+                return Ok(format!(
+                    "SELECT * FROM ({}) ORDER BY license_id",
+                    each.join(" UNION ALL ")
+                ));
+            }
+        }
+        Ok(format!(
+            "{select} WHERE e.license_id IN {ids} ORDER BY e.license_id"
+        ))
     }
 
     /// Deletes the chunk's `licenses` and `terms` rows, reading each once if the watch
