@@ -69,9 +69,8 @@ impl Before {
         seats: i64,
     ) {
         if let Some(w) = &mut self.windows {
-            for s in [revoked_at, revoke_churn_at].into_iter().flatten() {
-                w.entry(id.to_string()).or_default().push((s, None));
-            }
+            let revoked = revocation_windows(revoked_at, revoke_churn_at);
+            w.entry(id.to_string()).or_default().extend(revoked);
         }
         if let Some(m) = self.seats.as_mut().filter(|_| seats > 1) {
             m.insert(id.to_string(), seats);
@@ -367,17 +366,25 @@ pub(crate) fn windows_of(h: &History) -> Vec<Window> {
     if h.created.is_none() {
         return Vec::new();
     }
-    let mut w: Vec<Window> = [h.revoked_at, h.revoke_churn_at]
-        .into_iter()
-        .flatten()
-        .map(|s| (s, None))
-        .collect();
+    let mut w: Vec<Window> = revocation_windows(h.revoked_at, h.revoke_churn_at).collect();
     w.extend(
         h.terms
             .iter()
             .filter_map(|t| term_window(t.end_at, t.next_set_at)),
     );
     w
+}
+
+/// The end windows of a revocation: open from it (the instant `licenses` keeps, and the
+/// churn's), as [`end_windows`](keylens_query::metrics::end_windows) has them.
+fn revocation_windows(
+    revoked_at: Option<i64>,
+    revoke_churn_at: Option<i64>,
+) -> impl Iterator<Item = Window> {
+    [revoked_at, revoke_churn_at]
+        .into_iter()
+        .flatten()
+        .map(|s| (s, None))
 }
 
 /// A term's end window (from its end to the renewal that set the next term), unless that
