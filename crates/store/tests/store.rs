@@ -29,17 +29,28 @@ fn count(store: &Store, sql: &str) -> i64 {
 /// The schema version a store opened by this build has.
 const LATEST: i64 = 11;
 
-/// Takes the store in `dir` back to schema `version` (below 8): forgets the later migrations,
-/// drops the tables schemas 8, 9 and 11 added, then runs `undo` for the versions between.
-fn downgrade(dir: &std::path::Path, version: i64, undo: &str) {
+/// Takes the store in `dir` back to schema `version`: forgets the later migrations, then runs
+/// `undo` for them.
+fn rewind(dir: &std::path::Path, version: i64, undo: &str) {
     let conn = duckdb::Connection::open(dir.join(keylens_store::DB_FILE)).unwrap();
     conn.execute_batch(&format!(
-        "DELETE FROM schema_version WHERE version > {version}; \
-         DROP TABLE watched; DROP TABLE watched_events; DROP TABLE lapse_uses; \
-         DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms; \
-         DROP TABLE watch_copying; DROP TABLE lifecycle; {undo}"
+        "DELETE FROM schema_version WHERE version > {version}; {undo}"
     ))
     .unwrap();
+}
+
+/// [`rewind`] to a schema below 8: drops the tables schemas 8, 9 and 11 added, then runs `undo`
+/// for the versions between.
+fn downgrade(dir: &std::path::Path, version: i64, undo: &str) {
+    rewind(
+        dir,
+        version,
+        &format!(
+            "DROP TABLE watched; DROP TABLE watched_events; DROP TABLE lapse_uses; \
+             DROP TABLE lapse_pending; DROP TABLE followed_licenses; DROP TABLE followed_terms; \
+             DROP TABLE watch_copying; DROP TABLE lifecycle; {undo}"
+        ),
+    );
 }
 
 #[test]
@@ -512,10 +523,7 @@ fn a_store_from_schema_9_gets_its_fold_sorted_by_license_on_open() {
             .map(|t| s.rows(&format!("SELECT * FROM {t} ORDER BY ALL")).unwrap())
             .collect()
     };
-    let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
-    conn.execute_batch("DELETE FROM schema_version WHERE version > 9; DROP TABLE lifecycle")
-        .unwrap();
-    drop(conn);
+    rewind(dir.path(), 9, "DROP TABLE lifecycle");
     let s = Store::open(dir.path()).unwrap();
     assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), LATEST);
     for (table, rows) in FOLD_TABLES.iter().zip(before) {
@@ -537,10 +545,7 @@ fn a_store_from_schema_10_gets_its_lifecycle_events_on_open() {
         s.append(&rich_events()).unwrap();
         s.refresh().unwrap();
     }
-    let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
-    conn.execute_batch("DELETE FROM schema_version WHERE version > 10; DROP TABLE lifecycle")
-        .unwrap();
-    drop(conn);
+    rewind(dir.path(), 10, "DROP TABLE lifecycle");
     let mut s = Store::open(dir.path()).unwrap();
     assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), LATEST);
     assert_lifecycle_mirrors_events(&s);
