@@ -183,3 +183,29 @@ impl BookingRows {
         )?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::COLUMNS;
+
+    /// The appender is positional: [`COLUMNS`] must be the table's columns in its order.
+    #[test]
+    fn the_columns_are_the_bookings_tables_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::Store::open(dir.path()).unwrap();
+        let table: Vec<String> = store
+            .db
+            .conn
+            .prepare(
+                "SELECT column_name FROM duckdb_columns() \
+                 WHERE table_name = 'bookings' ORDER BY column_index",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<duckdb::Result<_>>()
+            .unwrap();
+        let ours: Vec<&str> = COLUMNS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(table, ours);
+    }
+}
