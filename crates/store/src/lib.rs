@@ -222,6 +222,7 @@ impl Store {
             "SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'"
         ))?;
         schema::migrate(&conn, &path)?;
+        spread::check_value_digests(&conn)?;
         let mut store = Store {
             inserter: arrow_insert::Inserter::new(&database)?,
             bulk: false,

@@ -259,6 +259,11 @@ const MIGRATIONS: &[&str] = &[
          'license.activated', 'license.upgraded', 'license.renewed', 'license.expired', \
          'license.revoked') ORDER BY license_id, ts;"
     ),
+    // 12: each `license_values` row's digest (`keylens_query::metrics::VALUE_HASH`), which a
+    // catch-up compares instead of the three strings when it drops the values a license already
+    // has (spread.rs). Filled when the store opens (`spread::check_value_digests`), which also
+    // fills it again should another DuckDB hash differently.
+    "ALTER TABLE license_values ADD COLUMN IF NOT EXISTS h UBIGINT;",
 ];
 
 pub(crate) fn migrate(conn: &duckdb::Connection, path: &Path) -> Result<()> {

@@ -27,7 +27,7 @@ fn count(store: &Store, sql: &str) -> i64 {
 }
 
 /// The schema version a store opened by this build has.
-const LATEST: i64 = 11;
+const LATEST: i64 = 12;
 
 /// Takes the store in `dir` back to schema `version`: forgets the later migrations, then runs
 /// `undo` for them.
@@ -960,6 +960,84 @@ fn a_store_from_schema_4_gets_its_spread_on_open() {
     assert_eq!(kept.len(), 1);
     let (kept, counted) = counts_kept_and_counted(&s);
     assert_eq!(kept, counted, "the validations counted again, once");
+}
+
+/// Two licenses' activations and calls, caught up: `license_values` holds their machines, IPs,
+/// countries and places.
+fn store_with_spread(dir: &std::path::Path) {
+    let mut s = Store::open(dir).unwrap();
+    s.append(&[
+        seen("a1", "license.activated", "L1", 1, json!({"machine_id": "m1", "ip": "10.0.0.1", "country": "DE", "lat": 52.5, "lon": 13.4})),
+        seen("a2", "license.activated", "L2", 2, json!({"machine_id": "m2", "ip": "10.0.0.2"})),
+        seen("v1", "license.validated", "L1", 3, json!({"ip": "10.0.0.3", "country": "FR"})),
+    ])
+    .unwrap();
+    s.catch_up().unwrap();
+    assert_eq!(count(&s, "SELECT count(*) FROM license_values"), 8);
+}
+
+/// Calls again from values the licenses have (and one new IP), caught up: the kept spread must
+/// equal the counts from the events, which it does not if known values are taken for new.
+fn assert_known_values_are_not_counted_again(s: &mut Store) {
+    s.append(&[
+        seen(
+            "v2",
+            "license.validated",
+            "L1",
+            4,
+            json!({"ip": "10.0.0.1", "country": "DE", "lat": 52.5, "lon": 13.4}),
+        ),
+        seen(
+            "v3",
+            "license.validated",
+            "L2",
+            4,
+            json!({"ip": "10.0.0.9"}),
+        ),
+    ])
+    .unwrap();
+    s.catch_up().unwrap();
+    let (kept, counted) = spread_kept_and_counted(s);
+    assert_eq!(kept, counted);
+    assert_eq!(
+        count(s, "SELECT count(*) FROM license_values"),
+        9,
+        "one new IP"
+    );
+}
+
+/// Rows of `license_values` whose digest is not this DuckDB's hash of their values.
+fn stale_digests(s: &Store) -> i64 {
+    count(
+        s,
+        &format!(
+            "SELECT count(*) FROM license_values WHERE h IS DISTINCT FROM {}",
+            keylens_query::metrics::VALUE_HASH
+        ),
+    )
+}
+
+#[test]
+fn a_store_from_schema_11_gets_its_value_digests_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_spread(dir.path());
+    rewind(dir.path(), 11, "ALTER TABLE license_values DROP COLUMN h");
+    let mut s = Store::open(dir.path()).unwrap();
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), LATEST);
+    assert_eq!(stale_digests(&s), 0);
+    assert_known_values_are_not_counted_again(&mut s);
+    assert_eq!(stale_digests(&s), 0, "the new value's digest too");
+}
+
+#[test]
+fn value_digests_another_duckdb_hashed_differently_are_computed_again_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_spread(dir.path());
+    // As if the file's digests came from a DuckDB whose hash differs from this one's.
+    rewind(dir.path(), LATEST, "UPDATE license_values SET h = h + 1");
+    let mut s = Store::open(dir.path()).unwrap();
+    assert_eq!(stale_digests(&s), 0);
+    assert_known_values_are_not_counted_again(&mut s);
 }
 
 /// A license created on `day` with `tier`, or upgraded to it.
