@@ -17,7 +17,7 @@
 
 use crate::{Result, Store};
 use keylens_query::metrics::{
-    new_spread_values, spread_counts, spread_digests, spread_sum, spread_uses, SPREAD_COLUMNS,
+    new_spread_values, spread_counts, spread_sum, spread_uses, spread_values, SPREAD_COLUMNS,
     VALUE_HASH,
 };
 use std::time::Instant;
@@ -76,16 +76,16 @@ impl Store {
             ),
         ]);
         self.db.conn.execute_batch(&format!(
-            "CREATE TEMP TABLE tail_digests AS {digests};
+            "CREATE TEMP TABLE tail_values AS {values};
              CREATE TEMP TABLE spread_new AS {new};
              INSERT INTO license_values SELECT license_id, kind, value, h FROM spread_new;
              CREATE TEMP TABLE spread_uses AS {uses};
              CREATE TEMP TABLE {CHANGED} AS {merged};
-             DROP TABLE tail_digests;
+             DROP TABLE tail_values;
              DROP TABLE spread_new;
              DROP TABLE spread_uses;",
-            digests = spread_digests(&tail),
-            new = new_spread_values(&tail, "tail_digests"),
+            values = spread_values(&tail),
+            new = new_spread_values("tail_values"),
             uses = spread_uses(&tail),
         ))?;
         self.replace_in_place("license_spread", CHANGED, &spread_count_columns(), None)

@@ -173,27 +173,30 @@ pub fn lapse_uses(condition: &str, windows: &str) -> String {
 pub const SPREAD_COLUMNS: &str = "license_id, acts, fails, machines, ips, countries, places";
 
 /// The digest of a `license_values` row, kept in its column `h`: DuckDB's 64-bit hash of the
-/// license, the kind and the value. A catch-up finds the values new to their license by these
+/// license, the kind and the value. A catch-up drops the values a license already has by these
 /// digests rather than the three strings (BENCHMARKS.md, "Session 18"). A new value whose
 /// digest equals a kept row's (about 2e-13 for each new value at 3.8M kept rows) is taken for
 /// known and not counted. DuckDB does not promise the same hash across its versions, so the
 /// store checks the kept digests when it opens a file and computes them again if they differ.
 pub const VALUE_HASH: &str = "hash(license_id, kind, value)";
 
-/// The (`license_id`, `kind`, `value`) of each value the events matching `condition` carried
-/// (repeated as often as carried): machines activated, IPs, countries, and places (`lat,lon`).
-fn carried_values(condition: &str) -> String {
+/// The distinct (`license_id`, `kind`, `value`) of the events matching `condition`, with their
+/// digest `h` ([`VALUE_HASH`]): machines activated, IPs, countries, and places (`lat,lon`) that
+/// any event carried. What the store keeps in `license_values` and counts into `license_spread`.
+pub fn spread_values(condition: &str) -> String {
     let part = |kind: &str, value: &str, has: &str| {
         format!(
             "SELECT license_id, '{kind}' AS kind, {value} AS value FROM events \
              WHERE license_id IS NOT NULL AND {has} AND {condition}"
         )
     };
-    [
+    format!(
+        "SELECT license_id, kind, value, {VALUE_HASH} AS h FROM ( \
+           SELECT DISTINCT license_id, kind, value FROM ({} UNION ALL {} UNION ALL {} UNION ALL {}) v) d",
         part(
             "machine",
             "machine_id",
-            "type = 'license.activated' AND machine_id IS NOT NULL",
+            "type = 'license.activated' AND machine_id IS NOT NULL"
         ),
         part("ip", "ip", "ip IS NOT NULL"),
         part("country", "country", "country IS NOT NULL"),
@@ -201,45 +204,22 @@ fn carried_values(condition: &str) -> String {
         part(
             "place",
             "CAST(lat AS VARCHAR) || ',' || CAST(lon AS VARCHAR)",
-            "lat IS NOT NULL AND lon IS NOT NULL",
+            "lat IS NOT NULL AND lon IS NOT NULL"
         ),
-    ]
-    .join(" UNION ALL ")
-}
-
-/// The distinct (`license_id`, `kind`, `value`) of the events matching `condition`. What the
-/// store keeps in `license_values` and counts into `license_spread`.
-pub fn spread_values(condition: &str) -> String {
-    format!(
-        "SELECT DISTINCT license_id, kind, value FROM ({}) v",
-        carried_values(condition)
     )
 }
 
-/// The distinct digests ([`VALUE_HASH`], column `h`) of [`spread_values`]`(condition)`.
-pub fn spread_digests(condition: &str) -> String {
+/// The rows of `values` (a named relation of [`spread_values`] rows, read twice) that
+/// `license_values` does not hold yet: the values new to their license, by digest.
+pub fn new_spread_values(values: &str) -> String {
+    // The kept digests matching the tail's first, then the tail without those: DuckDB hashes
+    // the tail's digests and probes the kept ones, rather than hashing every kept row. At 1M
+    // licenses (3.8M kept rows) and a server's 5 s of calls, 153 ms (median) against 250 for
+    // the three strings compared (BENCHMARKS.md, "Session 18").
     format!(
-        "SELECT DISTINCT {VALUE_HASH} AS h FROM ({}) v",
-        carried_values(condition)
-    )
-}
-
-/// The rows of [`spread_values`]`(condition)`, with their digest `h`, that `license_values` does
-/// not hold yet (the values new to their license), given `digests`: a named relation of
-/// [`spread_digests`]`(condition)`, read twice.
-pub fn new_spread_values(condition: &str, digests: &str) -> String {
-    // Only digests are compared and made distinct; the strings are read again for the few new
-    // ones. The kept digests matching the tail's come first, so that DuckDB hashes the tail's
-    // digests and probes the kept ones rather than hashing all the kept rows. At 1M licenses
-    // (3.8M kept rows, a tail of 300,000 calls and 691,000 values) 200-207 ms against 332-384
-    // for distinct strings compared as strings (BENCHMARKS.md, "Session 18").
-    format!(
-        "SELECT DISTINCT license_id, kind, value, h FROM ( \
-           SELECT license_id, kind, value, {VALUE_HASH} AS h FROM ({carried}) v) c \
-         WHERE h IN (SELECT t.h FROM {digests} t WHERE NOT EXISTS ( \
-           SELECT 1 FROM (SELECT v.h FROM license_values v WHERE v.h IN (SELECT h FROM {digests})) k \
-           WHERE k.h = t.h))",
-        carried = carried_values(condition),
+        "SELECT t.license_id, t.kind, t.value, t.h FROM {values} t WHERE NOT EXISTS ( \
+           SELECT 1 FROM (SELECT v.h FROM license_values v WHERE v.h IN (SELECT h FROM {values})) k \
+           WHERE k.h = t.h)"
     )
 }
 
@@ -349,10 +329,7 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
         let received_since = "received_at > (SELECT received_at FROM spread_upto)";
         let tail = spread_sum(&[
             spread_uses(received_since),
-            spread_counts(&format!(
-                "({})",
-                new_spread_values(received_since, "tail_digests")
-            )),
+            spread_counts(&format!("({})", new_spread_values("tail_values"))),
         ]);
         let in_tail = "license_id IN (SELECT license_id FROM spread_tail)";
         let tail_licenses = format!(
@@ -399,8 +376,8 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
         // This path runs on the embedded store only, so it may name the tail once (DuckDB
         // computed it twice, once per use, as a subquery).
         let rows = c.rows(&format!(
-            "WITH tail_digests AS MATERIALIZED ({}), spread_tail AS MATERIALIZED ({tail}) {sql}",
-            spread_digests(received_since)
+            "WITH tail_values AS MATERIALIZED ({}), spread_tail AS MATERIALIZED ({tail}) {sql}",
+            spread_values(received_since)
         ))?;
         (rows.len() <= MAX_SPREAD_CANDIDATES).then_some(rows)
     } else {

@@ -18,9 +18,9 @@ mod validations;
 mod versions;
 
 pub use misuse::{
-    end_windows, lapse_grace, lapse_uses, new_spread_values, spread_counts, spread_digests,
-    spread_sum, spread_uses, spread_values, watch_fires, DETAIL_TYPES, SPREAD_COLUMNS, USED,
-    VALUE_HASH, WATCHED_COLUMNS,
+    end_windows, lapse_grace, lapse_uses, new_spread_values, spread_counts, spread_sum,
+    spread_uses, spread_values, watch_fires, DETAIL_TYPES, SPREAD_COLUMNS, USED, VALUE_HASH,
+    WATCHED_COLUMNS,
 };
 pub use validations::{validation_calls, validation_keys};
 pub use versions::{latest_uses, merged_last_uses};
