@@ -20,6 +20,11 @@ table), alternating the variants:
   and place): the strings compared against all of `license_values` (what the spread catch-up
   does) against an md5 digest of each triple kept in a column (measured in session 16, not
   kept: no faster). Both must find the same number of new values.
+- the same exclusion by each value's 64-bit digest (`hash(license_id, kind, value)`, kept in
+  `license_values.h` since session 18): the tail's digests probing the kept ones (what the
+  catch-up does now), and digests alone made distinct with the strings read again for the new
+  values only (measured in session 18, not kept). Also an import's first catch-up: a tail of
+  about 3.3M stored events against no kept values, every value new, both digest forms.
 - reading 20 licenses' histories (their lifecycle events) from `events` against a table of the
   lifecycle events alone (as ClickHouse keeps one; measured in session 16, not kept).
 
@@ -55,6 +60,8 @@ MERGE INTO license_last_use t USING last_tail s ON t.license_id = s.license_id
 """
 
 
+HASHED = "s18_values_hashed"
+
 DIGEST = "md5_number(CAST(length(license_id) AS VARCHAR) || ':' || license_id || kind || ':' || value)"
 
 TAIL_VALUES = """SELECT DISTINCT license_id, kind, value FROM (
@@ -62,6 +69,54 @@ TAIL_VALUES = """SELECT DISTINCT license_id, kind, value FROM (
   SELECT license_id, 'country' AS kind, country AS value FROM tail WHERE country IS NOT NULL UNION ALL
   SELECT license_id, 'place' AS kind, CAST(lat AS VARCHAR) || ',' || CAST(lon AS VARCHAR) AS value
     FROM tail WHERE lat IS NOT NULL AND lon IS NOT NULL) v"""
+
+def tail_parts(tail, columns):
+    """The parts of TAIL_VALUES over `tail`, each selecting `columns`, joined by UNION ALL."""
+    part = lambda kind, value, has: (
+        f"SELECT {columns.format(kind=kind, value=value)} FROM {tail} WHERE {has}"
+    )
+    return " UNION ALL ".join(
+        [
+            part("ip", "ip", "ip IS NOT NULL"),
+            part("country", "country", "country IS NOT NULL"),
+            part(
+                "place",
+                "CAST(lat AS VARCHAR) || ',' || CAST(lon AS VARCHAR)",
+                "lat IS NOT NULL AND lon IS NOT NULL",
+            ),
+        ]
+    )
+
+
+def digest_exclusions(tail, kept):
+    """The two digest forms over `tail` (a relation with the event columns) and `kept` (a table
+    of license_id, kind, value, h)."""
+    strings = "license_id, '{kind}' AS kind, {value} AS value"
+    hashed = "license_id, '{kind}' AS kind, {value} AS value, hash(license_id, '{kind}', {value}) AS h"
+    only = "hash(license_id, '{kind}', {value}) AS h"
+    probe = (
+        f"NOT EXISTS (SELECT 1 FROM (SELECT v.h FROM {kept} v WHERE v.h IN "
+        "(SELECT h FROM spread_tail)) k WHERE k.h = t.h)"
+    )
+    return [
+        (
+            "digest probe",
+            [
+                "CREATE TEMP TABLE spread_tail AS SELECT *, hash(license_id, kind, value) AS h "
+                f"FROM (SELECT DISTINCT * FROM ({tail_parts(tail, strings)}))",
+                f"CREATE TEMP TABLE spread_new AS SELECT t.* FROM spread_tail t WHERE {probe}",
+            ],
+        ),
+        (
+            "digests only",
+            [
+                f"CREATE TEMP TABLE spread_tail AS SELECT DISTINCT h FROM ({tail_parts(tail, only)})",
+                "CREATE TEMP TABLE spread_new AS SELECT DISTINCT license_id, kind, value, h FROM "
+                f"({tail_parts(tail, hashed)}) WHERE h IN (SELECT t.h FROM spread_tail t WHERE {probe})",
+            ],
+        ),
+    ]
+
 
 EXCLUSIONS = [
     (
@@ -110,11 +165,33 @@ def exclusions(con, runs):
         "USING SAMPLE 150000 ROWS (reservoir, 5)"
     )
     con.execute("INSERT INTO tail SELECT * FROM tail USING SAMPLE 50000 ROWS (reservoir, 6)")
-    for name, statements in EXCLUSIONS * runs:
+    con.execute(
+        f"CREATE OR REPLACE TABLE {HASHED} AS SELECT license_id, kind, value, "
+        "hash(license_id, kind, value) AS h FROM license_values; CHECKPOINT"
+    )
+    for name, statements in (EXCLUSIONS + digest_exclusions("tail", HASHED)) * runs:
         ms = [timed(con, sql) for sql in statements]
         new = con.execute("SELECT count(*) FROM spread_new").fetchone()[0]
         con.execute("DROP TABLE spread_tail; DROP TABLE spread_new")
         print(f"{name:>10}: tail values {ms[0]:6.1f} ms, exclusion {ms[1]:6.1f} ms ({new} new)")
+
+
+def first_catch_up(con, runs):
+    """An import's first catch-up: about 3.3M stored events, no kept value."""
+    bound = con.execute(
+        "SELECT received_at FROM (SELECT received_at, sum(count(*)) OVER (ORDER BY received_at) "
+        "AS c FROM events GROUP BY received_at) WHERE c >= 3200000 ORDER BY c LIMIT 1"
+    ).fetchone()[0]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE nothing_kept "
+        "(license_id VARCHAR, kind VARCHAR, value VARCHAR, h UBIGINT)"
+    )
+    tail = f"(SELECT * FROM events WHERE received_at <= {bound} AND license_id IS NOT NULL)"
+    for name, statements in digest_exclusions(tail, "nothing_kept") * runs:
+        ms = [timed(con, sql) for sql in statements]
+        new = con.execute("SELECT count(*) FROM spread_new").fetchone()[0]
+        con.execute("DROP TABLE spread_tail; DROP TABLE spread_new")
+        print(f"first catch-up, {name:>12}: tail values {ms[0]:6.1f} ms, exclusion {ms[1]:6.1f} ms ({new} new)")
 
 
 def histories(con, runs):
@@ -186,8 +263,9 @@ def main() -> None:
         con.execute("ROLLBACK")
         print(f"{name:>10}: {ms:7.1f} ms  ({rows} rows, sum of ts {total})")
     exclusions(con, runs)
+    first_catch_up(con, runs)
     histories(con, runs)
-    con.execute("DROP TABLE s16_values_digested; DROP TABLE s16_lifecycle; CHECKPOINT")
+    con.execute(f"DROP TABLE s16_values_digested; DROP TABLE {HASHED}; DROP TABLE s16_lifecycle; CHECKPOINT")
     lookups(con, runs)
 
 
