@@ -74,11 +74,17 @@ fn post_events(agent: &ureq::Agent, base: &str, ndjson: &str) {
     assert_eq!(resp.status().as_u16(), 200);
 }
 
+/// Copies the store and writes the copy to disk before the server starts: left in the page
+/// cache (1.8 GB at 1M licenses), it was written back by the server's first checkpoint, whose
+/// fsync then took 0.9-1.2 s instead of 0.3-0.4 and held every request arriving meanwhile
+/// (BENCHMARKS.md, "Session 18").
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let e = entry.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        let copy = to.join(e.file_name());
+        std::fs::copy(e.path(), &copy).unwrap();
+        std::fs::File::open(&copy).unwrap().sync_all().unwrap();
     }
 }
 
