@@ -27,7 +27,7 @@ pub(crate) const CHUNK_LICENSES: i64 = 200_000;
 /// against 79-80 ms (BENCHMARKS.md, "Session 17"). A server's commits re-fold a few.
 const RETURNING_LICENSES: i64 = 100;
 
-/// Most licenses whose histories are read by one equality each ([`Store::histories_sql`]).
+/// Most licenses whose histories are read by one equality each ([`histories_sql`]).
 const UNION_LICENSES: usize = 16;
 
 /// Told each `licenses`/`terms` row a committed re-fold removed (`-1`) or wrote (`+1`).
@@ -147,7 +147,20 @@ impl Store {
         changed: Option<&mut Vec<(LiveRow, i64)>>,
     ) -> Result<u64> {
         let ids = format!("(SELECT license_id FROM todo WHERE chunk = {chunk})");
-        let sql = self.histories_sql(&ids, few)?;
+        // A few licenses' ids as literals for the statements finding their rows (`license_id
+        // IN {within}`): DuckDB checks a list of constants inside its scan, where a subquery's
+        // ids are joined to every row of the row groups the join's min/max keeps (on a copy of
+        // the 1M store, a table's rows of one license deleted in 2.6-2.8 against 4.1-13.0 ms,
+        // of two 3.2-3.5 against 3.9-5.5; live, a commit's re-fold 32 against 35 ms at p50;
+        // BENCHMARKS.md "Session 18").
+        let listed = if few { self.listed(&ids)? } else { Vec::new() };
+        let within = if listed.is_empty() {
+            ids.clone()
+        } else {
+            let quoted: Vec<String> = listed.iter().map(|id| DuckDbDialect.string(id)).collect();
+            format!("({})", quoted.join(", "))
+        };
+        let sql = histories_sql(&within, &listed);
         let mut histories: Vec<(String, History)> = Vec::new();
         // `segments[i]`: the covering segments of `histories[i]`.
         let mut segments: Vec<Vec<SegmentRow>> = Vec::new();
@@ -186,10 +199,10 @@ impl Store {
                 folded(l, &evs, &mut bookings);
             }
         }
-        let before = self.take_licenses_and_terms(&ids, few, &histories, changed)?;
-        let old_tiers = self.take_segments(&ids, few)?;
+        let before = self.take_licenses_and_terms(&within, few, &histories, changed)?;
+        let old_tiers = self.take_segments(&within, few)?;
         for table in ["bookings", "dirty"] {
-            self.delete_chunk(table, &ids)?;
+            self.delete_chunk(table, &within)?;
         }
         self.write_histories(&histories, &segments)?;
         // Every booking is a lifecycle event, so a license whose bookings or segments change
@@ -204,34 +217,14 @@ impl Store {
         Ok(histories.len() as u64)
     }
 
-    /// The statement reading the lifecycle events of the chunk's licenses (`ids`), by license.
-    /// For at most [`UNION_LICENSES`], one equality per license: DuckDB filters an equality
-    /// inside its scan, where it reads an `IN` list's row groups whole and filters after (on a
-    /// copy of the 1M store, 2 licenses' histories 4.0-4.2 against 6.0-9.9 ms, 6 licenses' 10
-    /// against 20-22 ms, 20 licenses' the same 38-40 ms; BENCHMARKS.md "Session 17").
-    fn histories_sql(&self, ids: &str, few: bool) -> Result<String> {
-        let select = format!("SELECT {LIFECYCLE_COLUMNS}, {BOOKED_COLUMNS} FROM lifecycle e");
-        if few {
-            let listed: Vec<String> = self
-                .db
-                .conn
-                .prepare(&format!("SELECT license_id FROM {ids}"))?
-                .query_map([], |r| r.get(0))?
-                .collect::<duckdb::Result<_>>()?;
-            if listed.len() <= UNION_LICENSES {
-                let each: Vec<String> = listed
-                    .iter()
-                    .map(|id| format!("{select} WHERE e.license_id = {}", DuckDbDialect.string(id)))
-                    .collect();
-                return Ok(format!(
-                    "SELECT * FROM ({}) ORDER BY license_id",
-                    each.join(" UNION ALL ")
-                ));
-            }
-        }
-        Ok(format!(
-            "{select} WHERE e.license_id IN {ids} ORDER BY e.license_id"
-        ))
+    /// The license ids of `ids` (a relation).
+    fn listed(&self, ids: &str) -> Result<Vec<String>> {
+        Ok(self
+            .db
+            .conn
+            .prepare(&format!("SELECT license_id FROM {ids}"))?
+            .query_map([], |r| r.get(0))?
+            .collect::<duckdb::Result<_>>()?)
     }
 
     /// Deletes the chunk's `licenses` and `terms` rows, reading each once if the watch
@@ -453,6 +446,27 @@ impl Store {
 }
 
 /// One row of [`LIFECYCLE_COLUMNS`] as the fold's input.
+/// The statement reading the lifecycle events of the chunk's licenses (`license_id IN
+/// {within}`), by license. For at most [`UNION_LICENSES`] `listed` ids, one equality per license:
+/// DuckDB filters an equality inside its scan, where it reads an `IN` list's row groups whole
+/// and filters after (on a copy of the 1M store, 2 licenses' histories 4.0-4.2 against 6.0-9.9
+/// ms, 6 licenses' 10 against 20-22 ms, 20 licenses' the same 38-40 ms; BENCHMARKS.md "Session
+/// 17").
+fn histories_sql(within: &str, listed: &[String]) -> String {
+    let select = format!("SELECT {LIFECYCLE_COLUMNS}, {BOOKED_COLUMNS} FROM lifecycle e");
+    if !listed.is_empty() && listed.len() <= UNION_LICENSES {
+        let each: Vec<String> = listed
+            .iter()
+            .map(|id| format!("{select} WHERE e.license_id = {}", DuckDbDialect.string(id)))
+            .collect();
+        return format!(
+            "SELECT * FROM ({}) ORDER BY license_id",
+            each.join(" UNION ALL ")
+        );
+    }
+    format!("{select} WHERE e.license_id IN {within} ORDER BY e.license_id")
+}
+
 pub(crate) fn lifecycle_event(r: &duckdb::Row) -> duckdb::Result<LifecycleEvent> {
     let kind: String = r.get(2)?;
     let term: Option<String> = r.get(5)?;
