@@ -28,6 +28,8 @@ table), alternating the variants:
 - reading 20 licenses' histories (their lifecycle events) from `events` against a table of the
   lifecycle events alone (as ClickHouse keeps one; measured in session 16, not kept).
 
+- a commit's re-fold of one or two licenses taking their rows, the ids in a subquery or as
+  literals (session 18).
 - finding 20 licenses' rows in `licenses`, `terms` and `segments` (what each statement of a
   re-fold does), without and with an ART index on `license_id` (built, timed, dropped; measured
   in session 16, not built into the store yet). Every delete is rolled back.
@@ -241,6 +243,28 @@ def lookups(con, runs):
         con.execute(f"DROP INDEX s16_{table}_license")
 
 
+def few_rows(con, runs):
+    """A commit's re-fold of one or two licenses: their rows taken (`DELETE ... RETURNING`,
+    rolled back) with the ids in a subquery (before session 18) or as literals (since)."""
+    ids = [r[0] for r in con.execute(
+        "SELECT license_id FROM licenses USING SAMPLE 40 ROWS (reservoir, 3)").fetchall()]
+    times = {}
+    for n in range(runs * 5):
+        for k in (1, 2):
+            some = ids[(2 * n) % 40:(2 * n) % 40 + k]
+            con.execute("CREATE OR REPLACE TEMP TABLE todo AS SELECT unnest(?::VARCHAR[]) AS license_id", [some])
+            literals = ", ".join(f"'{i}'" for i in some)
+            for table in ["licenses", "terms", "segments", "bookings"]:
+                for name, within in [("subquery", "(SELECT license_id FROM todo)"), ("literals", f"({literals})")]:
+                    con.execute("BEGIN TRANSACTION")
+                    ms = timed(con, f"DELETE FROM {table} WHERE license_id IN {within} RETURNING license_id")
+                    con.execute("ROLLBACK")
+                    times.setdefault((k, table, name), []).append(ms)
+    for (k, table, name), ms in sorted(times.items()):
+        ms.sort()
+        print(f"{k} license(s), {table:>9}, ids as a {name:>8}: median {ms[len(ms) // 2]:5.2f} ms")
+
+
 def main() -> None:
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -267,6 +291,7 @@ def main() -> None:
     histories(con, runs)
     con.execute(f"DROP TABLE s16_values_digested; DROP TABLE {HASHED}; DROP TABLE s16_lifecycle; CHECKPOINT")
     lookups(con, runs)
+    few_rows(con, runs)
 
 
 if __name__ == "__main__":

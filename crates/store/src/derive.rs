@@ -150,9 +150,9 @@ impl Store {
         // A few licenses' ids as literals for the statements finding their rows (`license_id
         // IN {within}`): DuckDB checks a list of constants inside its scan, where a subquery's
         // ids are joined to every row of the row groups the join's min/max keeps (on a copy of
-        // the 1M store, a table's rows of one license deleted in 2.6-2.8 against 4.1-13.0 ms,
-        // of two 3.2-3.5 against 3.9-5.5; live, a commit's re-fold 32 against 35 ms at p50;
-        // BENCHMARKS.md "Session 18").
+        // the 1M store, `scripts/catch-up-statements.py`, a table's rows of one license taken in
+        // 2.2-2.4 against 2.8-3.6 ms, of two 2.9-3.1 against 3.6-4.0; live, a commit's re-fold
+        // 32 against 35 ms at p50; BENCHMARKS.md "Session 18").
         let listed = if few { self.listed(&ids)? } else { Vec::new() };
         let within = if listed.is_empty() {
             ids.clone()
