@@ -131,7 +131,9 @@ impl Store {
             .collect();
         self.clean &= dirty.is_empty();
         let lifecycle = lifecycle_rows(fresh)?;
-        self.write(batches, lifecycle, &dirty)?; // one transaction
+        let written = self.write(batches, lifecycle, &dirty); // one transaction
+        self.note_dirty(written.is_ok(), &dirty);
+        written?;
         let hashes = self.id_hashes()?;
         for e in fresh {
             hashes.insert(id_hash(&e.id));

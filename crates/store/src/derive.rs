@@ -11,7 +11,7 @@ use keylens_event::IsoDuration;
 use keylens_lifecycle::live::LiveRow;
 use keylens_lifecycle::{covering_segments, fold, History, Kind, LifecycleEvent, SegmentRow};
 use keylens_query::{Dialect, DuckDbDialect};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// Licenses re-folded per transaction: bounds the memory of a large refresh. Each chunk scans
 /// its histories and its bookings (from `events` when these were measured, `lifecycle` since
@@ -26,6 +26,11 @@ pub(crate) const CHUNK_LICENSES: i64 = 200_000;
 /// licenses 3.6-4.0 against 7.1-7.7 ms; of 100, 48-50 against 73-75 ms; of 1,000, 184-189
 /// against 79-80 ms (BENCHMARKS.md, "Session 17"). A server's commits re-fold a few.
 const RETURNING_LICENSES: i64 = 100;
+
+/// Most licenses a store remembers having marked dirty since its last refresh
+/// ([`Store::note_dirty`]); a re-fold of that many or fewer is one chunk taking its rows by
+/// `DELETE ... RETURNING`.
+pub(crate) const KNOWN_DIRTY: usize = RETURNING_LICENSES as usize;
 
 /// Most licenses whose histories are read by one equality each ([`histories_sql`]).
 const UNION_LICENSES: usize = 16;
@@ -90,6 +95,32 @@ impl Store {
         if self.clean {
             return Ok(0);
         }
+        if let Some(known) = self.known_dirty.take().filter(|k| !k.is_empty()) {
+            // The licenses this process marked since the last refresh, and only they: no need
+            // to count and list them from `dirty`.
+            let listed: Vec<String> = known.into_iter().collect();
+            let values: Vec<String> = listed
+                .iter()
+                .map(|id| format!("({})", DuckDbDialect.string(id)))
+                .collect();
+            let ids = format!(
+                "(SELECT * FROM (VALUES {}) v(license_id))",
+                values.join(", ")
+            );
+            let mut rows = changed.is_some().then(Vec::new);
+            let n = self.in_transaction(|store| {
+                store.refresh_chunk(&ids, true, Some(&listed), rows.as_mut())
+            })?;
+            if let (Some(f), Some(rows)) = (changed.as_mut(), rows) {
+                for (row, sign) in &rows {
+                    f(row, *sign);
+                }
+            }
+            progress(n, listed.len() as u64);
+            self.clean = true;
+            self.known_dirty = Some(BTreeSet::new());
+            return Ok(n);
+        }
         let total = self.dirty_licenses()?;
         if total == 0 {
             self.clean = true;
@@ -108,7 +139,9 @@ impl Store {
         let mut done = 0u64;
         for chunk in 0..chunks {
             let mut rows = changed.is_some().then(Vec::new);
-            let n = self.in_transaction(|store| store.refresh_chunk(chunk, few, rows.as_mut()))?;
+            let ids = format!("(SELECT license_id FROM todo WHERE chunk = {chunk})");
+            let n =
+                self.in_transaction(|store| store.refresh_chunk(&ids, few, None, rows.as_mut()))?;
             // Only what a commit made true is told.
             if let (Some(f), Some(rows)) = (changed.as_mut(), rows) {
                 for (row, sign) in &rows {
@@ -120,6 +153,7 @@ impl Store {
         }
         self.db.conn.execute_batch("DROP TABLE todo")?;
         self.clean = true; // each chunk's transaction deleted its licenses from `dirty`
+        self.known_dirty = Some(BTreeSet::new());
         Ok(done)
     }
 
@@ -137,25 +171,45 @@ impl Store {
         self.refresh_with(&mut |_, _| {})
     }
 
-    /// Re-folds one chunk inside the caller's transaction; with `changed`, collects the rows it
-    /// removes and writes.
-    /// `few`: the chunk has at most [`RETURNING_LICENSES`].
+    /// Remembers the licenses a committed append marked dirty (`written`: it committed), while
+    /// [`KNOWN_DIRTY`] or fewer are known; forgets them all after a failed one (ask the table).
+    pub(crate) fn note_dirty(&mut self, written: bool, marked: &BTreeSet<&str>) {
+        let known = match self.known_dirty.as_mut() {
+            Some(known) if written => known,
+            _ => {
+                self.known_dirty = None;
+                return;
+            }
+        };
+        known.extend(marked.iter().map(|id| id.to_string()));
+        if known.len() > KNOWN_DIRTY {
+            self.known_dirty = None;
+        }
+    }
+
+    /// Re-folds one chunk, the licenses of `ids` (a relation of `license_id`), inside the
+    /// caller's transaction; with `changed`, collects the rows it removes and writes.
+    /// `few`: the chunk has at most [`RETURNING_LICENSES`]; `listed`: its ids, when known.
     fn refresh_chunk(
         &self,
-        chunk: i64,
+        ids: &str,
         few: bool,
+        listed: Option<&[String]>,
         changed: Option<&mut Vec<(LiveRow, i64)>>,
     ) -> Result<u64> {
-        let ids = format!("(SELECT license_id FROM todo WHERE chunk = {chunk})");
         // A few licenses' ids as literals for the statements finding their rows (`license_id
         // IN {within}`): DuckDB checks a list of constants inside its scan, where a subquery's
         // ids are joined to every row of the row groups the join's min/max keeps (on a copy of
         // the 1M store, `scripts/catch-up-statements.py`, a table's rows of one license taken in
         // 2.2-2.4 against 2.8-3.6 ms, of two 2.9-3.1 against 3.6-4.0; live, a commit's re-fold
         // 32 against 35 ms at p50; BENCHMARKS.md "Session 18").
-        let listed = if few { self.listed(&ids)? } else { Vec::new() };
+        let listed = match listed {
+            Some(listed) => listed.to_vec(),
+            None if few => self.listed(ids)?,
+            None => Vec::new(),
+        };
         let within = if listed.is_empty() {
-            ids.clone()
+            ids.to_string()
         } else {
             let quoted: Vec<String> = listed.iter().map(|id| DuckDbDialect.string(id)).collect();
             format!("({})", quoted.join(", "))
@@ -213,7 +267,7 @@ impl Store {
             app.flush()?;
         }
         self.recount_retiered(&self.retiered(old_tiers, &histories, &segments))?;
-        self.after_refold(&ids, before, &histories)?;
+        self.after_refold(ids, before, &histories)?;
         Ok(histories.len() as u64)
     }
 
