@@ -124,6 +124,7 @@ impl Store {
         let total = self.dirty_licenses()?;
         if total == 0 {
             self.clean = true;
+            self.known_dirty = Some(BTreeSet::new());
             return Ok(0);
         }
         let chunks = (total + CHUNK_LICENSES - 1) / CHUNK_LICENSES;
