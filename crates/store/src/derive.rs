@@ -199,8 +199,9 @@ impl Store {
         changed: Option<&mut Vec<(LiveRow, i64)>>,
     ) -> Result<u64> {
         // A few licenses' ids as literals for the statements finding their rows (`license_id
-        // IN {within}`): DuckDB checks a list of constants inside its scan, where a subquery's
-        // ids are joined to every row of the row groups the join's min/max keeps (on a copy of
+        // IN {within}`): DuckDB skips row groups by the constants' min/max and filters the rest
+        // directly, where a subquery's ids are hash-joined to every row of the row groups the
+        // join's min/max keeps, a join set up per statement (on a copy of
         // the 1M store, `scripts/catch-up-statements.py`, a table's rows of one license taken in
         // 2.2-2.4 against 2.8-3.6 ms, of two 2.9-3.1 against 3.6-4.0; live, a commit's re-fold
         // 32 against 35 ms at p50; BENCHMARKS.md "Session 18").
