@@ -501,7 +501,6 @@ impl Store {
     }
 }
 
-/// One row of [`LIFECYCLE_COLUMNS`] as the fold's input.
 /// The statement reading the lifecycle events of the chunk's licenses (`license_id IN
 /// {within}`), by license. For at most [`UNION_LICENSES`] `listed` ids, one equality per license:
 /// DuckDB filters an equality inside its scan, where it reads an `IN` list's row groups whole
@@ -523,6 +522,7 @@ fn histories_sql(within: &str, listed: &[String]) -> String {
     format!("{select} WHERE e.license_id IN {within} ORDER BY e.license_id")
 }
 
+/// One row of [`LIFECYCLE_COLUMNS`] as the fold's input.
 pub(crate) fn lifecycle_event(r: &duckdb::Row) -> duckdb::Result<LifecycleEvent> {
     let kind: String = r.get(2)?;
     let term: Option<String> = r.get(5)?;
