@@ -129,7 +129,6 @@ impl Store {
             .filter(|e| e.kind().is_lifecycle())
             .filter_map(|e| e.license_id.as_deref())
             .collect();
-        self.clean &= dirty.is_empty();
         let lifecycle = lifecycle_rows(fresh)?;
         let written = self.write(batches, lifecycle, &dirty); // one transaction
         self.note_dirty(written.is_ok(), &dirty);

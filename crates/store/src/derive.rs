@@ -92,10 +92,10 @@ impl Store {
         progress: &mut dyn FnMut(u64, u64),
         mut changed: Option<&mut RowChanged<'_>>,
     ) -> Result<u64> {
-        if self.clean {
+        if self.known_dirty.as_ref().is_some_and(BTreeSet::is_empty) {
             return Ok(0);
         }
-        if let Some(known) = self.known_dirty.take().filter(|k| !k.is_empty()) {
+        if let Some(known) = self.known_dirty.take() {
             // The licenses this process marked since the last refresh, and only they: no need
             // to count and list them from `dirty`.
             let listed: Vec<String> = known.into_iter().collect();
@@ -117,13 +117,11 @@ impl Store {
                 }
             }
             progress(n, listed.len() as u64);
-            self.clean = true;
             self.known_dirty = Some(BTreeSet::new());
             return Ok(n);
         }
         let total = self.dirty_licenses()?;
         if total == 0 {
-            self.clean = true;
             self.known_dirty = Some(BTreeSet::new());
             return Ok(0);
         }
@@ -153,7 +151,7 @@ impl Store {
             progress(done, total as u64);
         }
         self.db.conn.execute_batch("DROP TABLE todo")?;
-        self.clean = true; // each chunk's transaction deleted its licenses from `dirty`
+        // Each chunk's transaction deleted its licenses from `dirty`.
         self.known_dirty = Some(BTreeSet::new());
         Ok(done)
     }
@@ -172,19 +170,21 @@ impl Store {
         self.refresh_with(&mut |_, _| {})
     }
 
-    /// Remembers the licenses a committed append marked dirty (`written`: it committed), while
-    /// [`KNOWN_DIRTY`] or fewer are known; forgets them all after a failed one (ask the table).
+    /// Remembers the licenses an append marked dirty (`written`: it committed), while
+    /// [`KNOWN_DIRTY`] or fewer are known; forgets them all after a failed append that marked
+    /// some (ask the table).
     pub(crate) fn note_dirty(&mut self, written: bool, marked: &BTreeSet<&str>) {
-        let known = match self.known_dirty.as_mut() {
-            Some(known) if written => known,
-            _ => {
-                self.known_dirty = None;
-                return;
+        if marked.is_empty() {
+            return;
+        }
+        match self.known_dirty.as_mut() {
+            Some(known) if written => {
+                known.extend(marked.iter().map(|id| id.to_string()));
+                if known.len() > KNOWN_DIRTY {
+                    self.known_dirty = None;
+                }
             }
-        };
-        known.extend(marked.iter().map(|id| id.to_string()));
-        if known.len() > KNOWN_DIRTY {
-            self.known_dirty = None;
+            _ => self.known_dirty = None,
         }
     }
 

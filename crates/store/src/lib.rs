@@ -170,16 +170,14 @@ pub struct Store {
     inserter: arrow_insert::Inserter,
     /// In bulk mode ([`Store::set_bulk`]).
     bulk: bool,
-    /// `dirty` is known to be empty: a refresh emptied it and no append has marked a license
-    /// since. Only this process writes the store (DuckDB's lock), so a refresh can then skip
-    /// asking the table, which a server did after every group commit (6% of its writing
-    /// thread's time under HTTP ingest of validations, which mark nothing).
-    clean: bool,
     /// The licenses `dirty` holds, when known: since a refresh emptied it, those this process's
-    /// appends marked, up to [`derive::KNOWN_DIRTY`] (past that, or after an open, `None`: ask
-    /// the table). A server's re-fold of a commit's licenses then skips counting and listing
-    /// them in `dirty` (at 1M licenses, re-fold p50 26.4 against 30.9 ms; BENCHMARKS.md
-    /// "Session 18").
+    /// appends marked (only this process writes the store, DuckDB's lock), up to
+    /// [`derive::KNOWN_DIRTY`]; `None` past that, after an open (a migration or an interrupted
+    /// process may have left licenses dirty) or after a failed append that marked some: then
+    /// ask the table. Known empty, a refresh skips the table, which a server asked after every
+    /// group commit (6% of its writing thread's time under HTTP ingest of validations, which
+    /// mark nothing); known, a re-fold skips counting and listing them in `dirty` (at 1M
+    /// licenses, re-fold p50 26.4 against 30.9 ms; BENCHMARKS.md "Session 18").
     known_dirty: Option<BTreeSet<String>>,
     path: PathBuf,
     /// 64-bit hashes of every stored id: most new ids are told apart from stored ones without
@@ -233,7 +231,6 @@ impl Store {
         let mut store = Store {
             inserter: arrow_insert::Inserter::new(&database)?,
             bulk: false,
-            clean: false, // a migration or an interrupted process may have left licenses dirty
             known_dirty: None,
             db: Reader {
                 conn,
