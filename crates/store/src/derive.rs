@@ -107,15 +107,7 @@ impl Store {
                 "(SELECT * FROM (VALUES {}) v(license_id))",
                 values.join(", ")
             );
-            let mut rows = changed.is_some().then(Vec::new);
-            let n = self.in_transaction(|store| {
-                store.refresh_chunk(&ids, true, Some(&listed), rows.as_mut())
-            })?;
-            if let (Some(f), Some(rows)) = (changed.as_mut(), rows) {
-                for (row, sign) in &rows {
-                    f(row, *sign);
-                }
-            }
+            let n = self.refold_chunk(&ids, true, Some(&listed), &mut changed)?;
             progress(n, listed.len() as u64);
             self.known_dirty = Some(BTreeSet::new());
             return Ok(n);
@@ -137,23 +129,34 @@ impl Store {
         let few = total <= RETURNING_LICENSES;
         let mut done = 0u64;
         for chunk in 0..chunks {
-            let mut rows = changed.is_some().then(Vec::new);
             let ids = format!("(SELECT license_id FROM todo WHERE chunk = {chunk})");
-            let n =
-                self.in_transaction(|store| store.refresh_chunk(&ids, few, None, rows.as_mut()))?;
-            // Only what a commit made true is told.
-            if let (Some(f), Some(rows)) = (changed.as_mut(), rows) {
-                for (row, sign) in &rows {
-                    f(row, *sign);
-                }
-            }
-            done += n;
+            done += self.refold_chunk(&ids, few, None, &mut changed)?;
             progress(done, total as u64);
         }
         self.db.conn.execute_batch("DROP TABLE todo")?;
         // Each chunk's transaction deleted its licenses from `dirty`.
         self.known_dirty = Some(BTreeSet::new());
         Ok(done)
+    }
+
+    /// [`Store::refresh_chunk`] in a transaction of its own, then tells `changed` the rows it
+    /// removed and wrote: only what a commit made true is told.
+    fn refold_chunk(
+        &self,
+        ids: &str,
+        few: bool,
+        listed: Option<&[String]>,
+        changed: &mut Option<&mut RowChanged<'_>>,
+    ) -> Result<u64> {
+        let mut rows = changed.is_some().then(Vec::new);
+        let n =
+            self.in_transaction(|store| store.refresh_chunk(ids, few, listed, rows.as_mut()))?;
+        if let (Some(f), Some(rows)) = (changed.as_mut(), rows) {
+            for (row, sign) in &rows {
+                f(row, *sign);
+            }
+        }
+        Ok(n)
     }
 
     /// How many licenses wait to be re-folded.
