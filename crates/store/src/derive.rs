@@ -247,8 +247,8 @@ impl Store {
                     evs.clear();
                     current = Some(license);
                 }
-                let e = lifecycle_event(r)?;
                 let kind: String = r.get(2)?;
+                let e = lifecycle_event_of(r, &kind)?;
                 if keylens_query::recent::is_booked(&kind, e.amount) {
                     bookings.push(Booked::read(r, kind, &e)?);
                 }
@@ -527,11 +527,15 @@ fn histories_sql(within: &str, listed: &[String]) -> String {
 
 /// One row of [`LIFECYCLE_COLUMNS`] as the fold's input.
 pub(crate) fn lifecycle_event(r: &duckdb::Row) -> duckdb::Result<LifecycleEvent> {
-    let kind: String = r.get(2)?;
+    lifecycle_event_of(r, &r.get::<_, String>(2)?)
+}
+
+/// [`lifecycle_event`] of a row whose `type` (column 2) the caller has read: `kind`.
+fn lifecycle_event_of(r: &duckdb::Row, kind: &str) -> duckdb::Result<LifecycleEvent> {
     let term: Option<String> = r.get(5)?;
     Ok(LifecycleEvent {
         id: r.get(1)?,
-        kind: Kind::from_type(&kind),
+        kind: Kind::from_type(kind),
         ts: r.get(3)?,
         expires_at: r.get(4)?,
         // Stored terms were validated on the way in.
