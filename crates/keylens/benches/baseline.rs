@@ -1,7 +1,7 @@
 //! keylens beside the SQL a user would write by hand on the same DuckDB file: for each metric
 //! here, a hand-written query over the raw `events` table that gives the same answer. The answers
-//! are compared first (the run stops at a difference), then both are timed in turns: median of 7
-//! warm runs each. Prints Markdown for BENCHMARKS.md.
+//! are compared first (the run stops at a difference), then both are timed: median of 7 warm
+//! runs each. Prints Markdown for BENCHMARKS.md.
 //!
 //! The store is the metrics benchmark's (`bench-store-N`, `KEYLENS_BENCH_LICENSES`, default
 //! 100000; build it with `cargo bench --bench metrics`). As of 2026-11-01, the 90 days before.
@@ -25,27 +25,24 @@ const AS_OF: i64 = 1_793_491_200_000_000; // 2026-11-01T00:00:00Z
 const DAY: i64 = 86_400_000_000;
 const FROM: i64 = AS_OF - 90 * DAY;
 
-/// Runs taken of each side, after one warm-up run each.
+/// Runs timed of each side, after one warm-up run.
 const RUNS: usize = 7;
 
-/// The median milliseconds of `a` and of `b`, run in turns (a, b, a, b, ...) so that the
-/// machine's drift during a row weighs on both sides alike.
-fn medians_ms(mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64) {
-    let time = |f: &mut dyn FnMut()| {
-        let s = Instant::now();
-        f();
-        s.elapsed().as_secs_f64() * 1000.0
-    };
-    a();
-    b();
-    let (mut ta, mut tb) = (Vec::new(), Vec::new());
-    for _ in 0..RUNS {
-        ta.push(time(&mut a));
-        tb.push(time(&mut b));
-    }
-    ta.sort_by(f64::total_cmp);
-    tb.sort_by(f64::total_cmp);
-    (ta[RUNS / 2], tb[RUNS / 2])
+/// The median milliseconds of `f` over [`RUNS`] runs after a warm-up: each side is timed
+/// warm, its runs one after another. (Taken in turns instead, each keylens run came after a
+/// hand-written query that had read the whole table: misuse at 1M licenses 532 ms, against
+/// 109-113 warm.)
+fn median_ms(mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[RUNS / 2]
 }
 
 /// Rows keyed by their first `key_len` cells (as text), the rest as numbers.
@@ -494,14 +491,12 @@ fn main() {
     };
     for c in cases().into_iter().filter(wanted) {
         let (pairs, _, _, _) = compared(&reader, &c);
-        let (k, h) = medians_ms(
-            || {
-                keylens_query::run(&reader, c.metric, &pairs, AS_OF).unwrap();
-            },
-            || {
-                reader.rows(&c.sql).unwrap();
-            },
-        );
+        let k = median_ms(|| {
+            keylens_query::run(&reader, c.metric, &pairs, AS_OF).unwrap();
+        });
+        let h = median_ms(|| {
+            reader.rows(&c.sql).unwrap();
+        });
         let (bound, allowed) = allowed(c.metric);
         println!(
             "| {} | {k:.1} ms | {h:.1} ms | {:.2} | {allowed} | {} |",
