@@ -213,6 +213,17 @@ fn misuse_by_hand(params: &[(&str, &str)]) -> String {
         .replace("{BURST}", &threshold("failure_burst_count", "5"))
 }
 
+/// misuse with the thresholds in `params`, each license's score beside the hand-written one's.
+fn misuse_case(params: &'static [(&'static str, &'static str)]) -> Case {
+    Case {
+        metric: "misuse",
+        params,
+        keys: &["license_id"],
+        values: &["score"],
+        sql: misuse_by_hand(params),
+    }
+}
+
 fn cases() -> Vec<Case> {
     let range = format!("ts >= {FROM} AND ts < {AS_OF}");
     let day = format!("(ts // {DAY}) * {DAY}");
@@ -294,11 +305,7 @@ fn cases() -> Vec<Case> {
             // First activations: licenses created by as_of whose earliest activation falls in
             // the day; machine activations: every activation event of the day.
             sql: format!("SELECT b, sum(f), sum(m) FROM ( \
-                   SELECT (first_act // {DAY}) * {DAY} AS b, 1 AS f, 0 AS m FROM \
-                     (SELECT license_id, min(ts) FILTER (WHERE type = 'license.activated') AS first_act, \
-                             min(ts) FILTER (WHERE type = 'license.created') AS created_at \
-                      FROM events WHERE license_id IS NOT NULL AND ts <= {AS_OF} \
-                        AND type IN ('license.created', 'license.activated') GROUP BY license_id) \
+                   SELECT (first_act // {DAY}) * {DAY} AS b, 1 AS f, 0 AS m FROM {licenses} l \
                      WHERE created_at IS NOT NULL AND first_act >= {FROM} AND first_act < {AS_OF} \
                    UNION ALL SELECT {day} AS b, 0, 1 FROM events WHERE type = 'license.activated' AND {range}) \
                  GROUP BY b"),
@@ -400,14 +407,7 @@ fn cases() -> Vec<Case> {
                  WHERE type IN ('license.activated', 'license.validated', 'license.upgraded') \
                    AND version IS NOT NULL AND license_id IS NOT NULL AND {range} GROUP BY license_id) GROUP BY version"),
         },
-        Case {
-            metric: "misuse",
-            params: &[],
-            keys: &["license_id"],
-            values: &["score"],
-            sql: misuse_by_hand(&[]),
-        },
-
+        misuse_case(&[]),
         Case {
             metric: "overview",
             params: &[],
@@ -432,13 +432,7 @@ fn cases() -> Vec<Case> {
 /// Cases whose answers are compared but not timed against a target: misuse with [`SENSITIVE`]
 /// thresholds (not the catalog's defaults; both sides read every event of half the licenses).
 fn checks() -> Vec<Case> {
-    vec![Case {
-        metric: "misuse",
-        params: SENSITIVE,
-        keys: &["license_id"],
-        values: &["score"],
-        sql: misuse_by_hand(SENSITIVE),
-    }]
+    vec![misuse_case(SENSITIVE)]
 }
 
 /// Runs `c` once each way and compares the answers (panics at a difference); returns keylens's
