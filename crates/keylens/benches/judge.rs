@@ -1,7 +1,10 @@
 //! Reading and validating events, the CPU side of every ingest: NDJSON lines of the synthetic
 //! stream (2,000 licenses, about 65,000 events) judged one by one as `keylens import` and
 //! `POST /v1/events` do, against the same lines only parsed into a `serde_json::Value` (what
-//! reading an event cost before the one-pass reader).
+//! reading an event cost before the one-pass reader); then the judged events prepared for the
+//! embedded store (sorted and turned into Arrow columns, then dropped) in batches of 1,000, as a
+//! server's request tasks do, and as one batch of the whole stream, the nearest it has to the
+//! 122,880 events of a batch of `keylens import`'s reading thread.
 //! Run: `source scripts/env.sh && cargo bench -p keylens --bench judge`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -48,6 +51,26 @@ fn judge(c: &mut Criterion) {
             }
         })
     });
+    let events: Vec<keylens_event::Event> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| judge_line(l, i, now).unwrap())
+        .collect();
+    for size in [1_000, events.len()] {
+        let batches: Vec<Vec<keylens_event::Event>> =
+            events.chunks(size).map(<[_]>::to_vec).collect();
+        g.bench_function(format!("prepare in batches of {size}"), |b| {
+            b.iter_batched(
+                || batches.clone(),
+                |batches| {
+                    for batch in batches {
+                        std::hint::black_box(keylens_store::Prepared::new(batch).unwrap());
+                    }
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
     g.finish();
 }
 
