@@ -166,9 +166,15 @@ fn instant(s: &str) -> i64 {
     keylens_event::time::parse_instant(s).unwrap()
 }
 
-/// A hand-written license-level query: the fold, then `tail` (which may add CTEs after a comma).
+/// A hand-written license-level query: the fold, then `tail` (its final statement).
 fn by_fold(tail: &str) -> String {
     placed(&format!("{}{tail}", include_str!("baseline/fold.sql")))
+}
+
+/// [`by_fold`] with a tail that opens with relations of its own (`name AS (...)`, continuing the
+/// fold's `WITH` list) before its final statement.
+fn by_fold_with(tail: &str) -> String {
+    by_fold(&format!(",\n{tail}"))
 }
 
 /// `sql` with its placeholders filled in.
@@ -203,7 +209,7 @@ fn misuse_by_hand(params: &[(&str, &str)]) -> String {
             .map_or(default, |(_, v)| v)
             .to_string()
     };
-    by_fold(&format!(",\n{}", include_str!("baseline/misuse.sql")))
+    by_fold_with(include_str!("baseline/misuse.sql"))
         .replace("{CYCLING}", &threshold("machine_cycling_factor", "3"))
         .replace("{IP_FACTOR}", &threshold("ip_spread_factor", "2"))
         .replace("{IP_EXTRA}", &threshold("ip_spread_extra", "2"))
@@ -347,17 +353,14 @@ fn cases() -> Vec<Case> {
             params: &[("bucket", "week")],
             keys: &["bucket"],
             values: &["churned", "voluntary", "involuntary", "active_at_start"],
-            sql: by_fold(&format!(",\n{}", include_str!("baseline/churn.sql"))),
+            sql: by_fold_with(include_str!("baseline/churn.sql")),
         },
         Case {
             metric: "cohort_retention",
             params: &[("from", "2025-11-01")],
             keys: &["cohort", "offset"],
             values: &["size", "active"],
-            sql: by_fold(&format!(
-                ",\n{}",
-                include_str!("baseline/cohort_retention.sql")
-            ))
+            sql: by_fold_with(include_str!("baseline/cohort_retention.sql"))
             .replace("{COHORTS_FROM}", &instant("2025-11-01").to_string()),
         },
         Case {
@@ -365,7 +368,7 @@ fn cases() -> Vec<Case> {
             params: &[("by", "model"), ("from", "2026-08-01")],
             keys: &["model"],
             values: &["n", "events", "median_days"],
-            sql: by_fold(&format!(",\n{}", include_str!("baseline/survival.sql")))
+            sql: by_fold_with(include_str!("baseline/survival.sql"))
                 .replace("{SURVIVAL_FROM}", &instant("2026-08-01").to_string()),
         },
         Case {
@@ -373,14 +376,14 @@ fn cases() -> Vec<Case> {
             params: &[("by", "model")],
             keys: &["model"],
             values: &["count", "p50_days", "d0_7", "d7_30", "d30_90", "d90_365", "d365_plus"],
-            sql: by_fold(&format!(",\n{}", include_str!("baseline/time_to_expiration.sql"))),
+            sql: by_fold_with(include_str!("baseline/time_to_expiration.sql")),
         },
         Case {
             metric: "expiring",
             params: &[],
             keys: &["license_id"],
             values: &["expires_at", "last_amount"],
-            sql: by_fold(&format!(",\n{}", include_str!("baseline/expiring.sql"))),
+            sql: by_fold_with(include_str!("baseline/expiring.sql")),
         },
         Case {
             metric: "trial_conversion_rate",
@@ -424,7 +427,7 @@ fn cases() -> Vec<Case> {
                 "bookings_30d/GBP",
                 "bookings_30d/USD",
             ],
-            sql: by_fold(&format!(",\n{}", include_str!("baseline/overview.sql"))),
+            sql: by_fold_with(include_str!("baseline/overview.sql")),
         },
     ]
 }
