@@ -54,10 +54,12 @@ fn import_files_as(
     // work. The channel holds one batch: memory stays bounded (about a kilobyte per event in
     // flight, and the batch's columns).
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
-    // Stored batches' vectors go back to the reader to be filled again: a fresh one for each
+    // Stored batches go back to the reader, whose vectors it fills again: a fresh one for each
     // batch (about 90 MB at 122,880 events) had the kernel zeroing new pages for a third of the
-    // reading thread's time (BENCHMARKS.md, "Session 12").
-    let (give_back, reuse) = std::sync::mpsc::channel::<Vec<Event>>();
+    // reading thread's time (BENCHMARKS.md, "Session 12"). The reader also drops them, freeing
+    // their memory on the thread that allocated it, off the writing thread, the busier one
+    // (BENCHMARKS.md, "Session 21").
+    let (give_back, reuse) = std::sync::mpsc::channel::<Batch>();
     let mut answer = BatchAnswer::default();
     let mut append_time = std::time::Duration::ZERO;
     let preparer = store.preparer();
@@ -73,9 +75,7 @@ fn import_files_as(
                 let started = std::time::Instant::now();
                 let out = store.append_deferred(&batch)?;
                 append_time += started.elapsed();
-                let mut events = batch.into_events();
-                events.clear();
-                let _ = give_back.send(events); // the reader may be done: nothing to reuse
+                let _ = give_back.send(batch); // the reader may be done: nothing to reuse
                 answer.accepted += out.accepted;
                 answer.duplicates += out.duplicates;
             }
@@ -115,7 +115,7 @@ fn read_files(
     csv_map: &HashMap<String, String>,
     preparer: Preparer,
     tx: std::sync::mpsc::SyncSender<Chunk>,
-    reuse: std::sync::mpsc::Receiver<Vec<Event>>,
+    reuse: std::sync::mpsc::Receiver<Batch>,
 ) -> Result<()> {
     let mut sink = Sink {
         tx,
@@ -177,8 +177,8 @@ struct Chunk {
 
 struct Sink {
     tx: std::sync::mpsc::SyncSender<Chunk>,
-    /// Emptied vectors of stored batches.
-    reuse: std::sync::mpsc::Receiver<Vec<Event>>,
+    /// Stored batches, whose vectors are filled again.
+    reuse: std::sync::mpsc::Receiver<Batch>,
     preparer: Preparer,
     events: Vec<Event>,
     rejected: Vec<Rejection>,
@@ -206,6 +206,11 @@ impl Sink {
         let next = self
             .reuse
             .try_recv()
+            .map(|stored| {
+                let mut events = stored.into_events();
+                events.clear();
+                events
+            })
             .unwrap_or_else(|_| Vec::with_capacity(BATCH));
         let events = std::mem::replace(&mut self.events, next);
         let batch = if events.is_empty() {
