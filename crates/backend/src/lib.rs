@@ -89,6 +89,19 @@ pub enum Preparer {
 }
 
 impl Preparer {
+    /// How many streams [`Preparer::stream_of`] sorts events into.
+    pub const STREAMS: usize = 2;
+
+    /// The stream of `e`, below [`Preparer::STREAMS`]: a bulk import batches each stream on
+    /// its own, so that each batch fills whole row groups of one of the embedded store's
+    /// tables ([`keylens_store::is_narrow`]). ClickHouse has one stream.
+    pub fn stream_of(self, e: &Event) -> usize {
+        match self {
+            Preparer::Embedded => usize::from(!keylens_store::is_narrow(e)),
+            Preparer::Plain => 0,
+        }
+    }
+
     pub fn prepare(self, events: Vec<Event>) -> Result<Batch> {
         Ok(match self {
             Preparer::Embedded => Batch::Embedded(keylens_store::Prepared::new(events)?),

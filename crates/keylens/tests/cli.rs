@@ -583,6 +583,73 @@ fn csv_backfill_with_mapped_headers_and_line_numbers() {
 }
 
 #[test]
+fn an_id_sent_twice_in_one_import_keeps_its_first_copy_whatever_its_shape() {
+    // An import batches the events the narrow table takes apart from the others (schema 13):
+    // a copy of each shape, either first, must still leave the first one stored.
+    let dir = tempfile::tempdir().unwrap();
+    let line = |id: &str, result: &str, tier: Option<&str>| {
+        let mut v = serde_json::json!({"id": id, "type": "license.validated",
+            "timestamp": "2026-01-05T00:00:00Z", "license_id": "L1", "result": result});
+        if let Some(t) = tier {
+            v["tier"] = t.into();
+        }
+        v.to_string()
+    };
+    let input = [
+        line("x", "valid", Some("pro")),
+        line("x", "invalid", None),
+        line("y", "invalid", None),
+        line("y", "valid", Some("basic")),
+        line("z", "valid", None),
+    ]
+    .join("\n");
+    let out = keylens_stdin(
+        &["import", "--data", &data(dir.path()), "-"],
+        input.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let answer = json_out(&out);
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["duplicates"].as_u64()),
+        (Some(3), Some(2))
+    );
+    let file = dir.path().join("events.ndjson");
+    let exp = keylens(&[
+        "export",
+        "--data",
+        &data(dir.path()),
+        "--what",
+        "events",
+        "--format",
+        "ndjson",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        exp.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exp.stderr)
+    );
+    let mut stored: Vec<(String, String, Option<String>)> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let text = |k: &str| v[k].as_str().map(str::to_string);
+            (text("id").unwrap(), text("result").unwrap(), text("tier"))
+        })
+        .collect();
+    stored.sort();
+    let expected = [
+        ("x", "valid", Some("pro")),
+        ("y", "invalid", None),
+        ("z", "valid", None),
+    ]
+    .map(|(i, r, t)| (i.to_string(), r.to_string(), t.map(str::to_string)));
+    assert_eq!(stored, expected);
+}
+
+#[test]
 fn export_round_trips_and_gives_the_same_answers() {
     let dir = tempfile::tempdir().unwrap();
     let gen = keylens(&[

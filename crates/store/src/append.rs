@@ -1,5 +1,6 @@
 //! Durable, deduplicated appends.
 
+use crate::schema::NARROW_COLUMNS;
 use crate::{id_hash, Result, Store};
 use duckdb::arrow::array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, StringBuilder,
@@ -14,7 +15,7 @@ pub use keylens_event::dedup::AppendOutcome;
 use keylens_event::time::now_micros;
 use keylens_event::{Event, EventType};
 use std::collections::{BTreeSet, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 impl Store {
     /// Stores the events whose ids are new, in one transaction.
@@ -41,8 +42,8 @@ impl Store {
     ) -> Result<Vec<AppendOutcome>> {
         let (fresh, outcomes) = self.first_new_copies(groups)?;
         if !fresh.is_empty() {
-            let (_, batch) = Prepared::columns(&fresh, self.next_received_at())?;
-            self.commit(&fresh, vec![batch])?;
+            let parts = Prepared::columns(&fresh, self.next_received_at())?;
+            self.commit(&fresh, parts.into_iter().map(Part::rows).collect())?;
             fresh.iter().for_each(|e| stored(e));
         }
         Ok(outcomes)
@@ -83,7 +84,7 @@ impl Store {
                 let (mine, later) = rest.split_at(n);
                 rest = later;
                 if !mine.is_empty() {
-                    batches.push(self.rows_of(p, mine)?);
+                    batches.extend(self.rows_of(p, mine)?);
                 }
             }
             self.commit(&fresh, batches)?;
@@ -110,7 +111,8 @@ impl Store {
             return Ok(None);
         }
         let dirty: BTreeSet<&str> = own.dirty.iter().map(String::as_str).collect();
-        let written = self.write(vec![p.batch.clone()], own.lifecycle.clone(), &dirty);
+        let rows = p.parts.iter().cloned().map(Part::rows).collect();
+        let written = self.write(rows, own.lifecycle.clone(), &dirty);
         self.note_dirty(written.is_ok(), &dirty);
         written?;
         let hashes = self.id_hashes()?;
@@ -123,16 +125,19 @@ impl Store {
         }))
     }
 
-    /// The rows of `fresh`, the events of `p` to store (a subsequence of its events, in order).
-    fn rows_of(&mut self, p: &Prepared, fresh: &[&Event]) -> Result<RecordBatch> {
+    /// The rows of `fresh`, the events of `p` to store (a subsequence of its events, in order),
+    /// each with its table.
+    fn rows_of(&mut self, p: &Prepared, fresh: &[&Event]) -> Result<Vec<Rows>> {
         Ok(if !self.after_mark(p.received_at) {
             // Prepared before `validation_counts` were caught up past its time: it must be
             // received after the mark to be counted (validation_counts.rs). An import catches
             // up only after its last batch; a server every few seconds, so a request prepared
             // just before that has its rows built again here.
-            Prepared::columns(fresh, self.next_received_at())?.1
+            let parts = Prepared::columns(fresh, self.next_received_at())?;
+            parts.into_iter().map(Part::rows).collect()
         } else if fresh.len() == p.events.len() {
-            p.batch.clone() // shares the columns: no copy
+            // Shares the columns: no copy.
+            p.parts.iter().cloned().map(Part::rows).collect()
         } else {
             // Some were stored before or repeat an earlier id: keep the rows of the rest.
             let mut is_fresh = vec![false; p.events.len()];
@@ -142,8 +147,15 @@ impl Store {
                     is_fresh[i] = true;
                 }
             }
-            let keep: BooleanArray = p.order.iter().map(|&i| Some(is_fresh[i])).collect();
-            filter_record_batch(&p.batch, &keep)?
+            let mut rows = Vec::with_capacity(p.parts.len());
+            for part in &p.parts {
+                let keep: BooleanArray = part.order.iter().map(|&i| Some(is_fresh[i])).collect();
+                let kept = filter_record_batch(&part.batch, &keep)?;
+                if kept.num_rows() > 0 {
+                    rows.push((part.table, kept));
+                }
+            }
+            rows
         })
     }
 
@@ -158,9 +170,10 @@ impl Store {
         Ok(first_copies(groups, &existing))
     }
 
-    /// Appends `batches` (the rows of `fresh`) and marks the licenses of its lifecycle events
-    /// dirty, in one transaction; then remembers the ids. Durable when it returns `Ok`.
-    fn commit(&mut self, fresh: &[&Event], batches: Vec<RecordBatch>) -> Result<()> {
+    /// Appends `batches` (the rows of `fresh`, each into its table) and marks the licenses of
+    /// its lifecycle events dirty, in one transaction; then remembers the ids. Durable when it
+    /// returns `Ok`.
+    fn commit(&mut self, fresh: &[&Event], batches: Vec<Rows>) -> Result<()> {
         let dirty = dirty_licenses(fresh);
         let lifecycle = lifecycle_rows(fresh)?;
         let written = self.write(batches, lifecycle, &dirty); // one transaction
@@ -175,15 +188,15 @@ impl Store {
 
     fn write(
         &self,
-        batches: Vec<RecordBatch>,
+        batches: Vec<Rows>,
         lifecycle: Option<RecordBatch>,
         dirty: &BTreeSet<&str>,
     ) -> Result<()> {
         if self.bulk {
             // A bulk import's batch through DuckDB's Arrow scan (arrow_insert.rs says why).
             return self.inserter.in_transaction(|ins| {
-                for batch in &batches {
-                    ins.insert("events", batch)?;
+                for (table, batch) in &batches {
+                    ins.insert(table, batch)?;
                 }
                 if let Some(rows) = &lifecycle {
                     ins.insert("lifecycle", rows)?;
@@ -201,14 +214,13 @@ impl Store {
         // write-ahead log) through the appender: the scan ran its statement on DuckDB's worker
         // threads while the appending one waited, no faster here (BENCHMARKS.md, "Session 12").
         self.in_transaction(|store| {
-            let mut app = store.db.conn.appender("events")?;
             // One Arrow batch per call: DuckDB takes whole column vectors instead of one value
-            // per FFI call.
-            for batch in batches {
+            // per FFI call. By position: each batch's columns are its table's, in its order.
+            for (table, batch) in batches {
+                let mut app = store.db.conn.appender(table)?;
                 app.append_record_batch(batch)?;
+                app.flush()?;
             }
-            app.flush()?;
-            drop(app);
             if let Some(rows) = lifecycle {
                 // By position: the batch's columns are the table's, in its order.
                 let mut app = store.db.conn.appender("lifecycle")?;
@@ -295,17 +307,69 @@ fn type_place(t: &EventType) -> usize {
 }
 
 /// Events made ready for [`Store::append_prepared`] on any thread: put in the order the store
-/// keeps them and turned into the `events` table's columns, the part of an append that does
-/// not need the store (a bulk import builds the next batch while the store writes the last).
+/// keeps them and turned into the columns of their tables (`narrow_events`, `wide_events`),
+/// the part of an append that does not need the store (a bulk import builds the next batch
+/// while the store writes the last).
 pub struct Prepared {
     events: Vec<Event>,
     /// The `received_at` of every row.
     received_at: i64,
-    /// For each row of `batch`, the index of its event in `events`.
+    /// The rows of each table with some.
+    parts: Vec<Part>,
+    /// What storing every event takes besides `parts`, when their ids are distinct.
+    own: Option<AllNew>,
+}
+
+/// Rows for one table: its name and its columns.
+type Rows = (&'static str, RecordBatch);
+
+/// A [`Prepared`] batch's rows for one table.
+#[derive(Clone)]
+struct Part {
+    table: &'static str,
+    /// For each row of `batch`, the index of its event in the batch's events.
     order: Vec<usize>,
     batch: RecordBatch,
-    /// What storing every event takes besides `batch`, when their ids are distinct.
-    own: Option<AllNew>,
+}
+
+impl Part {
+    fn rows(self) -> Rows {
+        (self.table, self.batch)
+    }
+}
+
+/// Whether `e` is stored in `narrow_events` (schema 13): it has no value outside its columns.
+/// Other events are stored in `wide_events`.
+pub fn is_narrow(e: &Event) -> bool {
+    WIDE_ONLY.iter().all(|get| !has_value(get, e))
+}
+
+fn table_of(e: &Event) -> &'static str {
+    if is_narrow(e) {
+        NARROW
+    } else {
+        WIDE
+    }
+}
+
+const NARROW: &str = "narrow_events";
+const WIDE: &str = "wide_events";
+
+/// The getters of the columns `narrow_events` lacks.
+static WIDE_ONLY: LazyLock<Vec<Getter>> = LazyLock::new(|| {
+    COLUMNS
+        .iter()
+        .filter(|c| !NARROW_COLUMNS.contains(&c.name))
+        .map(|c| c.get)
+        .collect()
+});
+
+fn has_value(get: &Getter, e: &Event) -> bool {
+    match get {
+        Getter::Text(f) => f(e).is_some(),
+        Getter::Int(f) => f(e).is_some(),
+        Getter::Float(f) => f(e).is_some(),
+    }
 }
 
 /// The rest of an append of every event of a [`Prepared`] batch, built with it.
@@ -343,13 +407,12 @@ impl Prepared {
     pub fn new(events: Vec<Event>) -> Result<Prepared> {
         let rows: Vec<&Event> = events.iter().collect();
         let received_at = now_micros();
-        let (order, batch) = Self::columns(&rows, received_at)?;
+        let parts = Self::columns(&rows, received_at)?;
         Ok(Prepared {
             received_at,
             own: AllNew::of(&events)?,
             events,
-            order,
-            batch,
+            parts,
         })
     }
 
@@ -363,19 +426,35 @@ impl Prepared {
         self.events
     }
 
-    /// The columns of `events` in the order the store keeps them, and for each row the index
-    /// of its event in `events`.
-    fn columns(events: &[&Event], received_at: i64) -> Result<(Vec<usize>, RecordBatch)> {
-        let order = stored_order(events);
-        let sorted: Vec<&Event> = order.iter().map(|&i| events[i]).collect();
-        Ok((order, Self::columns_in_order(&sorted, received_at)?))
+    /// The rows of `events` for each table with some ([`table_of`]), in the order the store
+    /// keeps them.
+    fn columns(events: &[&Event], received_at: i64) -> Result<Vec<Part>> {
+        let (narrow, wide): (Vec<usize>, Vec<usize>) = stored_order(events)
+            .into_iter()
+            .partition(|&i| table_of(events[i]) == NARROW);
+        let mut parts = Vec::with_capacity(2);
+        for (table, order) in [(NARROW, narrow), (WIDE, wide)] {
+            if order.is_empty() {
+                continue;
+            }
+            let sorted: Vec<&Event> = order.iter().map(|&i| events[i]).collect();
+            let batch = Self::columns_in_order(&sorted, received_at, table == NARROW)?;
+            parts.push(Part {
+                table,
+                order,
+                batch,
+            });
+        }
+        Ok(parts)
     }
 
-    /// The events, already in order, as an Arrow batch with the columns of the `events` table.
-    fn columns_in_order(events: &[&Event], received_at: i64) -> Result<RecordBatch> {
+    /// The events, already in order, as an Arrow batch with the columns of `wide_events`, or
+    /// of `narrow_events` if `narrow`.
+    fn columns_in_order(events: &[&Event], received_at: i64, narrow: bool) -> Result<RecordBatch> {
         // The table's order: the contract's columns with our id hash after `id`, `received_at` last.
         let mut columns: Vec<(&str, ArrayRef)> = COLUMNS
             .iter()
+            .filter(|c| !narrow || NARROW_COLUMNS.contains(&c.name))
             .map(|c| (c.name, column(events, c)))
             .collect();
         let hashes: ArrayRef = Arc::new(Int64Array::from_iter_values(

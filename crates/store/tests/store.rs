@@ -27,17 +27,24 @@ fn count(store: &Store, sql: &str) -> i64 {
 }
 
 /// The schema version a store opened by this build has.
-const LATEST: i64 = 12;
+const LATEST: i64 = 13;
 
 /// Takes the store in `dir` back to schema `version`: forgets the later migrations, then runs
-/// `undo` for them.
+/// `undo` for them (below 13, after putting every event back in one `events` table, as
+/// schemas 1 to 12 kept them).
 fn rewind(dir: &std::path::Path, version: i64, undo: &str) {
     let conn = duckdb::Connection::open(dir.join(keylens_store::DB_FILE)).unwrap();
+    let one_table = if version < 13 { UNDO_13 } else { "" };
     conn.execute_batch(&format!(
-        "DELETE FROM schema_version WHERE version > {version}; {undo}"
+        "DELETE FROM schema_version WHERE version > {version}; {one_table} {undo}"
     ))
     .unwrap();
 }
+
+/// What schema 13 did, undone: the narrow events back among the others, in `events`.
+const UNDO_13: &str = "INSERT INTO wide_events BY NAME SELECT * FROM narrow_events; \
+                       DROP VIEW events; DROP TABLE narrow_events; \
+                       ALTER TABLE wide_events RENAME TO events;";
 
 /// [`rewind`] to a schema below 8: drops the tables schemas 8, 9 and 11 added, then runs `undo`
 /// for the versions between.
@@ -68,10 +75,19 @@ fn resent_ids_are_duplicates_within_and_across_batches() {
     assert_eq!(s.event_count().unwrap(), 3);
 }
 
-/// Every stored column but `received_at` (the time of the append), in table order.
+/// Every stored column but `received_at` (the time of the append), the narrow events' (schema
+/// 13) then the others', each table's in its order.
 fn stored_rows(s: &Store) -> Vec<Vec<keylens_query::Cell>> {
-    s.rows("SELECT * EXCLUDE (received_at) FROM events ORDER BY rowid")
-        .unwrap()
+    let mut rows = Vec::new();
+    for table in ["narrow_events", "wide_events"] {
+        rows.extend(
+            s.rows(&format!(
+                "SELECT * EXCLUDE (received_at) FROM {table} ORDER BY rowid"
+            ))
+            .unwrap(),
+        );
+    }
+    rows
 }
 
 /// `lifecycle` holds the stored lifecycle events with a license, each column as `events` has it.
@@ -159,10 +175,90 @@ fn a_bulk_append_stores_the_rows_and_dirty_licenses_of_a_plain_one() {
     assert_eq!(
         count(
             &bulk,
-            "SELECT count(*) FROM duckdb_views() WHERE NOT internal"
+            "SELECT count(*) FROM duckdb_views() WHERE NOT internal AND view_name <> 'events'"
         ),
         0
     );
+}
+
+#[test]
+fn events_with_no_value_outside_the_narrow_columns_are_stored_there_and_read_back_whole() {
+    let tiered = {
+        let mut e = event("v2", "license.validated", "L1", 3);
+        e.tier = Some("pro".into());
+        e
+    };
+    let events = vec![
+        event("v1", "license.validated", "L1", 2),
+        tiered,
+        event("c", "license.created", "L1", 1),
+        event("a", "license.activated", "L1", 2),
+    ];
+    for bulk in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        if bulk {
+            s.set_bulk(true).unwrap();
+            s.append_prepared(&Prepared::new(events.clone()).unwrap())
+                .unwrap();
+            s.set_bulk(false).unwrap();
+        } else {
+            s.append(&events).unwrap();
+        }
+        let ids = |table: &str| {
+            s.rows(&format!("SELECT id FROM {table} ORDER BY id"))
+                .unwrap()
+                .into_iter()
+                .map(|r| r[0].clone().into_text().unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids("narrow_events"), ["a", "v1"], "bulk: {bulk}");
+        assert_eq!(ids("wide_events"), ["c", "v2"], "bulk: {bulk}");
+        let read = s
+            .rows("SELECT id, tier, result, machine_id, product FROM events ORDER BY id")
+            .unwrap();
+        let read: Vec<Vec<Option<String>>> = read
+            .into_iter()
+            .map(|r| r.into_iter().map(keylens_query::Cell::into_text).collect())
+            .collect();
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(
+            read,
+            [
+                vec![s("a"), None, None, s("m"), None],
+                vec![s("c"), None, None, None, s("app")],
+                vec![s("v1"), None, s("valid"), None, None],
+                vec![s("v2"), s("pro"), s("valid"), None, None],
+            ],
+            "bulk: {bulk}"
+        );
+    }
+}
+
+#[test]
+fn the_events_view_has_the_wide_tables_columns_and_the_narrow_table_some_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let columns = |table: &str| {
+        s.rows(&format!(
+            "SELECT column_name, data_type FROM duckdb_columns() \
+             WHERE table_name = '{table}' ORDER BY column_index"
+        ))
+        .unwrap()
+    };
+    let (view, wide, narrow) = (
+        columns("events"),
+        columns("wide_events"),
+        columns("narrow_events"),
+    );
+    assert_eq!(view.len(), 33);
+    assert_eq!(view, wide);
+    // In the same order, with the same types.
+    let mut rest = wide.iter();
+    for c in &narrow {
+        assert!(rest.any(|w| w == c), "{c:?}");
+    }
+    assert_eq!(narrow.len(), 16);
 }
 
 #[test]
@@ -1314,10 +1410,11 @@ fn the_write_ahead_log_is_checkpointed_at_32_mb_not_duckdbs_16() {
 }
 
 /// The `events` row groups holding the stored events, counted from DuckDB's storage info.
+/// The row groups of `narrow_events`, where the test's validations are stored.
 fn event_row_groups(s: &Store) -> i64 {
     count(
         s,
-        "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('events')",
+        "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('narrow_events')",
     )
 }
 

@@ -6,8 +6,10 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use keylens_backend::{Batch, Preparer, Store, Target};
 use keylens_event::batch::{judge, judge_line};
+use keylens_event::dedup::id_hash;
 use keylens_event::time::now_micros;
 use keylens_event::{BatchAnswer, Event, Rejection};
+use rustc_hash::FxHashSet;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fs::File;
@@ -121,7 +123,7 @@ fn read_files(
         tx,
         reuse,
         preparer,
-        events: Vec::with_capacity(BATCH),
+        streams: (0..Preparer::STREAMS).map(|_| Stream::default()).collect(),
         rejected: Vec::new(),
         index: 0,
         now: now_micros(),
@@ -147,7 +149,7 @@ fn read_files(
         }
         bar.finish_and_clear();
     }
-    sink.flush()
+    sink.finish()
 }
 
 fn progress_bar(len: u64, what: &str) -> ProgressBar {
@@ -180,11 +182,19 @@ struct Sink {
     /// Stored batches, whose vectors are filled again.
     reuse: std::sync::mpsc::Receiver<Batch>,
     preparer: Preparer,
-    events: Vec<Event>,
+    /// The judged events waiting, by the store's stream ([`Preparer::stream_of`]).
+    streams: Vec<Stream>,
     rejected: Vec<Rejection>,
     /// Position of the next event across all inputs.
     index: usize,
     now: i64,
+}
+
+/// The events of one stream waiting to be sent, with their ids' hashes.
+#[derive(Default)]
+struct Stream {
+    events: Vec<Event>,
+    ids: FxHashSet<u64>,
 }
 
 impl Sink {
@@ -192,9 +202,24 @@ impl Sink {
         self.index += 1;
         match judged {
             Ok(e) => {
-                self.events.push(e);
-                if self.events.len() >= BATCH {
-                    self.flush()?;
+                let mut s = self.preparer.stream_of(&e);
+                if self.streams.len() > 1 {
+                    // An id waiting in another stream goes there: copies of an id then meet in
+                    // one batch, where the first is kept, as they do with one stream. Across
+                    // batches the first is kept too: an earlier batch is stored first.
+                    let h = id_hash(&e.id);
+                    if let Some(other) = self.streams.iter().position(|o| o.ids.contains(&h)) {
+                        s = other;
+                    }
+                    self.streams[s].ids.insert(h);
+                }
+                if self.streams[s].events.capacity() == 0 {
+                    self.streams[s].events = self.reused();
+                }
+                let stream = &mut self.streams[s];
+                stream.events.push(e);
+                if stream.events.len() >= BATCH {
+                    self.flush(s)?;
                 }
             }
             Err(r) => self.rejected.push(r),
@@ -202,17 +227,23 @@ impl Sink {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<()> {
-        let next = self
-            .reuse
+    /// A stored batch's vector, emptied, or a new one.
+    fn reused(&mut self) -> Vec<Event> {
+        self.reuse
             .try_recv()
             .map(|stored| {
                 let mut events = stored.into_events();
                 events.clear();
                 events
             })
-            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
-        let events = std::mem::replace(&mut self.events, next);
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH))
+    }
+
+    /// Sends stream `s`'s events, prepared, with the rejections so far.
+    fn flush(&mut self, s: usize) -> Result<()> {
+        let stream = &mut self.streams[s];
+        let events = std::mem::take(&mut stream.events);
+        stream.ids.clear();
         let batch = if events.is_empty() {
             None
         } else {
@@ -225,6 +256,19 @@ impl Sink {
         self.tx
             .send(chunk)
             .map_err(|_| anyhow::anyhow!("the store stopped taking events"))?;
+        Ok(())
+    }
+
+    /// Sends what is left: each stream's events, and the last rejections.
+    fn finish(&mut self) -> Result<()> {
+        for s in 0..self.streams.len() {
+            if !self.streams[s].events.is_empty() {
+                self.flush(s)?;
+            }
+        }
+        if !self.rejected.is_empty() {
+            self.flush(0)?;
+        }
         Ok(())
     }
 }
