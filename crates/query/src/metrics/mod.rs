@@ -172,6 +172,15 @@ impl Ctx<'_> {
             .collect()
     }
 
+    /// Whether the grouping or the filters, except `skip`, name a license attribute.
+    fn needs_license_attributes(&self, skip: &[Dim]) -> bool {
+        self.p
+            .by
+            .iter()
+            .chain(self.p.filters.iter().map(|(d, _)| d))
+            .any(|d| !skip.contains(d) && d.is_license_attribute())
+    }
+
     /// `events e` for `FROM`; joined with the segment covering each event's instant when the
     /// grouping and filtering (except `skip`) need license attributes, or always when
     /// `with_license`. The segment's columns are then `e.s_tier`, `e.s_model` (as after the
@@ -191,14 +200,7 @@ impl Ctx<'_> {
         pushdown: &str,
         span: (i64, i64),
     ) -> String {
-        let needs = with_license
-            || self
-                .p
-                .by
-                .iter()
-                .chain(self.p.filters.iter().map(|(d, _)| d))
-                .any(|d| !skip.contains(d) && d.is_license_attribute());
-        if !needs {
+        if !with_license && !self.needs_license_attributes(skip) {
             return "events e".into();
         }
         let segments = format!(
@@ -221,10 +223,15 @@ impl Ctx<'_> {
 
     /// The booking events ([`crate::recent::booked`]) matching `pushdown` as `e`, with the
     /// columns [`Ctx::event_source`] gives them joined to segments: read from `bookings`, where
-    /// the engine keeps that join made ([`Kept::bookings`](crate::Kept::bookings)), else joined
-    /// here (`span` as for [`Ctx::event_source`]).
+    /// the engine keeps that join made ([`Kept::bookings`](crate::Kept::bookings)) and the
+    /// grouping or filters need a license attribute, else from `events` (joined here when
+    /// needed; `span` as for [`Ctx::event_source`]). Without license attributes `events` is
+    /// read directly: the embedded store keeps the booking events among the 10% of events
+    /// `wide_events` holds (schema 13), sorted by type and time within each append, which took
+    /// 43 ms at 1M licenses where `bookings`, in license order, took 52 (BENCHMARKS.md,
+    /// "Session 21").
     pub fn booking_source(&self, pushdown: &str, span: (i64, i64)) -> String {
-        if !self.engine.kept().bookings {
+        if !self.engine.kept().bookings || !self.needs_license_attributes(&[]) {
             return self.event_source(&[], false, pushdown, span);
         }
         format!(
