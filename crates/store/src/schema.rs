@@ -269,9 +269,9 @@ const MIGRATIONS: &[&str] = &[
     // `narrow_events`; the others, and every event stored before, in the table that was
     // `events`, now `wide_events`; `events` is the view of both, with the columns it had.
     // DuckDB compresses and writes each column of a row group at commit, mostly null ones too:
-    // a third fewer columns for nine rows in ten took its part of an import's commits from
-    // 3.1-3.5 to 2.4-2.5 us an event (BENCHMARKS.md, "Session 21"). A store written before
-    // keeps its rows where they are.
+    // half the columns for nine rows in ten took its part of an import from 2.46-2.63 to
+    // 1.99-2.16 us an event (`scripts/duckdb-column-cost.py`, BENCHMARKS.md "Session 21"). A
+    // store written before keeps its rows where they are.
     "ALTER TABLE events RENAME TO wide_events;
     CREATE TABLE narrow_events (
         id VARCHAR NOT NULL,

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""What each column of the stored events costs DuckDB to write, and what splitting them costs.
+
+Usage: scripts/duckdb-column-cost.py STORE.duckdb [columns|split] [ROUNDS]
+
+Reads the events of the first eight appends of a keylens store (opened read-only; 983,040
+events in the benchmark stores, whose appends are 122,880 events each), in the order each append
+stored them (type, then time), then writes them into fresh database files as `keylens import`
+does: DuckDB on one thread, 122,880 rows (one row group) per transaction, `INSERT ... SELECT`
+from the Arrow batch, then `COMMIT`. Needs DuckDB's Python package (1.5.6 measured) and pyarrow.
+
+- `columns`: each column alone in a table of its own, slowest first: what a column costs,
+  however few of its values are set.
+- `split` (the default): all the columns in one table, against the events with no value outside
+  the 16 columns of `narrow_events` (schema 13) in a table of those columns and the others in
+  one of all the columns, each table written in whole row groups (as an import batches them);
+  ROUNDS times (default 3), alternating.
+
+BENCHMARKS.md, "Session 21", has its figures.
+"""
+
+import os
+import sys
+import tempfile
+import time
+
+import duckdb
+import pyarrow.compute as pc
+
+ROW_GROUP = 122_880
+APPENDS = 8
+NARROW = [
+    "id", "id_hash", "type", "ts", "license_id", "machine_id", "version", "ip", "country", "lat",
+    "lon", "code", "result", "latency_ms", "source", "received_at",
+]
+
+
+def stored_events(store):
+    source = duckdb.connect(store, read_only=True)
+    rows = source.execute(
+        f"""SELECT * FROM events WHERE received_at <= (
+              SELECT max(received_at) FROM (
+                SELECT DISTINCT received_at FROM events ORDER BY 1 LIMIT {APPENDS}))
+            ORDER BY received_at, type, ts, id"""
+    ).to_arrow_table()
+    source.close()
+    return rows
+
+
+def write(con, table, rows, limit):
+    """Writes up to `limit` rows of `rows` into `table`, a row group per transaction."""
+    took, written = 0.0, 0
+    for start in range(0, min(rows.num_rows, limit), ROW_GROUP):
+        batch = rows.slice(start, min(ROW_GROUP, limit - start))  # noqa: F841 (read by the INSERT)
+        began = time.perf_counter()
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"INSERT INTO {table} SELECT * FROM batch")
+        con.execute("COMMIT")
+        took += time.perf_counter() - began
+        written += batch.num_rows
+    return took, written
+
+
+def fresh(tmp, name):
+    con = duckdb.connect(os.path.join(tmp, name + ".duckdb"))
+    con.execute("SET threads = 1")
+    return con
+
+
+def columns(rows):
+    costs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for column in rows.column_names:
+            con = fresh(tmp, column)
+            one = rows.select([column])  # noqa: F841 (read by the CREATE)
+            con.execute("CREATE TABLE t AS SELECT * FROM one LIMIT 0")
+            took, written = write(con, "t", rows.select([column]), rows.num_rows)
+            set_values = con.execute(f"SELECT count({column}) FROM t").fetchone()[0]
+            con.close()
+            costs.append((took / written * 1e6, column, set_values))
+    for per_row, column, set_values in sorted(costs, reverse=True):
+        print(f"{column:14s} {per_row:6.3f} us/row  {set_values:9d} values set")
+    print(f"sum of the columns alone: {sum(c[0] for c in costs):.2f} us/row")
+
+
+def split(rows, rounds):
+    all_columns = rows.column_names
+    wide_only = [c for c in all_columns if c not in NARROW]
+    fits = pc.and_kleene(*[pc.is_null(rows[c]) for c in wide_only[:2]])
+    for c in wide_only[2:]:
+        fits = pc.and_kleene(fits, pc.is_null(rows[c]))
+    narrow = rows.filter(fits).select(NARROW)
+    wide = rows.filter(pc.invert(fits))
+    share = narrow.num_rows / rows.num_rows
+    print(f"{rows.num_rows} events, {share:.1%} with no value outside the narrow columns")
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            con = fresh(tmp, "one")
+            con.execute("CREATE TABLE t AS SELECT * FROM rows LIMIT 0")
+            took, written = write(con, "t", rows, rows.num_rows)
+            con.close()
+            size = os.path.getsize(os.path.join(tmp, "one.duckdb")) / 1e6
+            print(f"one table:  {took / written * 1e6:.3f} us/row over {written} rows, {size:.1f} MB")
+            con = fresh(tmp, "two")
+            con.execute("CREATE TABLE n AS SELECT * FROM narrow LIMIT 0")
+            con.execute("CREATE TABLE w AS SELECT * FROM wide LIMIT 0")
+            # Whole row groups of each table: the narrow rows' share of the same total first.
+            took_n, written_n = write(con, "n", narrow, narrow.num_rows)
+            took_w, written_w = write(con, "w", wide, wide.num_rows)
+            con.close()
+            size = os.path.getsize(os.path.join(tmp, "two.duckdb")) / 1e6
+            per_row = (took_n + took_w) / (written_n + written_w) * 1e6
+            print(
+                f"two tables: {per_row:.3f} us/row over {written_n} + {written_w} rows, "
+                f"{size:.1f} MB"
+            )
+
+
+def main() -> None:
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    mode = sys.argv[2] if len(sys.argv) > 2 else "split"
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    rows = stored_events(sys.argv[1])
+    if mode == "columns":
+        columns(rows)
+    elif mode == "split":
+        split(rows, rounds)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
