@@ -111,14 +111,8 @@ impl Store {
             return Ok(None);
         }
         let dirty: BTreeSet<&str> = own.dirty.iter().map(String::as_str).collect();
-        let rows = p.parts.iter().cloned().map(Part::rows).collect();
-        let written = self.write(rows, own.lifecycle.clone(), &dirty);
-        self.note_dirty(written.is_ok(), &dirty);
-        written?;
-        let hashes = self.id_hashes()?;
-        for &h in &own.hashes {
-            hashes.insert(h);
-        }
+        let lifecycle = own.lifecycle.clone();
+        self.commit_rows(p.rows(), lifecycle, &dirty, own.hashes.iter().copied())?;
         Ok(Some(AppendOutcome {
             accepted: p.events.len() as u64,
             duplicates: 0,
@@ -136,8 +130,7 @@ impl Store {
             let parts = Prepared::columns(fresh, self.next_received_at())?;
             parts.into_iter().map(Part::rows).collect()
         } else if fresh.len() == p.events.len() {
-            // Shares the columns: no copy.
-            p.parts.iter().cloned().map(Part::rows).collect()
+            p.rows()
         } else {
             // Some were stored before or repeat an earlier id: keep the rows of the rest.
             let mut is_fresh = vec![false; p.events.len()];
@@ -176,12 +169,25 @@ impl Store {
     fn commit(&mut self, fresh: &[&Event], batches: Vec<Rows>) -> Result<()> {
         let dirty = dirty_licenses(fresh);
         let lifecycle = lifecycle_rows(fresh)?;
-        let written = self.write(batches, lifecycle, &dirty); // one transaction
-        self.note_dirty(written.is_ok(), &dirty);
+        let hashes = fresh.iter().map(|e| id_hash(&e.id));
+        self.commit_rows(batches, lifecycle, &dirty, hashes)
+    }
+
+    /// Appends `batches`, each into its table, and `lifecycle`, and marks `dirty`, in one
+    /// transaction; then remembers `hashes`, the stored ids'. Durable when it returns `Ok`.
+    fn commit_rows(
+        &mut self,
+        batches: Vec<Rows>,
+        lifecycle: Option<RecordBatch>,
+        dirty: &BTreeSet<&str>,
+        hashes: impl Iterator<Item = u64>,
+    ) -> Result<()> {
+        let written = self.write(batches, lifecycle, dirty); // one transaction
+        self.note_dirty(written.is_ok(), dirty);
         written?;
-        let hashes = self.id_hashes()?;
-        for e in fresh {
-            hashes.insert(id_hash(&e.id));
+        let known = self.id_hashes()?;
+        for h in hashes {
+            known.insert(h);
         }
         Ok(())
     }
@@ -344,14 +350,6 @@ pub fn is_narrow(e: &Event) -> bool {
     WIDE_ONLY.iter().all(|get| !has_value(get, e))
 }
 
-fn table_of(e: &Event) -> &'static str {
-    if is_narrow(e) {
-        NARROW
-    } else {
-        WIDE
-    }
-}
-
 const NARROW: &str = "narrow_events";
 const WIDE: &str = "wide_events";
 
@@ -416,6 +414,11 @@ impl Prepared {
         })
     }
 
+    /// Every event's rows, each with its table; the columns are shared, not copied.
+    fn rows(&self) -> Vec<Rows> {
+        self.parts.iter().cloned().map(Part::rows).collect()
+    }
+
     /// The events, as given.
     pub fn events(&self) -> &[Event] {
         &self.events
@@ -426,12 +429,12 @@ impl Prepared {
         self.events
     }
 
-    /// The rows of `events` for each table with some ([`table_of`]), in the order the store
+    /// The rows of `events` for each table with some ([`is_narrow`]), in the order the store
     /// keeps them.
     fn columns(events: &[&Event], received_at: i64) -> Result<Vec<Part>> {
         let (narrow, wide): (Vec<usize>, Vec<usize>) = stored_order(events)
             .into_iter()
-            .partition(|&i| table_of(events[i]) == NARROW);
+            .partition(|&i| is_narrow(events[i]));
         let mut parts = Vec::with_capacity(2);
         for (table, order) in [(NARROW, narrow), (WIDE, wide)] {
             if order.is_empty() {
