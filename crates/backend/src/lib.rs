@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 pub use keylens_event::dedup::AppendOutcome;
+pub use keylens_store::Key;
 
 /// Where a store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,12 +93,13 @@ impl Preparer {
     /// How many streams [`Preparer::stream_of`] sorts events into.
     pub const STREAMS: usize = 2;
 
-    /// The stream of `e`, below [`Preparer::STREAMS`]: a bulk import batches each stream on
-    /// its own, so that each batch fills whole row groups of one of the embedded store's
-    /// tables ([`keylens_store::is_narrow`]). ClickHouse has one stream.
-    pub fn stream_of(self, e: &Event) -> usize {
+    /// The stream of an event with key `key` ([`Key::of`]), below [`Preparer::STREAMS`]: a
+    /// bulk import batches each stream on its own, so that each batch fills whole row groups of
+    /// one of the embedded store's tables ([`keylens_store::is_narrow`]). ClickHouse has one
+    /// stream.
+    pub fn stream_of(self, key: &Key) -> usize {
         match self {
-            Preparer::Embedded => usize::from(!keylens_store::is_narrow(e)),
+            Preparer::Embedded => usize::from(!key.narrow),
             Preparer::Plain => 0,
         }
     }
@@ -105,6 +107,16 @@ impl Preparer {
     pub fn prepare(self, events: Vec<Event>) -> Result<Batch> {
         Ok(match self {
             Preparer::Embedded => Batch::Embedded(keylens_store::Prepared::new(events)?),
+            Preparer::Plain => Batch::Plain(events),
+        })
+    }
+
+    /// [`Preparer::prepare`] of events whose keys the caller computed: `keys[i]` is `events[i]`'s.
+    pub fn prepare_keyed(self, events: Vec<Event>, keys: &[Key]) -> Result<Batch> {
+        Ok(match self {
+            Preparer::Embedded => {
+                Batch::Embedded(keylens_store::Prepared::with_keys(events, keys)?)
+            }
             Preparer::Plain => Batch::Plain(events),
         })
     }

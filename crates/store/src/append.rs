@@ -42,8 +42,10 @@ impl Store {
     ) -> Result<Vec<AppendOutcome>> {
         let (fresh, outcomes) = self.first_new_copies(groups)?;
         if !fresh.is_empty() {
-            let parts = Prepared::columns(&fresh, self.next_received_at())?;
-            self.commit(&fresh, parts.into_iter().map(Part::rows).collect())?;
+            let keys = Key::all(fresh.iter().copied());
+            let parts = Prepared::columns(&fresh, &keys, self.next_received_at())?;
+            let hashes = keys.iter().map(|k| k.hash);
+            self.commit(&fresh, hashes, parts.into_iter().map(Part::rows).collect())?;
             fresh.iter().for_each(|e| stored(e));
         }
         Ok(outcomes)
@@ -87,7 +89,7 @@ impl Store {
                     batches.extend(self.rows_of(p, mine)?);
                 }
             }
-            self.commit(&fresh, batches)?;
+            self.commit(&fresh, fresh.iter().map(|e| id_hash(&e.id)), batches)?;
             fresh.iter().for_each(|e| stored(e));
         }
         Ok(outcomes)
@@ -127,7 +129,8 @@ impl Store {
             // received after the mark to be counted (validation_counts.rs). An import catches
             // up only after its last batch; a server every few seconds, so a request prepared
             // just before that has its rows built again here.
-            let parts = Prepared::columns(fresh, self.next_received_at())?;
+            let keys = Key::all(fresh.iter().copied());
+            let parts = Prepared::columns(fresh, &keys, self.next_received_at())?;
             parts.into_iter().map(Part::rows).collect()
         } else if fresh.len() == p.events.len() {
             p.rows()
@@ -164,12 +167,16 @@ impl Store {
     }
 
     /// Appends `batches` (the rows of `fresh`, each into its table) and marks the licenses of
-    /// its lifecycle events dirty, in one transaction; then remembers the ids. Durable when it
-    /// returns `Ok`.
-    fn commit(&mut self, fresh: &[&Event], batches: Vec<Rows>) -> Result<()> {
+    /// its lifecycle events dirty, in one transaction; then remembers the ids by their
+    /// `hashes`. Durable when it returns `Ok`.
+    fn commit(
+        &mut self,
+        fresh: &[&Event],
+        hashes: impl Iterator<Item = u64>,
+        batches: Vec<Rows>,
+    ) -> Result<()> {
         let dirty = dirty_licenses(fresh);
         let lifecycle = lifecycle_rows(fresh)?;
-        let hashes = fresh.iter().map(|e| id_hash(&e.id));
         self.commit_rows(batches, lifecycle, &dirty, hashes)
     }
 
@@ -350,6 +357,31 @@ pub fn is_narrow(e: &Event) -> bool {
     WIDE_ONLY.iter().all(|get| !has_value(get, e))
 }
 
+/// What storing an event needs to know of it besides its values: its id's hash and its table.
+/// Computed once per event, by whoever reads it first (an import's reading thread routes each
+/// event by both), and handed on: each was computed three times per imported event, 4-5% of the
+/// reading thread, the busier of an import's two (BENCHMARKS.md, "Session 22").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Key {
+    /// [`id_hash`] of the event's id.
+    pub hash: u64,
+    /// [`is_narrow`] of the event.
+    pub narrow: bool,
+}
+
+impl Key {
+    pub fn of(e: &Event) -> Key {
+        Key {
+            hash: id_hash(&e.id),
+            narrow: is_narrow(e),
+        }
+    }
+
+    fn all<'a>(events: impl Iterator<Item = &'a Event>) -> Vec<Key> {
+        events.map(Key::of).collect()
+    }
+}
+
 const NARROW: &str = "narrow_events";
 const WIDE: &str = "wide_events";
 
@@ -382,8 +414,8 @@ struct AllNew {
 impl AllNew {
     /// `None` when two events' ids share a hash (the same id, as a rule): those batches take
     /// the general path, which keeps the first copy.
-    fn of(events: &[Event]) -> Result<Option<AllNew>> {
-        let hashes: Vec<u64> = events.iter().map(|e| id_hash(&e.id)).collect();
+    fn of(events: &[Event], keys: &[Key]) -> Result<Option<AllNew>> {
+        let hashes: Vec<u64> = keys.iter().map(|k| k.hash).collect();
         let mut seen = rustc_hash::FxHashSet::default();
         seen.reserve(hashes.len());
         if !hashes.iter().all(|h| seen.insert(*h)) {
@@ -403,12 +435,19 @@ impl Prepared {
     /// Sorts and converts `events`; `received_at` of every row is the time of this call (the
     /// append gives them a later one if `validation_counts` were counted past it meanwhile).
     pub fn new(events: Vec<Event>) -> Result<Prepared> {
+        let keys = Key::all(events.iter());
+        Self::with_keys(events, &keys)
+    }
+
+    /// [`Prepared::new`] of events whose [`Key`]s the caller has: `keys[i]` is `events[i]`'s.
+    pub fn with_keys(events: Vec<Event>, keys: &[Key]) -> Result<Prepared> {
+        assert_eq!(events.len(), keys.len(), "a key per event");
         let rows: Vec<&Event> = events.iter().collect();
         let received_at = now_micros();
-        let parts = Self::columns(&rows, received_at)?;
+        let parts = Self::columns(&rows, keys, received_at)?;
         Ok(Prepared {
             received_at,
-            own: AllNew::of(&events)?,
+            own: AllNew::of(&events, keys)?,
             events,
             parts,
         })
@@ -430,18 +469,19 @@ impl Prepared {
     }
 
     /// The rows of `events` for each table with some ([`is_narrow`]), in the order the store
-    /// keeps them.
-    fn columns(events: &[&Event], received_at: i64) -> Result<Vec<Part>> {
+    /// keeps them; `keys[i]` is `events[i]`'s.
+    fn columns(events: &[&Event], keys: &[Key], received_at: i64) -> Result<Vec<Part>> {
         let (narrow, wide): (Vec<usize>, Vec<usize>) = stored_order(events)
             .into_iter()
-            .partition(|&i| is_narrow(events[i]));
+            .partition(|&i| keys[i].narrow);
         let mut parts = Vec::with_capacity(2);
         for (table, order) in [(NARROW, narrow), (WIDE, wide)] {
             if order.is_empty() {
                 continue;
             }
             let sorted: Vec<&Event> = order.iter().map(|&i| events[i]).collect();
-            let batch = Self::columns_in_order(&sorted, received_at, table == NARROW)?;
+            let hashes = order.iter().map(|&i| keys[i].hash as i64);
+            let batch = Self::columns_in_order(&sorted, hashes, received_at, table == NARROW)?;
             parts.push(Part {
                 table,
                 order,
@@ -452,17 +492,20 @@ impl Prepared {
     }
 
     /// The events, already in order, as an Arrow batch with the columns of `wide_events`, or
-    /// of `narrow_events` if `narrow`.
-    fn columns_in_order(events: &[&Event], received_at: i64, narrow: bool) -> Result<RecordBatch> {
+    /// of `narrow_events` if `narrow`; `hashes` are their ids' hashes, in the same order.
+    fn columns_in_order(
+        events: &[&Event],
+        hashes: impl Iterator<Item = i64>,
+        received_at: i64,
+        narrow: bool,
+    ) -> Result<RecordBatch> {
         // The table's order: the contract's columns with our id hash after `id`, `received_at` last.
         let mut columns: Vec<(&str, ArrayRef)> = COLUMNS
             .iter()
             .filter(|c| !narrow || NARROW_COLUMNS.contains(&c.name))
             .map(|c| (c.name, column(events, c)))
             .collect();
-        let hashes: ArrayRef = Arc::new(Int64Array::from_iter_values(
-            events.iter().map(|e| id_hash(&e.id) as i64),
-        ));
+        let hashes: ArrayRef = Arc::new(Int64Array::from_iter_values(hashes));
         columns.insert(1, ("id_hash", hashes));
         columns.push((
             "received_at",
@@ -567,8 +610,9 @@ mod tests {
             ev("b", EventType::Validated, "L1"),
             ev("a", EventType::Created, "L1"),
         ];
-        assert!(AllNew::of(&events).unwrap().is_none());
-        assert!(AllNew::of(&events[..2]).unwrap().is_some());
+        let keys = Key::all(events.iter());
+        assert!(AllNew::of(&events, &keys).unwrap().is_none());
+        assert!(AllNew::of(&events[..2], &keys[..2]).unwrap().is_some());
     }
 
     #[test]
@@ -579,13 +623,47 @@ mod tests {
             ev("c1", EventType::Created, "L1"),
             ev("r1", EventType::Renewed, "L1"),
         ];
-        let own = AllNew::of(&events).unwrap().expect("distinct ids");
+        let own = AllNew::of(&events, &Key::all(events.iter()))
+            .unwrap()
+            .expect("distinct ids");
         let hashes: Vec<u64> = events.iter().map(|e| id_hash(&e.id)).collect();
         assert_eq!(own.hashes, hashes);
         assert_eq!(own.dirty, ["L1", "L2"], "a validation marks nothing");
         let all: Vec<&Event> = events.iter().collect();
         assert_eq!(own.lifecycle, lifecycle_rows(&all).unwrap());
         assert_eq!(own.lifecycle.unwrap().num_rows(), 3);
+    }
+
+    #[test]
+    fn a_batch_prepared_with_its_keys_has_the_rows_of_one_prepared_without() {
+        let mut events = vec![
+            ev("v", EventType::Validated, "L9"),
+            ev("c1", EventType::Created, "L1"),
+            ev("r1", EventType::Renewed, "L1"),
+        ];
+        events[1].tier = Some("pro".into()); // a wide event between narrow ones
+        let keys = Key::all(events.iter());
+        assert_eq!(
+            keys.iter().map(|k| k.narrow).collect::<Vec<_>>(),
+            [true, false, true]
+        );
+        let given = Prepared::with_keys(events.clone(), &keys).unwrap();
+        let computed = Prepared::new(events).unwrap();
+        // Every column but `received_at`, the time of preparing, the last.
+        let values = |p: &Prepared| -> Vec<(&str, Vec<usize>, RecordBatch)> {
+            p.parts
+                .iter()
+                .map(|part| {
+                    let n = part.batch.num_columns();
+                    let b = part.batch.project(&(0..n - 1).collect::<Vec<_>>()).unwrap();
+                    (part.table, part.order.clone(), b)
+                })
+                .collect()
+        };
+        assert_eq!(values(&given), values(&computed));
+        assert_eq!(given.parts.len(), 2, "both tables");
+        let hashes = |p: &Prepared| p.own.as_ref().unwrap().hashes.clone();
+        assert_eq!(hashes(&given), hashes(&computed));
     }
 
     #[test]

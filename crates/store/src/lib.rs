@@ -95,7 +95,7 @@ mod timeline;
 mod validation_counts;
 mod watch;
 
-pub use append::{is_narrow, AppendOutcome, Prepared};
+pub use append::{is_narrow, AppendOutcome, Key, Prepared};
 pub use derive::RowChanged;
 pub use timeline::StoredEvent;
 

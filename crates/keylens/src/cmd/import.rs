@@ -4,9 +4,8 @@ use crate::cli::InputFormat;
 use crate::Exit;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use keylens_backend::{Batch, Preparer, Store, Target};
+use keylens_backend::{Batch, Key, Preparer, Store, Target};
 use keylens_event::batch::{judge, judge_line};
-use keylens_event::dedup::id_hash;
 use keylens_event::time::now_micros;
 use keylens_event::{BatchAnswer, Event, Rejection};
 use rustc_hash::FxHashSet;
@@ -190,10 +189,12 @@ struct Sink {
     now: i64,
 }
 
-/// The events of one stream waiting to be sent, with their ids' hashes.
+/// The events of one stream waiting to be sent, with their keys and their ids' hashes.
 #[derive(Default)]
 struct Stream {
     events: Vec<Event>,
+    /// `keys[i]` is `events[i]`'s: computed once here, handed to [`Preparer::prepare_keyed`].
+    keys: Vec<Key>,
     ids: FxHashSet<u64>,
 }
 
@@ -202,12 +203,13 @@ impl Sink {
         self.index += 1;
         match judged {
             Ok(e) => {
-                let mut s = self.preparer.stream_of(&e);
+                let key = Key::of(&e);
+                let mut s = self.preparer.stream_of(&key);
                 if self.streams.len() > 1 {
                     // An id waiting in another stream goes there: copies of an id then meet in
                     // one batch, where the first is kept, as they do with one stream. Across
                     // batches the first is kept too: an earlier batch is stored first.
-                    let h = id_hash(&e.id);
+                    let h = key.hash;
                     if let Some(other) = self.streams.iter().position(|o| o.ids.contains(&h)) {
                         s = other;
                     }
@@ -215,9 +217,11 @@ impl Sink {
                 }
                 if self.streams[s].events.capacity() == 0 {
                     self.streams[s].events = self.reused();
+                    self.streams[s].keys.reserve(BATCH);
                 }
                 let stream = &mut self.streams[s];
                 stream.events.push(e);
+                stream.keys.push(key);
                 if stream.events.len() >= BATCH {
                     self.flush(s)?;
                 }
@@ -247,8 +251,9 @@ impl Sink {
         let batch = if events.is_empty() {
             None
         } else {
-            Some(self.preparer.prepare(events)?)
+            Some(self.preparer.prepare_keyed(events, &stream.keys)?)
         };
+        stream.keys.clear();
         let chunk = Chunk {
             batch,
             rejected: std::mem::take(&mut self.rejected),
