@@ -3,12 +3,10 @@
 //! as the histories are read and appended as one Arrow batch. Compact where a chunk of 200,000
 //! licenses has about 320,000 bookings, and one appender call instead of 25 per row.
 
+use crate::table_rows::{Columns, TableRows, Type, Value};
 use crate::Result;
-use duckdb::arrow::array::{ArrayRef, Float64Builder, Int64Builder, StringBuilder};
-use duckdb::arrow::datatypes::{Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
 use keylens_lifecycle::{LifecycleEvent, SegmentRow};
-use std::sync::Arc;
 
 /// The columns of `lifecycle` a booking keeps beyond `derive::LIFECYCLE_COLUMNS`, read after
 /// them (positions 15-20).
@@ -52,70 +50,40 @@ impl Booked {
 }
 
 /// The `bookings` table's columns, in its order.
-const COLUMNS: [(&str, Kind); 25] = [
-    ("license_id", Kind::Text),
-    ("ts", Kind::Int),
-    ("type", Kind::Text),
-    ("amount", Kind::Float),
-    ("product", Kind::Text),
-    ("model", Kind::Text),
-    ("tier", Kind::Text),
-    ("region", Kind::Text),
-    ("channel", Kind::Text),
-    ("account_id", Kind::Text),
-    ("country", Kind::Text),
-    ("version", Kind::Text),
-    ("from_version", Kind::Text),
-    ("reason", Kind::Text),
-    ("code", Kind::Text),
-    ("currency", Kind::Text),
-    ("meter", Kind::Text),
-    ("s_tier", Kind::Text),
-    ("s_model", Kind::Text),
-    ("s_created_at", Kind::Int),
-    ("s_product", Kind::Text),
-    ("s_region", Kind::Text),
-    ("s_channel", Kind::Text),
-    ("s_account_id", Kind::Text),
-    ("s_first_activation_at", Kind::Int),
+const COLUMNS: &Columns = &[
+    ("license_id", Type::Text),
+    ("ts", Type::Int),
+    ("type", Type::Text),
+    ("amount", Type::Float),
+    ("product", Type::Text),
+    ("model", Type::Text),
+    ("tier", Type::Text),
+    ("region", Type::Text),
+    ("channel", Type::Text),
+    ("account_id", Type::Text),
+    ("country", Type::Text),
+    ("version", Type::Text),
+    ("from_version", Type::Text),
+    ("reason", Type::Text),
+    ("code", Type::Text),
+    ("currency", Type::Text),
+    ("meter", Type::Text),
+    ("s_tier", Type::Text),
+    ("s_model", Type::Text),
+    ("s_created_at", Type::Int),
+    ("s_product", Type::Text),
+    ("s_region", Type::Text),
+    ("s_channel", Type::Text),
+    ("s_account_id", Type::Text),
+    ("s_first_activation_at", Type::Int),
 ];
 
-#[derive(Clone, Copy)]
-enum Kind {
-    Text,
-    Int,
-    Float,
-}
-
-enum Column {
-    Text(StringBuilder),
-    Int(Int64Builder),
-    Float(Float64Builder),
-}
-
-enum Value<'a> {
-    Text(Option<&'a str>),
-    Int(Option<i64>),
-    Float(Option<f64>),
-}
-
 /// The rows being built.
-pub(crate) struct BookingRows {
-    columns: Vec<Column>,
-    len: usize,
-}
+pub(crate) struct BookingRows(TableRows);
 
 impl BookingRows {
     pub(crate) fn new() -> Self {
-        let columns = COLUMNS
-            .iter()
-            .map(|(_, kind)| match kind {
-                Kind::Text => Column::Text(StringBuilder::new()),
-                Kind::Int => Column::Int(Int64Builder::new()),
-                Kind::Float => Column::Float(Float64Builder::new()),
-            })
-            .collect();
-        BookingRows { columns, len: 0 }
+        BookingRows(TableRows::new(COLUMNS))
     }
 
     /// Adds the rows of `license`'s `bookings` (sorted here by time) with the segment of
@@ -144,68 +112,21 @@ impl BookingRows {
                 text(|s| &s.account_id),
                 Value::Int(s.and_then(|s| s.first_activation_at)),
             ]);
-            for (column, value) in self.columns.iter_mut().zip(values) {
-                match (column, value) {
-                    (Column::Text(c), Value::Text(v)) => c.append_option(v),
-                    (Column::Int(c), Value::Int(v)) => c.append_option(v),
-                    (Column::Float(c), Value::Float(v)) => c.append_option(v),
-                    _ => unreachable!("the values follow COLUMNS"),
-                }
-            }
-            self.len += 1;
+            self.0.push(values);
         }
     }
 
     /// The rows as one batch in the table's column order; `None` if there are none.
     pub(crate) fn finish(self) -> Result<Option<RecordBatch>> {
-        if self.len == 0 {
-            return Ok(None);
-        }
-        let arrays: Vec<ArrayRef> = self
-            .columns
-            .into_iter()
-            .map(|c| -> ArrayRef {
-                match c {
-                    Column::Text(mut b) => Arc::new(b.finish()),
-                    Column::Int(mut b) => Arc::new(b.finish()),
-                    Column::Float(mut b) => Arc::new(b.finish()),
-                }
-            })
-            .collect();
-        let fields: Vec<Field> = COLUMNS
-            .iter()
-            .zip(&arrays)
-            .map(|((name, _), a)| Field::new(*name, a.data_type().clone(), true))
-            .collect();
-        Ok(Some(RecordBatch::try_new(
-            Arc::new(Schema::new(fields)),
-            arrays,
-        )?))
+        self.0.finish()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::COLUMNS;
-
-    /// The appender is positional: [`COLUMNS`] must be the table's columns in its order.
+    /// The appender is positional: [`super::COLUMNS`] must be the table's columns in its order.
     #[test]
     fn the_columns_are_the_bookings_tables_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::Store::open(dir.path()).unwrap();
-        let table: Vec<String> = store
-            .db
-            .conn
-            .prepare(
-                "SELECT column_name FROM duckdb_columns() \
-                 WHERE table_name = 'bookings' ORDER BY column_index",
-            )
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<duckdb::Result<_>>()
-            .unwrap();
-        let ours: Vec<&str> = COLUMNS.iter().map(|(name, _)| *name).collect();
-        assert_eq!(table, ours);
+        crate::table_rows::assert_columns_are_the_tables("bookings", super::COLUMNS);
     }
 }

@@ -4,9 +4,9 @@
 use crate::bookings::{Booked, BookingRows, BOOKED_COLUMNS};
 use crate::live::{LICENSE_COLUMNS, TERM_COLUMNS};
 use crate::retier::{first_tier_change, tiers_of, Tiers};
+use crate::table_rows::{Columns, TableRows, Type};
 use crate::watch::Before;
 use crate::{Result, Store};
-use duckdb::params;
 use keylens_event::IsoDuration;
 use keylens_lifecycle::live::LiveRow;
 use keylens_lifecycle::{covering_segments, fold, History, Kind, LifecycleEvent, SegmentRow};
@@ -422,87 +422,138 @@ impl Store {
     }
 
     /// Writes `licenses`, `terms` and `segments` for the chunk's histories, `segments[i]` being
-    /// the covering segments of `histories[i]`.
+    /// the covering segments of `histories[i]`: each table's rows in one Arrow batch.
     fn write_histories(
         &self,
         histories: &[(String, History)],
         segments: &[Vec<SegmentRow>],
     ) -> Result<()> {
-        let mut lic = self.db.conn.appender("licenses")?;
-        for (id, h) in histories {
-            if let Some(c) = &h.created {
-                lic.append_row(params![
-                    id,
-                    c.at,
-                    c.product,
-                    c.model,
-                    c.tier,
-                    c.region,
-                    c.channel,
-                    c.account_id,
-                    c.seats,
-                    c.amount,
-                    c.currency,
-                    h.first_activation_at,
-                    h.revoked_at,
-                    h.revoke_churn_at,
-                    h.first_renewal_at,
-                    h.first_model_change_at,
-                    h.terms.first().map(|t| t.end_at),
-                ])?;
-            }
-        }
-        lic.flush()?;
-        drop(lic);
-        let mut terms = self.db.conn.appender("terms")?;
+        use crate::table_rows::Value::{Float, Int, Int32, Text};
+        let mut lic = TableRows::new(LICENSES);
+        let mut terms = TableRows::new(TERMS);
         for (id, h) in histories {
             let Some(c) = &h.created else { continue };
+            lic.push([
+                Text(Some(id)),
+                Int(Some(c.at)),
+                Text(c.product.as_deref()),
+                Text(c.model.as_deref()),
+                Text(c.tier.as_deref()),
+                Text(c.region.as_deref()),
+                Text(c.channel.as_deref()),
+                Text(c.account_id.as_deref()),
+                Int(Some(c.seats)),
+                Float(c.amount),
+                Text(c.currency.as_deref()),
+                Int(h.first_activation_at),
+                Int(h.revoked_at),
+                Int(h.revoke_churn_at),
+                Int(h.first_renewal_at),
+                Int(h.first_model_change_at),
+                Int(h.terms.first().map(|t| t.end_at)),
+            ]);
             for (seq, t) in h.terms.iter().enumerate() {
-                terms.append_row(params![
-                    id,
-                    seq as i32,
-                    t.end_at,
-                    t.set_at,
-                    t.prev_end,
-                    t.base_start,
-                    t.next_set_at,
-                    t.amount,
-                    t.currency,
-                    c.at,
-                    c.product,
-                    c.model,
-                    c.tier,
-                    c.region,
-                    c.channel,
-                    c.account_id,
-                    h.revoke_churn_at,
-                ])?;
+                terms.push([
+                    Text(Some(id)),
+                    Int32(Some(seq as i32)),
+                    Int(Some(t.end_at)),
+                    Int(Some(t.set_at)),
+                    Int(t.prev_end),
+                    Int(Some(t.base_start)),
+                    Int(t.next_set_at),
+                    Float(t.amount),
+                    Text(t.currency.as_deref()),
+                    Int(Some(c.at)),
+                    Text(c.product.as_deref()),
+                    Text(c.model.as_deref()),
+                    Text(c.tier.as_deref()),
+                    Text(c.region.as_deref()),
+                    Text(c.channel.as_deref()),
+                    Text(c.account_id.as_deref()),
+                    Int(h.revoke_churn_at),
+                ]);
             }
         }
-        terms.flush()?;
-        drop(terms);
-        let mut segs = self.db.conn.appender("segments")?;
+        lic.append_to(&self.db.conn, "licenses")?;
+        terms.append_to(&self.db.conn, "terms")?;
+        let mut segs = TableRows::new(SEGMENTS);
         for ((id, _), covering) in histories.iter().zip(segments) {
             for s in covering {
-                segs.append_row(params![
-                    id,
-                    s.from,
-                    s.to,
-                    s.tier,
-                    s.model,
-                    s.created_at,
-                    s.product,
-                    s.region,
-                    s.channel,
-                    s.account_id,
-                    s.first_activation_at,
-                ])?;
+                segs.push([
+                    Text(Some(id)),
+                    Int(Some(s.from)),
+                    Int(Some(s.to)),
+                    Text(s.tier.as_deref()),
+                    Text(s.model.as_deref()),
+                    Int(s.created_at),
+                    Text(s.product.as_deref()),
+                    Text(s.region.as_deref()),
+                    Text(s.channel.as_deref()),
+                    Text(s.account_id.as_deref()),
+                    Int(s.first_activation_at),
+                ]);
             }
         }
-        segs.flush()?;
-        Ok(())
+        segs.append_to(&self.db.conn, "segments")
     }
 }
+
+/// The `licenses` table's columns, in its order.
+const LICENSES: &Columns = &[
+    ("license_id", Type::Text),
+    ("created_at", Type::Int),
+    ("product", Type::Text),
+    ("model", Type::Text),
+    ("tier", Type::Text),
+    ("region", Type::Text),
+    ("channel", Type::Text),
+    ("account_id", Type::Text),
+    ("seats", Type::Int),
+    ("amount", Type::Float),
+    ("currency", Type::Text),
+    ("first_activation_at", Type::Int),
+    ("revoked_at", Type::Int),
+    ("revoke_churn_at", Type::Int),
+    ("first_renewal_at", Type::Int),
+    ("first_model_change_at", Type::Int),
+    ("first_end_at", Type::Int),
+];
+
+/// The `terms` table's columns, in its order.
+const TERMS: &Columns = &[
+    ("license_id", Type::Text),
+    ("seq", Type::Int32),
+    ("end_at", Type::Int),
+    ("set_at", Type::Int),
+    ("prev_end", Type::Int),
+    ("base_start", Type::Int),
+    ("next_set_at", Type::Int),
+    ("amount", Type::Float),
+    ("currency", Type::Text),
+    ("created_at", Type::Int),
+    ("product", Type::Text),
+    ("model", Type::Text),
+    ("tier", Type::Text),
+    ("region", Type::Text),
+    ("channel", Type::Text),
+    ("account_id", Type::Text),
+    ("revoke_churn_at", Type::Int),
+];
+
+/// The `segments` table's columns, in its order.
+const SEGMENTS: &Columns = &[
+    ("license_id", Type::Text),
+    ("valid_from", Type::Int),
+    ("valid_to", Type::Int),
+    ("tier", Type::Text),
+    ("model", Type::Text),
+    ("created_at", Type::Int),
+    ("product", Type::Text),
+    ("region", Type::Text),
+    ("channel", Type::Text),
+    ("account_id", Type::Text),
+    ("first_activation_at", Type::Int),
+];
 
 /// The statement reading the lifecycle events of the chunk's licenses (`license_id IN
 /// {within}`), by license. For at most [`UNION_LICENSES`] `listed` ids, one equality per license:
@@ -550,4 +601,18 @@ fn lifecycle_event_of(r: &duckdb::Row, kind: &str) -> duckdb::Result<LifecycleEv
         amount: r.get(13)?,
         currency: r.get(14)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::table_rows::assert_columns_are_the_tables;
+
+    /// The appender is positional and does not cast: each list must be its table's columns, in
+    /// order, of their types.
+    #[test]
+    fn the_derived_tables_columns_are_listed_in_order_with_their_types() {
+        assert_columns_are_the_tables("licenses", super::LICENSES);
+        assert_columns_are_the_tables("terms", super::TERMS);
+        assert_columns_are_the_tables("segments", super::SEGMENTS);
+    }
 }

@@ -91,6 +91,7 @@ mod live;
 mod retier;
 mod schema;
 mod spread;
+mod table_rows;
 mod timeline;
 mod validation_counts;
 mod watch;
