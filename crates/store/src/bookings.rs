@@ -3,13 +3,14 @@
 //! as the histories are read and appended as one Arrow batch. Compact where a chunk of 200,000
 //! licenses has about 320,000 bookings, and one appender call instead of 25 per row.
 
+use crate::lifecycle_read::Rows;
 use crate::table_rows::{Columns, TableRows, Type, Value};
 use crate::Result;
 use duckdb::arrow::record_batch::RecordBatch;
 use keylens_lifecycle::{LifecycleEvent, SegmentRow};
 
-/// The columns of `lifecycle` a booking keeps beyond `derive::LIFECYCLE_COLUMNS`, read after
-/// them (positions 15-20).
+/// The columns of `lifecycle` a booking keeps beyond `lifecycle_read::LIFECYCLE_COLUMNS`, read
+/// after them (positions 15-20).
 pub(crate) const BOOKED_COLUMNS: &str =
     "e.country, e.version, e.from_version, e.reason, e.code, e.meter";
 
@@ -24,8 +25,9 @@ pub(crate) struct Booked {
 }
 
 impl Booked {
-    /// From a row of `LIFECYCLE_COLUMNS` and [`BOOKED_COLUMNS`], whose first part is `e`.
-    pub(crate) fn read(r: &duckdb::Row, kind: String, e: &LifecycleEvent) -> duckdb::Result<Self> {
+    /// From row `i` of `rows` (`LIFECYCLE_COLUMNS`, then [`BOOKED_COLUMNS`]), whose first part
+    /// is `e`, of type `kind`.
+    pub(crate) fn read(rows: &Rows, i: usize, kind: String, e: &LifecycleEvent) -> Result<Self> {
         Ok(Booked {
             ts: e.ts,
             kind,
@@ -37,13 +39,13 @@ impl Booked {
                 e.region.clone(),
                 e.channel.clone(),
                 e.account_id.clone(),
-                r.get(15)?,
-                r.get(16)?,
-                r.get(17)?,
-                r.get(18)?,
-                r.get(19)?,
+                rows.text_at(15, i)?,
+                rows.text_at(16, i)?,
+                rows.text_at(17, i)?,
+                rows.text_at(18, i)?,
+                rows.text_at(19, i)?,
                 e.currency.clone(),
-                r.get(20)?,
+                rows.text_at(20, i)?,
             ],
         })
     }

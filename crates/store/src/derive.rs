@@ -2,14 +2,14 @@
 //! with `events`.
 
 use crate::bookings::{Booked, BookingRows, BOOKED_COLUMNS};
+use crate::lifecycle_read::{self, LIFECYCLE_COLUMNS};
 use crate::live::{LICENSE_COLUMNS, TERM_COLUMNS};
 use crate::retier::{first_tier_change, tiers_of, Tiers};
 use crate::table_rows::{Columns, TableRows, Type};
 use crate::watch::Before;
 use crate::{Result, Store};
-use keylens_event::IsoDuration;
 use keylens_lifecycle::live::LiveRow;
-use keylens_lifecycle::{covering_segments, fold, History, Kind, LifecycleEvent, SegmentRow};
+use keylens_lifecycle::{covering_segments, fold, History, LifecycleEvent, SegmentRow};
 use keylens_query::{Dialect, DuckDbDialect};
 use std::collections::{BTreeSet, HashMap};
 
@@ -37,10 +37,6 @@ const UNION_LICENSES: usize = 16;
 
 /// Told each `licenses`/`terms` row a committed re-fold removed (`-1`) or wrote (`+1`).
 pub type RowChanged<'a> = dyn FnMut(&LiveRow, i64) + 'a;
-
-pub(crate) const LIFECYCLE_COLUMNS: &str =
-    "e.license_id, e.id, e.type, e.ts, e.expires_at, e.term, e.product, e.model, \
-     e.tier, e.region, e.channel, e.account_id, e.seats, e.amount, e.currency";
 
 impl Store {
     /// Re-folds every license marked dirty by earlier appends (and catches `validation_counts`
@@ -225,8 +221,6 @@ impl Store {
         let mut segments: Vec<Vec<SegmentRow>> = Vec::new();
         let mut booked = BookingRows::new();
         {
-            let mut stmt = self.db.conn.prepare(&sql)?;
-            let mut rows = stmt.query([])?;
             let mut current: Option<String> = None;
             let mut evs: Vec<LifecycleEvent> = Vec::new();
             let mut bookings: Vec<Booked> = Vec::new();
@@ -238,22 +232,23 @@ impl Store {
                 histories.push((l, h));
                 segments.push(covering);
             };
-            while let Some(r) = rows.next()? {
-                let license: String = r.get(0)?;
-                if current.as_deref() != Some(license.as_str()) {
+            lifecycle_read::each_row(&self.db.conn, &sql, [], |rows, i| {
+                let license = rows.license_id(i);
+                if current.as_deref() != Some(license) {
                     if let Some(l) = current.take() {
                         folded(l, &evs, &mut bookings);
                     }
                     evs.clear();
-                    current = Some(license);
+                    current = Some(license.to_string());
                 }
-                let kind: String = r.get(2)?;
-                let e = lifecycle_event_of(r, &kind)?;
-                if keylens_query::recent::is_booked(&kind, e.amount) {
-                    bookings.push(Booked::read(r, kind, &e)?);
+                let e = rows.event(i);
+                let kind = rows.kind(i);
+                if keylens_query::recent::is_booked(kind, e.amount) {
+                    bookings.push(Booked::read(rows, i, kind.to_string(), &e)?);
                 }
                 evs.push(e);
-            }
+                Ok(())
+            })?;
             if let Some(l) = current {
                 folded(l, &evs, &mut bookings);
             }
@@ -574,33 +569,6 @@ fn histories_sql(within: &str, listed: &[String]) -> String {
         );
     }
     format!("{select} WHERE e.license_id IN {within} ORDER BY e.license_id")
-}
-
-/// One row of [`LIFECYCLE_COLUMNS`] as the fold's input.
-pub(crate) fn lifecycle_event(r: &duckdb::Row) -> duckdb::Result<LifecycleEvent> {
-    lifecycle_event_of(r, &r.get::<_, String>(2)?)
-}
-
-/// [`lifecycle_event`] of a row whose `type` (column 2) the caller has read: `kind`.
-fn lifecycle_event_of(r: &duckdb::Row, kind: &str) -> duckdb::Result<LifecycleEvent> {
-    let term: Option<String> = r.get(5)?;
-    Ok(LifecycleEvent {
-        id: r.get(1)?,
-        kind: Kind::from_type(kind),
-        ts: r.get(3)?,
-        expires_at: r.get(4)?,
-        // Stored terms were validated on the way in.
-        term: term.and_then(|t| IsoDuration::parse(&t).ok()),
-        product: r.get(6)?,
-        model: r.get(7)?,
-        tier: r.get(8)?,
-        region: r.get(9)?,
-        channel: r.get(10)?,
-        account_id: r.get(11)?,
-        seats: r.get(12)?,
-        amount: r.get(13)?,
-        currency: r.get(14)?,
-    })
 }
 
 #[cfg(test)]

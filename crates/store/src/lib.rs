@@ -87,6 +87,7 @@ mod derive;
 mod engine;
 mod in_place;
 mod last_uses;
+mod lifecycle_read;
 mod live;
 mod retier;
 mod schema;

@@ -1,6 +1,6 @@
 //! One license read back: its stored events in time order and its history.
 
-use crate::derive::{lifecycle_event, LIFECYCLE_COLUMNS};
+use crate::lifecycle_read::{self, LIFECYCLE_COLUMNS};
 use crate::{Reader, Result};
 use keylens_event::FIELDS;
 use keylens_lifecycle::{fold, History};
@@ -112,12 +112,11 @@ impl Reader {
     /// The license's history, folded from its stored lifecycle events.
     pub fn history(&self, license_id: &str) -> Result<History> {
         let sql = format!("SELECT {LIFECYCLE_COLUMNS} FROM lifecycle e WHERE e.license_id = ?");
-        let mut stmt = self.conn.prepare(&sql)?;
-        let mut rows = stmt.query([license_id])?;
         let mut evs = Vec::new();
-        while let Some(r) = rows.next()? {
-            evs.push(lifecycle_event(r)?);
-        }
+        lifecycle_read::each_row(&self.conn, &sql, [license_id], |rows, i| {
+            evs.push(rows.event(i));
+            Ok(())
+        })?;
         Ok(fold(&evs))
     }
 }
