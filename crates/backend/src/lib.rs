@@ -231,6 +231,15 @@ impl Store {
         self.refresh_with(&mut |_, _| {})
     }
 
+    /// [`Store::refresh_with`] after a bulk import: the embedded store catches its kept tables
+    /// up in larger slices (`keylens_store::Store::refresh_after_import`).
+    pub fn refresh_after_import(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
+        match self {
+            Store::Embedded(s) => Ok(s.refresh_after_import(progress)?),
+            Store::ClickHouse(s) => Ok(s.refresh_with(progress)?),
+        }
+    }
+
     /// [`Store::refresh`], telling `changed` each `licenses`/`terms` row a committed re-fold
     /// removed (`-1`) and wrote (`+1`). The embedded store only: ClickHouse re-folds during its
     /// appends and reports nothing (no process keeps its license counts).

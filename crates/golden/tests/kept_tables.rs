@@ -609,3 +609,26 @@ fn licenses_whose_events_are_still_being_copied_are_read_from_events() {
     assert!(steps > 1, "the copies took several catch-ups ({steps})");
     compare(&store, false);
 }
+
+#[test]
+fn an_imports_refresh_leaves_no_event_uncounted() {
+    let events = stream();
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let (first, rest) = events.split_at(events.len() / 2);
+    store.append(first).unwrap();
+    store.catch_up().unwrap();
+    store.append(rest).unwrap();
+    store.refresh_after_import(&mut |_, _| {}).unwrap();
+    for mark in ["counted_upto", "spread_upto"] {
+        let tail = store
+            .rows(&format!(
+                "SELECT count(*) FROM events WHERE received_at > (SELECT received_at FROM {mark})"
+            ))
+            .unwrap()[0][0]
+            .as_i64()
+            .unwrap();
+        assert_eq!(tail, 0, "every event is behind {mark}");
+    }
+    assert_eq!(compare_all(&store), 30);
+}

@@ -6,6 +6,7 @@ use crate::lifecycle_read::{self, LIFECYCLE_COLUMNS};
 use crate::live::{LICENSE_COLUMNS, TERM_COLUMNS};
 use crate::retier::{first_tier_change, tiers_of, Tiers};
 use crate::table_rows::{Columns, TableRows, Type};
+use crate::validation_counts::IMPORT_CATCH_UP_SLICE;
 use crate::watch::Before;
 use crate::{Result, Store};
 use keylens_lifecycle::live::LiveRow;
@@ -44,6 +45,15 @@ impl Store {
     /// `progress` is called with (done, total) after each chunk.
     pub fn refresh_with(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
         self.refresh_observed(progress, None)
+    }
+
+    /// [`Store::refresh_with`] at the end of a bulk import: the kept tables are caught up in
+    /// slices of [`IMPORT_CATCH_UP_SLICE`] events rather than `CATCH_UP_SLICE`'s, whatever
+    /// time the last catch-up ran.
+    pub fn refresh_after_import(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
+        let done = self.refold_observed(progress, None)?;
+        self.catch_up_in_slices(IMPORT_CATCH_UP_SLICE)?;
+        Ok(done)
     }
 
     /// [`Store::refresh_with`], telling `changed` each `licenses` and `terms` row a committed

@@ -96,7 +96,7 @@ fn import_files_as(
     );
     let started = std::time::Instant::now();
     let bar = progress_bar(0, "deriving licenses");
-    let derived = store.refresh_with(&mut |done, total| {
+    let derived = store.refresh_after_import(&mut |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })?;
