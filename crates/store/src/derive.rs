@@ -48,7 +48,7 @@ impl Store {
     }
 
     /// [`Store::refresh_with`] at the end of a bulk import: the kept tables are caught up in
-    /// slices of [`IMPORT_CATCH_UP_SLICE`] events rather than `CATCH_UP_SLICE`'s, whatever
+    /// slices of `IMPORT_CATCH_UP_SLICE` events rather than `CATCH_UP_SLICE`'s, whatever
     /// time the last catch-up ran.
     pub fn refresh_after_import(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
         let done = self.refold_observed(progress, None)?;

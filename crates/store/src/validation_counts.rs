@@ -15,7 +15,7 @@
 //! the last catch-up is [`CATCH_UP_EVERY`] old: a server committing hundreds of times a second
 //! counts its tail every few seconds, not per commit (per commit, 2,300 rows of spread
 //! latencies each cost the 8 x 1,000 HTTP row 30% of its throughput), and an import counts its
-//! events once, after its last batch. `license_values` and `license_spread` (spread.rs) are caught up the same way from a
+//! events once, after its last batch, in slices of [`IMPORT_CATCH_UP_SLICE`]. `license_values` and `license_spread` (spread.rs) are caught up the same way from a
 //! mark of their own, `spread_upto`, every [`SPREAD_EVERY`].
 //!
 //! For the tail to be exactly "received after the mark", every event stored after a catch-up
