@@ -231,12 +231,22 @@ impl Store {
         self.refresh_with(&mut |_, _| {})
     }
 
-    /// [`Store::refresh_with`] after a bulk import: the embedded store catches its kept tables
-    /// up in larger slices (`keylens_store::Store::refresh_after_import`).
-    pub fn refresh_after_import(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
+    /// [`Store::refold`] with `progress` called with (done, total) after each chunk; with
+    /// [`Store::catch_up_after_import`] after it, what [`Store::refresh_with`] does after an
+    /// import.
+    pub fn refold_with(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
         match self {
-            Store::Embedded(s) => Ok(s.refresh_after_import(progress)?),
+            Store::Embedded(s) => Ok(s.refold_observed(progress, None)?),
             Store::ClickHouse(s) => Ok(s.refresh_with(progress)?),
+        }
+    }
+
+    /// The embedded store's catch-ups of its kept tables after a bulk import, in its import's
+    /// slices (`keylens_store::Store::catch_up_after_import`); ClickHouse keeps none.
+    pub fn catch_up_after_import(&mut self) -> Result<()> {
+        match self {
+            Store::Embedded(s) => Ok(s.catch_up_after_import()?),
+            Store::ClickHouse(_) => Ok(()),
         }
     }
 

@@ -611,7 +611,7 @@ fn licenses_whose_events_are_still_being_copied_are_read_from_events() {
 }
 
 #[test]
-fn an_imports_refresh_leaves_no_event_uncounted() {
+fn an_imports_catch_up_leaves_no_event_uncounted() {
     let events = stream();
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path()).unwrap();
@@ -619,7 +619,8 @@ fn an_imports_refresh_leaves_no_event_uncounted() {
     store.append(first).unwrap();
     store.catch_up().unwrap();
     store.append(rest).unwrap();
-    store.refresh_after_import(&mut |_, _| {}).unwrap();
+    store.refold_observed(&mut |_, _| {}, None).unwrap();
+    store.catch_up_after_import().unwrap();
     for mark in ["counted_upto", "spread_upto"] {
         let tail = store
             .rows(&format!(

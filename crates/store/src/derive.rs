@@ -47,13 +47,11 @@ impl Store {
         self.refresh_observed(progress, None)
     }
 
-    /// [`Store::refresh_with`] at the end of a bulk import: the kept tables are caught up in
-    /// slices of `IMPORT_CATCH_UP_SLICE` events rather than `CATCH_UP_SLICE`'s, whatever
-    /// time the last catch-up ran.
-    pub fn refresh_after_import(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
-        let done = self.refold_observed(progress, None)?;
-        self.catch_up_in_slices(IMPORT_CATCH_UP_SLICE)?;
-        Ok(done)
+    /// The catch-ups of [`Store::refresh_with`] at the end of a bulk import, after its re-fold
+    /// ([`Store::refold_observed`]): in slices of `IMPORT_CATCH_UP_SLICE` events rather than
+    /// `CATCH_UP_SLICE`'s, whatever time the last catch-up ran.
+    pub fn catch_up_after_import(&mut self) -> Result<()> {
+        self.catch_up_in_slices(IMPORT_CATCH_UP_SLICE)
     }
 
     /// [`Store::refresh_with`], telling `changed` each `licenses` and `terms` row a committed

@@ -43,10 +43,10 @@ pub(crate) const COMPACT_AFTER: u64 = 100_000;
 /// transaction that peaked at 1.8 GB RSS for the 1M-license benchmark store.
 pub(crate) const CATCH_UP_SLICE: i64 = 4_000_000;
 
-/// The slice of the catch-ups after a bulk import's re-fold ([`Store::refresh_after_import`]).
+/// The slice of the catch-ups after a bulk import's re-fold ([`Store::catch_up_after_import`]).
 /// Each slice has a fixed cost: at 1M licenses the 32.2M imported events in one slice instead of
-/// eight took the two catch-ups 30.3 -> 18.7 s, the import's peak RSS 2,174,980 -> 2,180,104 KB
-/// (its peak is in its appends, not here); at 100k, slices of 1M events instead of one cost the
+/// eight took the two catch-ups 30.3 -> 18.7 s and 27.7 -> 21.1 s in two runs, the import's peak
+/// RSS within 2,152,272-2,180,104 KB either way (its peak is in its appends, not here); at 100k, slices of 1M events instead of one cost the
 /// counts 1.1 s and the spread 1.3 s more (BENCHMARKS.md, "Session 22"). Larger imports are
 /// sliced at that measured size.
 pub(crate) const IMPORT_CATCH_UP_SLICE: i64 = 32_500_000;

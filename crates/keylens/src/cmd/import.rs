@@ -96,11 +96,17 @@ fn import_files_as(
     );
     let started = std::time::Instant::now();
     let bar = progress_bar(0, "deriving licenses");
-    let derived = store.refresh_after_import(&mut |done, total| {
+    let derived = store.refold_with(&mut |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })?;
     bar.finish_and_clear();
+    // The counts and spreads the metrics read, over every imported event: 19 s at 1M licenses,
+    // which would otherwise pass without a word after the bar.
+    let spinner = ProgressBar::new_spinner().with_message("counting validations and usage");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    store.catch_up_after_import()?;
+    spinner.finish_and_clear();
     tracing::info!(
         derive_s = started.elapsed().as_secs_f64(),
         licenses = derived,
