@@ -6,7 +6,6 @@
 use crate::lifecycle_read::Rows;
 use crate::table_rows::{Columns, TableRows, Type, Value};
 use crate::Result;
-use duckdb::arrow::record_batch::RecordBatch;
 use keylens_lifecycle::{LifecycleEvent, SegmentRow};
 
 /// The columns of `lifecycle` a booking keeps beyond `lifecycle_read::LIFECYCLE_COLUMNS`, read
@@ -118,9 +117,9 @@ impl BookingRows {
         }
     }
 
-    /// The rows as one batch in the table's column order; `None` if there are none.
-    pub(crate) fn finish(self) -> Result<Option<RecordBatch>> {
-        self.0.finish()
+    /// Appends the rows to `bookings`, in one batch ([`TableRows::append_to`]).
+    pub(crate) fn append_to(self, conn: &duckdb::Connection) -> Result<()> {
+        self.0.append_to(conn, "bookings")
     }
 }
 

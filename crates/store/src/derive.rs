@@ -269,11 +269,7 @@ impl Store {
         self.write_histories(&histories, &segments)?;
         // Every booking is a lifecycle event, so a license whose bookings or segments change
         // is re-folded.
-        if let Some(rows) = booked.finish()? {
-            let mut app = self.db.conn.appender("bookings")?;
-            app.append_record_batch(rows)?;
-            app.flush()?;
-        }
+        booked.append_to(&self.db.conn)?;
         self.recount_retiered(&self.retiered(old_tiers, &histories, &segments))?;
         self.after_refold(ids, before, &histories)?;
         Ok(histories.len() as u64)

@@ -125,7 +125,7 @@ impl TableRows {
 
 /// The columns of `table` in a new store, in its order, with their DuckDB types.
 #[cfg(test)]
-pub(crate) fn table_columns(table: &str) -> Vec<(String, String)> {
+fn table_columns(table: &str) -> Vec<(String, String)> {
     let dir = tempfile::tempdir().unwrap();
     let store = crate::Store::open(dir.path()).unwrap();
     let columns = store

@@ -15,8 +15,9 @@
 //! the last catch-up is [`CATCH_UP_EVERY`] old: a server committing hundreds of times a second
 //! counts its tail every few seconds, not per commit (per commit, 2,300 rows of spread
 //! latencies each cost the 8 x 1,000 HTTP row 30% of its throughput), and an import counts its
-//! events once, after its last batch, in slices of [`IMPORT_CATCH_UP_SLICE`]. `license_values` and `license_spread` (spread.rs) are caught up the same way from a
-//! mark of their own, `spread_upto`, every [`SPREAD_EVERY`].
+//! events once, after its last batch, in slices of [`IMPORT_CATCH_UP_SLICE`]. `license_values`
+//! and `license_spread` (spread.rs) are caught up the same way from a mark of their own,
+//! `spread_upto`, every [`SPREAD_EVERY`].
 //!
 //! For the tail to be exactly "received after the mark", every event stored after a catch-up
 //! has a greater `received_at`: appends take `max(now, mark + 1, last + 1)`, and a batch prepared
@@ -46,9 +47,9 @@ pub(crate) const CATCH_UP_SLICE: i64 = 4_000_000;
 /// The slice of the catch-ups after a bulk import's re-fold ([`Store::catch_up_after_import`]).
 /// Each slice has a fixed cost: at 1M licenses the 32.2M imported events in one slice instead of
 /// eight took the two catch-ups 30.3 -> 18.7 s and 27.7 -> 21.1 s in two runs, the import's peak
-/// RSS within 2,152,272-2,180,104 KB either way (its peak is in its appends, not here); at 100k, slices of 1M events instead of one cost the
-/// counts 1.1 s and the spread 1.3 s more (BENCHMARKS.md, "Session 22"). Larger imports are
-/// sliced at that measured size.
+/// RSS within 2,152,272-2,180,104 KB either way (its peak is in its appends, not here); at 100k,
+/// slices of 1M events instead of one cost the counts 1.1 s and the spread 1.3 s more
+/// (BENCHMARKS.md, "Session 22"). Larger imports are sliced at that measured size.
 pub(crate) const IMPORT_CATCH_UP_SLICE: i64 = 32_500_000;
 
 /// A catch-up slice with fewer events sets its calls aside before joining them with `segments`
