@@ -49,11 +49,13 @@ fn import_files_as(
     format: InputFormat,
     csv_map: &HashMap<String, String>,
 ) -> Result<BatchAnswer> {
-    // Reading and validating run on their own thread while this one appends, so parsing the
-    // next batch overlaps storing the last. That thread also puts each batch in the store's
-    // order and columns ([`Preparer`]): 4.8 s of this thread's 22 s for 3.2M events was that
-    // work. The channel holds one batch: memory stays bounded (about a kilobyte per event in
-    // flight, and the batch's columns).
+    // Three stages, each on its own thread, overlapping: reading and validating; putting each
+    // batch in the store's order and columns ([`Preparer`]); appending (this thread). Preparing
+    // was a third of the reading thread's time, which was the import's slowest stage while the
+    // appending one waited for it (BENCHMARKS.md, "Session 23"). The channels hold one batch
+    // waiting to be prepared and one to be stored: memory stays bounded (about a kilobyte per
+    // event in flight, and the batches' columns).
+    let (to_prepare, judged) = std::sync::mpsc::sync_channel::<Judged>(1);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
     // Stored batches go back to the reader, whose vectors it fills again: a fresh one for each
     // batch (about 90 MB at 122,880 events) had the kernel zeroing new pages for a third of the
@@ -66,7 +68,9 @@ fn import_files_as(
     let preparer = store.preparer();
     store.set_bulk(true)?;
     let appended = std::thread::scope(|scope| -> Result<()> {
-        let reader = scope.spawn(move || read_files(files, format, csv_map, preparer, tx, reuse));
+        let reader =
+            scope.spawn(move || read_files(files, format, csv_map, preparer, to_prepare, reuse));
+        let preparing = scope.spawn(move || prepare_batches(preparer, judged, tx));
         let stored = (|| -> Result<()> {
             for chunk in rx {
                 answer.rejected.extend(chunk.rejected);
@@ -82,9 +86,13 @@ fn import_files_as(
             }
             Ok(())
         })();
-        // If storing failed, the receiver is gone and the reader stops at its next batch.
+        // If storing failed, the receiver is gone: the preparing thread stops at its next batch,
+        // and the reader at the one after. The first stage to fail has the error that tells why.
+        let prepared = preparing
+            .join()
+            .expect("the preparing thread does not panic");
         let read = reader.join().expect("the reading thread does not panic");
-        stored.and(read)
+        stored.and(prepared).and(read)
     });
     let restored = store.set_bulk(false);
     appended?;
@@ -121,7 +129,7 @@ fn read_files(
     format: InputFormat,
     csv_map: &HashMap<String, String>,
     preparer: Preparer,
-    tx: std::sync::mpsc::SyncSender<Chunk>,
+    tx: std::sync::mpsc::SyncSender<Judged>,
     reuse: std::sync::mpsc::Receiver<Batch>,
 ) -> Result<()> {
     let mut sink = Sink {
@@ -176,6 +184,36 @@ fn progress_bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// Prepares each batch of judged events for the store, in the order they come.
+fn prepare_batches(
+    preparer: Preparer,
+    judged: std::sync::mpsc::Receiver<Judged>,
+    tx: std::sync::mpsc::SyncSender<Chunk>,
+) -> Result<()> {
+    for j in judged {
+        let batch = if j.events.is_empty() {
+            None
+        } else {
+            Some(preparer.prepare_keyed(j.events, &j.keys)?)
+        };
+        let chunk = Chunk {
+            batch,
+            rejected: j.rejected,
+        };
+        tx.send(chunk)
+            .map_err(|_| anyhow::anyhow!("the store stopped taking events"))?;
+    }
+    Ok(())
+}
+
+/// A batch of judged events on its way to be prepared: the good ones with their keys.
+struct Judged {
+    events: Vec<Event>,
+    /// `keys[i]` is `events[i]`'s.
+    keys: Vec<Key>,
+    rejected: Vec<Rejection>,
+}
+
 /// A batch of judged events on its way to the store: the good ones prepared, if any.
 struct Chunk {
     batch: Option<Batch>,
@@ -183,7 +221,7 @@ struct Chunk {
 }
 
 struct Sink {
-    tx: std::sync::mpsc::SyncSender<Chunk>,
+    tx: std::sync::mpsc::SyncSender<Judged>,
     /// Stored batches, whose vectors are filled again.
     reuse: std::sync::mpsc::Receiver<Batch>,
     preparer: Preparer,
@@ -249,23 +287,17 @@ impl Sink {
             .unwrap_or_else(|_| Vec::with_capacity(BATCH))
     }
 
-    /// Sends stream `s`'s events, prepared, with the rejections so far.
+    /// Sends stream `s`'s events, with their keys and the rejections so far, to be prepared.
     fn flush(&mut self, s: usize) -> Result<()> {
         let stream = &mut self.streams[s];
-        let events = std::mem::take(&mut stream.events);
         stream.ids.clear();
-        let batch = if events.is_empty() {
-            None
-        } else {
-            Some(self.preparer.prepare_keyed(events, &stream.keys)?)
-        };
-        stream.keys.clear();
-        let chunk = Chunk {
-            batch,
+        let judged = Judged {
+            events: std::mem::take(&mut stream.events),
+            keys: std::mem::take(&mut stream.keys),
             rejected: std::mem::take(&mut self.rejected),
         };
         self.tx
-            .send(chunk)
+            .send(judged)
             .map_err(|_| anyhow::anyhow!("the store stopped taking events"))?;
         Ok(())
     }
