@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What each column of the stored events costs DuckDB to write, and what splitting them costs.
 
-Usage: scripts/duckdb-column-cost.py STORE.duckdb [columns|split] [ROUNDS]
+Usage: scripts/duckdb-column-cost.py STORE.duckdb [columns|split|forced] [ROUNDS]
 
 Reads the events of the first eight appends of a keylens store (opened read-only; 983,040
 events in the benchmark stores, whose appends are 122,880 events each), in the order each append
@@ -15,8 +15,11 @@ from the Arrow batch, then `COMMIT`. Needs DuckDB's Python package (1.5.6 measur
   the 16 columns of `narrow_events` (schema 13) in a table of those columns and the others in
   one of all the columns, each table written in whole row groups (as an import batches them);
   ROUNDS times (default 3), alternating.
+- `forced`: the narrow events (their 16 columns) into a table whose columns' compression DuckDB
+  chooses, against one with the compression schema 14 sets for some (`FORCED`), ROUNDS times,
+  alternating; then each column's methods in both files.
 
-BENCHMARKS.md, "Session 21", has its figures.
+BENCHMARKS.md, "Session 21" and "Session 23", has its figures.
 """
 
 import os
@@ -33,6 +36,11 @@ NARROW = [
     "id", "id_hash", "type", "ts", "license_id", "machine_id", "version", "ip", "country", "lat",
     "lon", "code", "result", "latency_ms", "source", "received_at",
 ]
+# The compression schema 14 sets for columns of `narrow_events` (crates/store/src/schema.rs).
+FORCED = {
+    "id": "fsst", "type": "dictionary", "version": "dictionary", "country": "dictionary",
+    "code": "fsst", "result": "dictionary", "source": "dictionary",
+}
 
 
 def stored_events(store):
@@ -116,6 +124,41 @@ def split(rows, rounds):
             )
 
 
+def forced(rows, rounds):
+    fits = pc.is_null(rows["user_id"])
+    for c in rows.column_names:
+        if c not in NARROW:
+            fits = pc.and_kleene(fits, pc.is_null(rows[c]))
+    narrow = rows.filter(fits).select(NARROW)
+    sql_type = {"string": "VARCHAR", "int64": "BIGINT", "double": "DOUBLE"}
+
+    def table(con, chosen):
+        columns = ", ".join(
+            f"{f.name} {sql_type[str(f.type)]}"
+            + (f" USING COMPRESSION {FORCED[f.name]}" if chosen and f.name in FORCED else "")
+            for f in narrow.schema
+        )
+        con.execute(f"CREATE TABLE t ({columns})")
+
+    methods = {}
+    for _ in range(rounds):
+        for name, chosen in (("duckdb", False), ("forced", True)):
+            with tempfile.TemporaryDirectory() as tmp:
+                con = fresh(tmp, name)
+                table(con, chosen)
+                took, written = write(con, "t", narrow, narrow.num_rows)
+                con.execute("CHECKPOINT")
+                methods[name] = con.execute(
+                    "SELECT column_name, string_agg(DISTINCT compression, ',' ORDER BY compression) "
+                    "FROM pragma_storage_info('t') WHERE segment_type <> 'VALIDITY' GROUP BY 1"
+                ).fetchall()
+                con.close()
+                size = os.path.getsize(os.path.join(tmp, name + ".duckdb")) / 1e6
+                print(f"{name}: {took / written * 1e6:.3f} us/row over {written} rows, {size:.1f} MB")
+    for name, columns in methods.items():
+        print(name, dict(sorted(columns)))
+
+
 def main() -> None:
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -126,6 +169,8 @@ def main() -> None:
         columns(rows)
     elif mode == "split":
         split(rows, rounds)
+    elif mode == "forced":
+        forced(rows, rounds)
     else:
         sys.exit(__doc__)
 

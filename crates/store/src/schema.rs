@@ -26,6 +26,28 @@ macro_rules! sorted_by_license {
     };
 }
 
+/// The `events` view (schema 13): `narrow_events` and `wide_events` with the columns `events` had.
+macro_rules! events_view {
+    () => {
+        "CREATE VIEW events AS
+        SELECT id, id_hash, type, ts, license_id, NULL::VARCHAR AS user_id,
+            NULL::VARCHAR AS account_id, NULL::VARCHAR AS product, NULL::VARCHAR AS tier,
+            NULL::VARCHAR AS model, NULL::VARCHAR AS region, NULL::VARCHAR AS channel, machine_id,
+            version, NULL::VARCHAR AS from_version, ip, country, lat, lon, NULL::DOUBLE AS amount,
+            NULL::VARCHAR AS currency, NULL::BIGINT AS seats, NULL::VARCHAR AS term,
+            NULL::BIGINT AS expires_at, NULL::VARCHAR AS reason, code, result, latency_ms,
+            NULL::DOUBLE AS quantity, NULL::VARCHAR AS meter, NULL::VARCHAR AS properties, source,
+            received_at
+        FROM narrow_events
+        UNION ALL
+        SELECT id, id_hash, type, ts, license_id, user_id, account_id, product, tier, model,
+            region, channel, machine_id, version, from_version, ip, country, lat, lon, amount,
+            currency, seats, term, expires_at, reason, code, result, latency_ms, quantity, meter,
+            properties, source, received_at
+        FROM wide_events;"
+    };
+}
+
 const MIGRATIONS: &[&str] = &[
     // 1: events and the materialised license fold.
     "CREATE TABLE events (
@@ -272,7 +294,8 @@ const MIGRATIONS: &[&str] = &[
     // half the columns for nine rows in ten took its part of an import from 2.46-2.63 to
     // 1.99-2.16 us an event (`scripts/duckdb-column-cost.py`, BENCHMARKS.md "Session 21"). A
     // store written before keeps its rows where they are.
-    "ALTER TABLE events RENAME TO wide_events;
+    concat!(
+        "ALTER TABLE events RENAME TO wide_events;
     CREATE TABLE narrow_events (
         id VARCHAR NOT NULL,
         id_hash BIGINT NOT NULL,
@@ -291,22 +314,44 @@ const MIGRATIONS: &[&str] = &[
         source VARCHAR,
         received_at BIGINT NOT NULL
     );
-    CREATE VIEW events AS
-        SELECT id, id_hash, type, ts, license_id, NULL::VARCHAR AS user_id,
-            NULL::VARCHAR AS account_id, NULL::VARCHAR AS product, NULL::VARCHAR AS tier,
-            NULL::VARCHAR AS model, NULL::VARCHAR AS region, NULL::VARCHAR AS channel, machine_id,
-            version, NULL::VARCHAR AS from_version, ip, country, lat, lon, NULL::DOUBLE AS amount,
-            NULL::VARCHAR AS currency, NULL::BIGINT AS seats, NULL::VARCHAR AS term,
-            NULL::BIGINT AS expires_at, NULL::VARCHAR AS reason, code, result, latency_ms,
-            NULL::DOUBLE AS quantity, NULL::VARCHAR AS meter, NULL::VARCHAR AS properties, source,
-            received_at
-        FROM narrow_events
-        UNION ALL
-        SELECT id, id_hash, type, ts, license_id, user_id, account_id, product, tier, model,
-            region, channel, machine_id, version, from_version, ip, country, lat, lon, amount,
-            currency, seats, term, expires_at, reason, code, result, latency_ms, quantity, meter,
-            properties, source, received_at
-        FROM wide_events;",
+    ",
+    events_view!()
+    ),
+    // 14: `narrow_events` with the compression of its columns whose choice is known in advance,
+    // so DuckDB does not analyse the others for every row group it writes: `id` (unique by
+    // contract: a dictionary never pays) and `code` FSST, which DuckDB picks for them anyway;
+    // the columns of few values by nature (types, versions, countries, results, sources) a
+    // dictionary, which it picks too. Same methods, same file size, 10-17% less of DuckDB's time
+    // writing an import's row groups (`scripts/duckdb-column-cost.py STORE forced`, BENCHMARKS.md
+    // "Session 23"). The columns whose number of values grows with the customer base
+    // (`license_id`, `machine_id`, `ip`) and the numbers keep DuckDB's choice. A store written
+    // before has its `narrow_events` rows copied into the new table once, in their order.
+    concat!(
+        "CREATE TABLE narrow_events_compressed (
+        id VARCHAR NOT NULL USING COMPRESSION fsst,
+        id_hash BIGINT NOT NULL,
+        type VARCHAR NOT NULL USING COMPRESSION dictionary,
+        ts BIGINT NOT NULL,
+        license_id VARCHAR,
+        machine_id VARCHAR,
+        version VARCHAR USING COMPRESSION dictionary,
+        ip VARCHAR,
+        country VARCHAR USING COMPRESSION dictionary,
+        lat DOUBLE,
+        lon DOUBLE,
+        code VARCHAR USING COMPRESSION fsst,
+        result VARCHAR USING COMPRESSION dictionary,
+        latency_ms DOUBLE,
+        source VARCHAR USING COMPRESSION dictionary,
+        received_at BIGINT NOT NULL
+    );
+    INSERT INTO narrow_events_compressed SELECT * FROM narrow_events;
+    DROP VIEW events;
+    DROP TABLE narrow_events;
+    ALTER TABLE narrow_events_compressed RENAME TO narrow_events;
+    ",
+        events_view!()
+    ),
 ];
 
 /// The columns of `narrow_events` (schema 13), in its order: an event is stored there when it

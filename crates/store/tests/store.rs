@@ -27,7 +27,7 @@ fn count(store: &Store, sql: &str) -> i64 {
 }
 
 /// The schema version a store opened by this build has.
-const LATEST: i64 = 13;
+const LATEST: i64 = 14;
 
 /// Takes the store in `dir` back to schema `version`: forgets the later migrations, then runs
 /// `undo` for them (below 13, after putting every event back in one `events` table, as
@@ -45,6 +45,93 @@ fn rewind(dir: &std::path::Path, version: i64, undo: &str) {
 const UNDO_13: &str = "INSERT INTO wide_events BY NAME SELECT * FROM narrow_events; \
                        DROP VIEW events; DROP TABLE narrow_events; \
                        ALTER TABLE wide_events RENAME TO events;";
+
+/// What schema 14 did, undone: `narrow_events` again a table whose columns' compression DuckDB
+/// chooses, with the same rows in the same order, and the `events` view over it.
+fn undo_14(conn: &duckdb::Connection) {
+    let view: String = conn
+        .query_row(
+            "SELECT sql FROM duckdb_views() WHERE view_name = 'events'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    conn.execute_batch(&format!(
+        "CREATE TABLE narrow_chosen AS SELECT * FROM narrow_events ORDER BY rowid; \
+         DROP VIEW events; DROP TABLE narrow_events; \
+         ALTER TABLE narrow_chosen RENAME TO narrow_events; {view}"
+    ))
+    .unwrap();
+}
+
+/// The compression DuckDB wrote `column` of `narrow_events` with, after a checkpoint: each
+/// method once, in order.
+fn narrow_compression(dir: &std::path::Path, column: &str) -> Vec<String> {
+    let conn = duckdb::Connection::open(dir.join(keylens_store::DB_FILE)).unwrap();
+    conn.execute_batch("CHECKPOINT").unwrap();
+    conn.prepare(&format!(
+        "SELECT DISTINCT compression FROM pragma_storage_info('narrow_events') \
+         WHERE column_name = '{column}' AND segment_type <> 'VALIDITY' ORDER BY 1"
+    ))
+    .unwrap()
+    .query_map([], |r| r.get(0))
+    .unwrap()
+    .collect::<duckdb::Result<_>>()
+    .unwrap()
+}
+
+/// Validation calls whose `code` is always the same and whose `version` never repeats: DuckDB
+/// left to choose writes the first as a dictionary and the second with FSST, the opposite of
+/// what schema 14 sets for them.
+fn calls_against_the_grain() -> Vec<Event> {
+    (0..3000)
+        .map(|i| {
+            let v = json!({"id": format!("call{i}"), "type": "license.validated",
+                           "timestamp": "2026-01-05T00:00:00Z", "license_id": "L1",
+                           "result": "valid", "code": "E42", "version": format!("1.0.{i}")});
+            validate(&v, parse_rfc3339("2026-06-01T00:00:00Z").unwrap()).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn narrow_events_columns_keep_the_compression_set_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    s.append(&calls_against_the_grain()).unwrap();
+    drop(s);
+    assert_eq!(narrow_compression(dir.path(), "code"), ["FSST"]);
+    assert_eq!(narrow_compression(dir.path(), "version"), ["Dictionary"]);
+}
+
+#[test]
+fn a_store_from_schema_13_gets_its_narrow_events_copied_in_order_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    s.append(&rich_events()).unwrap();
+    s.append(&calls_against_the_grain()).unwrap();
+    let before = stored_rows(&s);
+    drop(s);
+    rewind(dir.path(), 13, "");
+    undo_14(&duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap());
+    assert_eq!(
+        narrow_compression(dir.path(), "code"),
+        ["Dictionary"],
+        "DuckDB's own choice before the migration"
+    );
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), LATEST);
+    assert_eq!(stored_rows(&s), before);
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM events WHERE type = 'license.validated'"
+        ),
+        3002
+    );
+    drop(s);
+    assert_eq!(narrow_compression(dir.path(), "code"), ["FSST"]);
+}
 
 /// [`rewind`] to a schema below 8: drops the tables schemas 8, 9 and 11 added, then runs `undo`
 /// for the versions between.
