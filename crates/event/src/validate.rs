@@ -2,7 +2,7 @@
 //! reported with the field it concerns and a message that says how to fix it.
 
 use crate::duration::IsoDuration;
-use crate::event::{Event, EventType};
+use crate::event::{Event, EventType, Text};
 use crate::fields::{Fields, Raw};
 use crate::time::{format_rfc3339, parse_rfc3339, EARLIEST, MICROS_PER_DAY};
 use serde_json::Value;
@@ -161,7 +161,7 @@ pub fn validate_fields(obj: &Fields, now: i64) -> Result<Event, FieldError> {
         // decimal octets without leading zeros, which is its canonical form already, so only
         // IPv6 is written again (formatting every address was 3.6% of judging a line).
         if parsed.is_ipv6() {
-            e.ip = Some(parsed.to_string());
+            e.ip = Some(parsed.to_string().into());
         }
     }
     e.country = opt_str(obj, "country")?;
@@ -195,7 +195,7 @@ pub fn validate_fields(obj: &Fields, now: i64) -> Result<Event, FieldError> {
             ));
         }
     } else if e.amount.is_some() {
-        e.currency = Some("USD".to_string());
+        e.currency = Some(Text::const_new("USD"));
     }
     match obj.named("seats") {
         None | Some(Raw::Null) => {}
@@ -208,7 +208,7 @@ pub fn validate_fields(obj: &Fields, now: i64) -> Result<Event, FieldError> {
             if d.is_zero() {
                 return Err(err("term", "must be longer than zero"));
             }
-            e.term = Some(d.to_string());
+            e.term = Some(d.to_string().into());
             Some(d)
         }
         None => None,
@@ -248,7 +248,7 @@ fn type_rules(
     if is_license_type && *kind != EventType::ActivationFailed && e.license_id.is_none() {
         return Err(err("license_id", format!("is required for {kind}")));
     }
-    let need = |v: &Option<String>, field: &str| -> Result<(), FieldError> {
+    let need = |v: &Option<Text>, field: &str| -> Result<(), FieldError> {
         if v.is_none() {
             return Err(err(field, format!("is required for {kind}")));
         }
@@ -322,12 +322,12 @@ fn type_rules(
 }
 
 #[inline(always)]
-fn required_str(obj: &Fields, field: &str) -> Result<String, FieldError> {
+fn required_str(obj: &Fields, field: &str) -> Result<Text, FieldError> {
     opt_str(obj, field)?.ok_or_else(|| err(field, "is required"))
 }
 
 #[inline(always)]
-fn opt_str(obj: &Fields, field: &str) -> Result<Option<String>, FieldError> {
+fn opt_str(obj: &Fields, field: &str) -> Result<Option<Text>, FieldError> {
     match obj.named(field) {
         None | Some(Raw::Null) => Ok(None),
         Some(Raw::Str(s)) => {
@@ -337,7 +337,7 @@ fn opt_str(obj: &Fields, field: &str) -> Result<Option<String>, FieldError> {
             if s.len() > MAX_STRING_BYTES {
                 return Err(err(field, "is longer than 1024 bytes"));
             }
-            Ok(Some(s.to_string()))
+            Ok(Some(Text::new(s)))
         }
         Some(_) => Err(err(field, "must be a string")),
     }
@@ -471,7 +471,7 @@ mod tests {
     fn ip_addresses_are_stored_in_canonical_form() {
         let ip = |text: &str| {
             validate(&with(created(), "ip", json!(text)), now())
-                .map(|e| e.ip.unwrap())
+                .map(|e| e.ip.unwrap().to_string())
                 .map_err(|e| e.field)
         };
         assert_eq!(ip("2001:DB8:0:0::1"), Ok("2001:db8::1".to_string()));
@@ -510,7 +510,7 @@ mod tests {
                 None => {
                     let canonical = text.parse::<IpAddr>().unwrap().to_string();
                     proptest::prop_assert_eq!(&canonical, &text);
-                    proptest::prop_assert_eq!(judged.unwrap().ip, Some(canonical));
+                    proptest::prop_assert_eq!(judged.unwrap().ip, Some(canonical.into()));
                 }
             }
         }

@@ -108,7 +108,7 @@ impl RecentEvents {
         } else if let (Some(amount), Some(currency)) = (e.amount, &e.currency) {
             self.bookings.push(Booking {
                 ts: e.timestamp,
-                currency: currency.clone(),
+                currency: currency.to_string(),
                 amount,
             });
         }
@@ -193,12 +193,12 @@ mod tests {
 
     fn event(kind: EventType, ts: &str, amount: Option<f64>) -> Event {
         Event {
-            id: ts.to_string(),
+            id: ts.into(),
             kind: Some(kind),
             timestamp: at(ts),
             license_id: Some("L".into()),
             amount,
-            currency: amount.map(|_| "EUR".to_string()),
+            currency: amount.map(|_| "EUR".into()),
             ..Event::default()
         }
     }

@@ -677,7 +677,7 @@ mod tests {
         ];
         let events: Vec<Event> = (0..60)
             .map(|i: i64| Event {
-                id: format!("e{i}"),
+                id: format!("e{i}").into(),
                 kind: Some(types[(i * 7 % 5) as usize].clone()),
                 timestamp: i * 13 % 4, // repeats: ties keep arrival order
                 ..Event::default()
