@@ -52,11 +52,12 @@ fn import_files_as(
     // Three stages, each on its own thread, overlapping: reading and validating; putting each
     // batch in the store's order and columns ([`Preparer`]); appending (this thread). Preparing
     // was a third of the reading thread's time, which was the import's slowest stage while the
-    // appending one waited for it (BENCHMARKS.md, "Session 23"). The reader hands a batch over
-    // only when the preparing thread takes it, and one prepared batch waits to be stored: memory
-    // stays bounded (about a kilobyte per event in flight, and the batches' columns).
+    // appending one waited for it (BENCHMARKS.md, "Session 23"). Each stage hands a batch on only
+    // when the next takes it (channels of no capacity: no slower than a batch waiting in each, and
+    // 50-100 MB less at the peak of a 100k import): memory stays bounded (about a kilobyte per
+    // event in flight, and the batches' columns).
     let (to_prepare, judged) = std::sync::mpsc::sync_channel::<Judged>(0);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(0);
     // Stored batches go back to the reader, whose vectors it fills again: a fresh one for each
     // batch (about 90 MB at 122,880 events) had the kernel zeroing new pages for a third of the
     // reading thread's time (BENCHMARKS.md, "Session 12"). The reader also drops them, freeing
