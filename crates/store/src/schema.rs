@@ -325,7 +325,10 @@ const MIGRATIONS: &[&str] = &[
     // writing an import's row groups (`scripts/duckdb-column-cost.py STORE forced`, BENCHMARKS.md
     // "Session 23"). The columns whose number of values grows with the customer base
     // (`license_id`, `machine_id`, `ip`) and the numbers keep DuckDB's choice. A store written
-    // before has its `narrow_events` rows copied into the new table once, in their order.
+    // before has its `narrow_events` rows copied into the new table once, in their order. FSST
+    // and the dictionary are methods of the storage format DuckDB writes a file in by default;
+    // should an upgrade of DuckDB write another, where they are not offered, it would store these
+    // columns uncompressed: `narrow_events_columns_keep_the_compression_set_for_them` fails then.
     concat!(
         "CREATE TABLE narrow_events_compressed (
         id VARCHAR NOT NULL USING COMPRESSION fsst,
