@@ -95,7 +95,7 @@ impl fmt::Display for EventType {
 /// stores tens of millions of events, each with about ten such fields: inline, they cost no
 /// allocation and free each, and building a batch's columns reads them from the event itself
 /// rather than from wherever each was allocated (100k import, six alternating pairs: 2% less user
-/// time, 40 MB less peak memory; BENCHMARKS.md, "Session 23").
+/// time, about 30 MB less peak memory on average; BENCHMARKS.md, "Session 23").
 pub type Text = compact_str::CompactString;
 
 /// A validated event. Instants are UTC microseconds; `properties` is kept as serialised JSON.
