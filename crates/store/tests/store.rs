@@ -1159,6 +1159,45 @@ fn store_with_spread(dir: &std::path::Path) {
     assert_eq!(count(&s, "SELECT count(*) FROM license_values"), 8);
 }
 
+#[test]
+fn places_at_zero_and_minus_zero_are_two_places_as_they_print() {
+    // DuckDB takes -0.0 and 0.0 for one number but prints them differently: the spread counts
+    // places as printed, whether they were made distinct before printing or after.
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let call = |id: &str, day: u32, lat: f64, lon: f64| {
+        seen(
+            id,
+            "license.validated",
+            "L1",
+            day,
+            json!({"lat": lat, "lon": lon}),
+        )
+    };
+    s.append(&[
+        call("p1", 1, 0.0, 10.0),
+        call("p2", 2, -0.0, 10.0),
+        call("p3", 3, -0.0, 10.0),
+        call("p4", 4, 1.5, -0.0),
+    ])
+    .unwrap();
+    s.catch_up().unwrap();
+    let places: Vec<String> = s
+        .rows("SELECT value FROM license_values WHERE kind = 'place' ORDER BY value")
+        .unwrap()
+        .into_iter()
+        .map(|r| r.into_iter().next().unwrap().into_text().unwrap())
+        .collect();
+    assert_eq!(places, ["-0.0,10.0", "0.0,10.0", "1.5,-0.0"]);
+    assert_eq!(
+        count(
+            &s,
+            "SELECT places FROM license_spread WHERE license_id = 'L1'"
+        ),
+        3
+    );
+}
+
 /// Calls again from values the licenses have (and one new IP), caught up: the kept spread must
 /// equal the counts from the events, which it does not if known values are taken for new.
 fn assert_known_values_are_not_counted_again(s: &mut Store) {
