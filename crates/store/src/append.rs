@@ -1,6 +1,7 @@
 //! Durable, deduplicated appends.
 
 use crate::schema::NARROW_COLUMNS;
+use crate::table_rows::batch;
 use crate::{id_hash, Result, Store};
 use duckdb::arrow::array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, StringBuilder,
@@ -531,16 +532,6 @@ fn column(events: &[&Event], c: &Column) -> ArrayRef {
         Getter::Int(f) => Arc::new(Int64Array::from_iter(events.iter().map(|e| f(e)))),
         Getter::Float(f) => Arc::new(Float64Array::from_iter(events.iter().map(|e| f(e)))),
     }
-}
-
-/// The named columns as one Arrow batch, every field nullable (the table says what is not).
-fn batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
-    let fields: Vec<Field> = columns
-        .iter()
-        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
-        .collect();
-    let arrays: Vec<ArrayRef> = columns.into_iter().map(|(_, a)| a).collect();
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
 
 /// The licenses of the lifecycle events of `fresh`, which an append marks dirty.

@@ -88,28 +88,21 @@ impl TableRows {
         if self.len == 0 {
             return Ok(None);
         }
-        let arrays: Vec<ArrayRef> = self
-            .builders
-            .into_iter()
-            .map(|b| -> ArrayRef {
-                match b {
+        let columns = self
+            .columns
+            .iter()
+            .zip(self.builders)
+            .map(|((name, _), b)| -> (&str, ArrayRef) {
+                let array: ArrayRef = match b {
                     Builder::Text(mut b) => Arc::new(b.finish()),
                     Builder::Int(mut b) => Arc::new(b.finish()),
                     Builder::Int32(mut b) => Arc::new(b.finish()),
                     Builder::Float(mut b) => Arc::new(b.finish()),
-                }
+                };
+                (name, array)
             })
             .collect();
-        let fields: Vec<Field> = self
-            .columns
-            .iter()
-            .zip(&arrays)
-            .map(|((name, _), a)| Field::new(*name, a.data_type().clone(), true))
-            .collect();
-        Ok(Some(RecordBatch::try_new(
-            Arc::new(Schema::new(fields)),
-            arrays,
-        )?))
+        batch(columns).map(Some)
     }
 
     /// Appends the rows to `table`, whose columns must be [`TableRows::new`]'s, in their order.
@@ -121,6 +114,16 @@ impl TableRows {
         }
         Ok(())
     }
+}
+
+/// The named columns as one Arrow batch, every field nullable (the table says what is not).
+pub(crate) fn batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+        .collect();
+    let arrays: Vec<ArrayRef> = columns.into_iter().map(|(_, a)| a).collect();
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
 
 /// The columns of `table` in a new store, in its order, with their DuckDB types.
