@@ -90,7 +90,8 @@ impl Store {
         Ok(done)
     }
 
-    /// Re-folds the dirty licenses in chunks of [`CHUNK_LICENSES`], a transaction each.
+    /// Re-folds the dirty licenses in chunks of [`CHUNK_LICENSES`] (or the number set), a
+    /// transaction each.
     fn refold_dirty(
         &mut self,
         progress: &mut dyn FnMut(u64, u64),
@@ -121,7 +122,7 @@ impl Store {
             self.known_dirty = Some(BTreeSet::new());
             return Ok(0);
         }
-        let chunks = (total + CHUNK_LICENSES - 1) / CHUNK_LICENSES;
+        let chunks = (total + self.chunk_licenses - 1) / self.chunk_licenses;
         // Chunks of consecutive ids, each written in id order: the derived tables stay sorted
         // by `license_id`, so that a later re-fold finds a license's rows from the row groups'
         // min/max rather than reading every row (schema.rs, migration 10).
@@ -171,6 +172,12 @@ impl Store {
             .query_row("SELECT count(DISTINCT license_id) FROM dirty", [], |r| {
                 r.get(0)
             })?)
+    }
+
+    /// Sets how many licenses a large re-fold derives per transaction (default
+    /// [`CHUNK_LICENSES`]; tests use small ones to re-fold in many chunks).
+    pub fn set_chunk_licenses(&mut self, licenses: i64) {
+        self.chunk_licenses = licenses.max(1);
     }
 
     pub fn refresh(&mut self) -> Result<u64> {

@@ -192,6 +192,8 @@ pub struct Store {
     /// How many stored events a server's spread catch-up reads at most to copy newly watched
     /// licenses' events (`validation_counts::COPY_STEP`; tests set small ones).
     copy_step: i64,
+    /// Licenses re-folded per transaction (`derive::CHUNK_LICENSES`; tests set small ones).
+    chunk_licenses: i64,
     /// Whether a server's writer runs the store ([`Store::set_serving`]), and when the store was
     /// last compacted since.
     serving: bool,
@@ -242,6 +244,7 @@ impl Store {
             id_hashes: None,
             counts: Default::default(),
             copy_step: validation_counts::COPY_STEP,
+            chunk_licenses: derive::CHUNK_LICENSES,
             serving: false,
             compacted: None,
             compact_every: COMPACT_EVERY,

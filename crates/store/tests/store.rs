@@ -1680,3 +1680,62 @@ fn a_refresh_copies_watched_events_whole_and_a_server_catch_up_in_steps() {
         "a server's catch-up: watched, its copy under way"
     );
 }
+
+/// The rows of every table a re-fold writes or recounts, each table's in order.
+fn derived_rows(s: &Store) -> Vec<Vec<Vec<keylens_query::Cell>>> {
+    [
+        "licenses",
+        "terms",
+        "segments",
+        "bookings",
+        "dirty",
+        "lapse_pending",
+    ]
+    .iter()
+    .map(|t| s.rows(&format!("SELECT * FROM {t} ORDER BY ALL")).unwrap())
+    .chain(std::iter::once(
+        s.rows(
+            "SELECT day, tier, latency_ms, invalid, CAST(sum(n) AS BIGINT) FROM validation_counts \
+             GROUP BY ALL HAVING sum(n) <> 0 ORDER BY ALL",
+        )
+        .unwrap(),
+    ))
+    .collect()
+}
+
+#[test]
+fn a_refold_in_many_chunks_writes_what_one_chunk_writes() {
+    // A year of 300 licenses, stored in two halves by time: the second half's re-fold takes the
+    // first's rows and re-tiers its counted calls, for more licenses than a store remembers
+    // marking, so it reads `dirty` and goes in chunks.
+    let mut events = keylens_generate::validated_events(&keylens_generate::Spec {
+        licenses: 300,
+        seed: 5,
+        days: 365,
+        end: parse_rfc3339("2026-11-01T00:00:00Z").unwrap(),
+    });
+    events.sort_by_key(|e| e.timestamp);
+    let (early, late) = events.split_at(events.len() / 2);
+    let derived = |chunk: Option<i64>| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        s.append(early).unwrap();
+        s.refresh().unwrap();
+        s.catch_up().unwrap();
+        if let Some(n) = chunk {
+            s.set_chunk_licenses(n);
+        }
+        s.append(late).unwrap();
+        let dirty = count(&s, "SELECT count(DISTINCT license_id) FROM dirty");
+        let mut chunks = 0;
+        s.refresh_with(&mut |_, _| chunks += 1).unwrap();
+        (derived_rows(&s), dirty, chunks)
+    };
+    let (one, dirty, chunks) = derived(None);
+    assert!(dirty > 100, "{dirty} licenses re-folded");
+    assert_eq!(chunks, 1);
+    assert!(one.iter().take(4).all(|rows| !rows.is_empty()));
+    let (many, _, chunks) = derived(Some(30));
+    assert_eq!(chunks, (dirty + 29) / 30, "chunks of 30 licenses");
+    assert_eq!(many, one);
+}
