@@ -191,12 +191,17 @@ fn prepare_batches(
     judged: std::sync::mpsc::Receiver<Judged>,
     tx: std::sync::mpsc::SyncSender<Chunk>,
 ) -> Result<()> {
+    // The stage's time, logged beside the appends' (`append_s`) to tell which stage an import
+    // waits for.
+    let mut busy = std::time::Duration::ZERO;
     for j in judged {
+        let started = std::time::Instant::now();
         let batch = if j.events.is_empty() {
             None
         } else {
             Some(preparer.prepare_keyed(j.events, &j.keys)?)
         };
+        busy += started.elapsed();
         let chunk = Chunk {
             batch,
             rejected: j.rejected,
@@ -204,6 +209,7 @@ fn prepare_batches(
         tx.send(chunk)
             .map_err(|_| anyhow::anyhow!("the store stopped taking events"))?;
     }
+    tracing::info!(prepare_s = busy.as_secs_f64(), "events prepared");
     Ok(())
 }
 
