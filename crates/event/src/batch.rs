@@ -57,8 +57,9 @@ fn judge_fields(fields: &Fields, index: usize, now: i64) -> Result<Event, Reject
 
 /// Judges one NDJSON line (already known not to be blank).
 pub fn judge_line(line: &str, index: usize, now: i64) -> Result<Event, Rejection> {
-    match Fields::from_json(line) {
-        Ok(f) => judge_fields(&f, index, now),
+    let mut fields = Fields::default();
+    match fields.read_json(line) {
+        Ok(()) => judge_fields(&fields, index, now),
         Err(e) => Err(Rejection {
             index,
             id: None,

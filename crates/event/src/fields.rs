@@ -51,7 +51,20 @@ pub struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// Reads one JSON text. Errors are JSON syntax errors only.
     pub fn from_json(text: &'a str) -> serde_json::Result<Fields<'a>> {
-        serde_json::from_str(text)
+        let mut out = Fields::default();
+        out.read_json(text)?;
+        Ok(out)
+    }
+
+    /// [`Fields::from_json`] into these fields, which must be empty (`Fields::default()`).
+    ///
+    /// Filled where they lie: the fields are about a kilobyte (a slot per field of the
+    /// contract), which returning them from the reader copied two or three times per event
+    /// (BENCHMARKS.md, "Session 24").
+    pub fn read_json(&mut self, text: &'a str) -> serde_json::Result<()> {
+        let mut d = serde_json::Deserializer::from_str(text);
+        d.deserialize_any(FieldsInto(self))?;
+        d.end()
     }
 
     /// Reads an already parsed value.
@@ -126,30 +139,31 @@ fn position(name: &str) -> Option<usize> {
 
 impl<'de> Deserialize<'de> for Fields<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(FieldsVisitor)
+        let mut out = Fields::default();
+        d.deserialize_any(FieldsInto(&mut out))?;
+        Ok(out)
     }
 }
 
-struct FieldsVisitor;
+/// Reads an object into the fields it holds; anything else marks them `not_object`.
+struct FieldsInto<'o, 'de>(&'o mut Fields<'de>);
 
-impl FieldsVisitor {
-    fn not_object<E>(self) -> Result<Fields<'static>, E> {
-        Ok(Fields {
-            not_object: true,
-            ..Fields::default()
-        })
+impl FieldsInto<'_, '_> {
+    fn not_object<E>(self) -> Result<(), E> {
+        self.0.not_object = true;
+        Ok(())
     }
 }
 
-impl<'de> Visitor<'de> for FieldsVisitor {
-    type Value = Fields<'de>;
+impl<'de> Visitor<'de> for FieldsInto<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Fields<'de>, M::Error> {
-        let mut out = Fields::default();
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
+        let out = self.0;
         while let Some(key) = map.next_key::<Key>()? {
             match key {
                 // A repeated key keeps its last value, as a JSON object read into a map would.
@@ -162,33 +176,33 @@ impl<'de> Visitor<'de> for FieldsVisitor {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
-    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Fields<'de>, S::Error> {
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         self.not_object()
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Fields<'de>, E> {
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
         self.not_object()
     }
-    fn visit_i64<E>(self, _: i64) -> Result<Fields<'de>, E> {
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
         self.not_object()
     }
-    fn visit_u64<E>(self, _: u64) -> Result<Fields<'de>, E> {
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
         self.not_object()
     }
-    fn visit_f64<E>(self, _: f64) -> Result<Fields<'de>, E> {
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
         self.not_object()
     }
-    fn visit_str<E>(self, _: &str) -> Result<Fields<'de>, E> {
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
         self.not_object()
     }
-    fn visit_unit<E>(self) -> Result<Fields<'de>, E> {
+    fn visit_unit<E>(self) -> Result<(), E> {
         self.not_object()
     }
-    fn visit_none<E>(self) -> Result<Fields<'de>, E> {
+    fn visit_none<E>(self) -> Result<(), E> {
         self.not_object()
     }
 }
