@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What each column of the stored events costs DuckDB to write, and what splitting them costs.
 
-Usage: scripts/duckdb-column-cost.py STORE.duckdb [columns|split|forced] [ROUNDS]
+Usage: scripts/duckdb-column-cost.py STORE.duckdb [columns|split|forced|tables] [ROUNDS]
 
 Reads the events of the first eight appends of a keylens store (opened read-only; 983,040
 events in the benchmark stores, whose appends are 122,880 events each), in the order each append
@@ -18,8 +18,12 @@ from the Arrow batch, then `COMMIT`. Needs DuckDB's Python package (1.5.6 measur
 - `forced`: the narrow events (their 16 columns) into a table whose columns' compression DuckDB
   chooses, against one with the compression schema 14 sets for some (`FORCED`), ROUNDS times,
   alternating; then each column's methods in both files.
+- `tables`: each table an import writes (the events' two, `lifecycle`, and the derived ones),
+  its first 491,520 rows (four row groups) copied into a fresh file under the store's own
+  `CREATE TABLE` statement (its compression settings too), a row group per transaction, ROUNDS
+  times (default 3): what a row of each costs to write.
 
-BENCHMARKS.md, "Session 21" and "Session 23", has its figures.
+BENCHMARKS.md, "Session 21", "Session 23" and "Session 24", has its figures.
 """
 
 import os
@@ -159,11 +163,36 @@ def forced(rows, rounds):
         print(name, dict(sorted(columns)))
 
 
+TABLES = [
+    "narrow_events", "wide_events", "lifecycle", "licenses", "terms", "segments", "bookings",
+]
+
+
+def tables(store, rounds):
+    source = duckdb.connect(store, read_only=True)
+    for table in TABLES:
+        rows = source.execute(f"SELECT * FROM {table} LIMIT {ROW_GROUP * 4}").to_arrow_table()
+        create = source.execute(
+            "SELECT sql FROM duckdb_tables() WHERE table_name = ?", [table]
+        ).fetchone()[0]
+        for _ in range(rounds):
+            with tempfile.TemporaryDirectory() as tmp:
+                con = fresh(tmp, table)
+                con.execute(create)
+                took, written = write(con, table, rows, rows.num_rows)
+                con.close()
+                print(f"{table:14s} {took / written * 1e6:.3f} us/row over {written} rows")
+    source.close()
+
+
 def main() -> None:
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     mode = sys.argv[2] if len(sys.argv) > 2 else "split"
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    if mode == "tables":
+        tables(sys.argv[1], rounds)
+        return
     rows = stored_events(sys.argv[1])
     if mode == "columns":
         columns(rows)
