@@ -522,10 +522,11 @@ impl Prepared {
 
 /// The values of `columns` of `events`, in their order, each column as one array.
 ///
-/// Every column is built in the same pass over the events, not a pass per column: each event
-/// is fetched from memory once (a batch's events are read in the stored order, not the order
-/// they lie in, and 122,880 of them, about 86 MB, do not stay in the cache from one column's
-/// pass to the next). An import's preparing thread spent 2.8-3.1 s where it spent 3.4-3.8 s
+/// Every column is built in the same passes over the events (one sizing the text columns, one
+/// copying), not in passes of its own: each event is fetched from memory twice in all, not twice
+/// per text column (a batch's events are read in the stored order, not the order they lie in,
+/// and 122,880 of them, about 86 MB, do not stay in the cache from one column's pass to the
+/// next). An import's preparing thread spent 2.8-3.1 s where it spent 3.4-3.8 s
 /// (`prepare_s`, 100k licenses), with 4% less user time in all (BENCHMARKS.md, "Session 24").
 fn columns_of(events: &[&Event], columns: &[&Column]) -> Vec<ArrayRef> {
     // Text columns sized up front, from one pass too: growing by doubling copied each column's
