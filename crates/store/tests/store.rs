@@ -1705,37 +1705,47 @@ fn derived_rows(s: &Store) -> Vec<Vec<Vec<keylens_query::Cell>>> {
 
 #[test]
 fn a_refold_in_many_chunks_writes_what_one_chunk_writes() {
-    // A year of 300 licenses, stored in two halves by time: the second half's re-fold takes the
-    // first's rows and re-tiers its counted calls, for more licenses than a store remembers
+    // A year of 300 licenses. The lifecycle events of about half of them arrive after every
+    // other event was stored, derived and its calls counted: their re-fold writes their rows for
+    // the first time and re-tiers their counted calls, for more licenses than a store remembers
     // marking, so it reads `dirty` and goes in chunks.
-    let mut events = keylens_generate::validated_events(&keylens_generate::Spec {
+    let events = keylens_generate::validated_events(&keylens_generate::Spec {
         licenses: 300,
         seed: 5,
         days: 365,
         end: parse_rfc3339("2026-11-01T00:00:00Z").unwrap(),
     });
-    events.sort_by_key(|e| e.timestamp);
-    let (early, late) = events.split_at(events.len() / 2);
+    let is_late = |e: &&Event| {
+        e.kind().is_lifecycle()
+            && e.license_id
+                .as_deref()
+                .is_some_and(|l| l.ends_with(['1', '3', '5', '7', '9']))
+    };
+    let late: Vec<Event> = events.iter().filter(is_late).cloned().collect();
+    let early: Vec<Event> = events.iter().filter(|e| !is_late(e)).cloned().collect();
     let derived = |chunk: Option<i64>| {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(dir.path()).unwrap();
-        s.append(early).unwrap();
+        s.append(&early).unwrap();
         s.refresh().unwrap();
         s.catch_up().unwrap();
         if let Some(n) = chunk {
             s.set_chunk_licenses(n);
         }
-        s.append(late).unwrap();
+        s.append(&late).unwrap();
         let dirty = count(&s, "SELECT count(DISTINCT license_id) FROM dirty");
         let mut chunks = 0;
         s.refresh_with(&mut |_, _| chunks += 1).unwrap();
-        (derived_rows(&s), dirty, chunks)
+        // Counted calls moved to other tiers leave rows taking them away from the old ones.
+        let retiered = count(&s, "SELECT count(*) FROM validation_counts WHERE n < 0");
+        (derived_rows(&s), dirty, chunks, retiered)
     };
-    let (one, dirty, chunks) = derived(None);
+    let (one, dirty, chunks, retiered) = derived(None);
     assert!(dirty > 100, "{dirty} licenses re-folded");
+    assert!(retiered > 0, "the re-fold re-tiers counted calls");
     assert_eq!(chunks, 1);
     assert!(one.iter().take(4).all(|rows| !rows.is_empty()));
-    let (many, _, chunks) = derived(Some(30));
+    let (many, _, chunks, _) = derived(Some(30));
     assert_eq!(chunks, (dirty + 29) / 30, "chunks of 30 licenses");
     assert_eq!(many, one);
 }
