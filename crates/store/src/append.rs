@@ -1,11 +1,9 @@
 //! Durable, deduplicated appends.
 
 use crate::schema::NARROW_COLUMNS;
-use crate::table_rows::batch;
+use crate::table_rows::{batch, Builder, Type, Value};
 use crate::{id_hash, Result, Store};
-use duckdb::arrow::array::{
-    ArrayRef, BooleanArray, Float64Builder, Int64Array, Int64Builder, StringArray, StringBuilder,
-};
+use duckdb::arrow::array::{ArrayRef, BooleanArray, Int64Array, StringArray};
 use duckdb::arrow::compute::filter_record_batch;
 use duckdb::arrow::datatypes::{Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
@@ -505,11 +503,7 @@ impl Prepared {
             .iter()
             .filter(|c| !narrow || NARROW_COLUMNS.contains(&c.name))
             .collect();
-        let mut columns: Vec<(&str, ArrayRef)> = of_table
-            .iter()
-            .map(|c| c.name)
-            .zip(columns_of(events, &of_table))
-            .collect();
+        let mut columns = columns_of(events, &of_table);
         let hashes: ArrayRef = Arc::new(Int64Array::from_iter_values(hashes));
         columns.insert(1, ("id_hash", hashes));
         columns.push((
@@ -520,7 +514,7 @@ impl Prepared {
     }
 }
 
-/// The values of `columns` of `events`, in their order, each column as one array.
+/// The values of `columns` of `events`, in their order, each column as one array with its name.
 ///
 /// Every column is built in the same passes over the events (one sizing the text columns, one
 /// copying), not in passes of its own: each event is fetched from memory twice in all, not twice
@@ -528,7 +522,7 @@ impl Prepared {
 /// and 122,880 of them, about 86 MB, do not stay in the cache from one column's pass to the
 /// next). An import's preparing thread spent 2.8-3.1 s where it spent 3.4-3.8 s
 /// (`prepare_s`, 100k licenses), with 4% less user time in all (BENCHMARKS.md, "Session 24").
-fn columns_of(events: &[&Event], columns: &[&Column]) -> Vec<ArrayRef> {
+fn columns_of(events: &[&Event], columns: &[&Column]) -> Vec<(&'static str, ArrayRef)> {
     // Text columns sized up front, from one pass too: growing by doubling copied each column's
     // text and touched fresh memory at every step (with the batch's event vector growing the
     // same way, the kernel zeroing pages had a third of the reading thread's time,
@@ -544,38 +538,32 @@ fn columns_of(events: &[&Event], columns: &[&Column]) -> Vec<ArrayRef> {
     let mut builders: Vec<Builder> = columns
         .iter()
         .zip(bytes)
-        .map(|(c, n)| match c.get {
-            Getter::Text(f) => Builder::Text(f, StringBuilder::with_capacity(events.len(), n)),
-            Getter::Int(f) => Builder::Int(f, Int64Builder::with_capacity(events.len())),
-            Getter::Float(f) => Builder::Float(f, Float64Builder::with_capacity(events.len())),
-        })
+        .map(|(c, n)| Builder::with_capacity(type_of(&c.get), events.len(), n))
         .collect();
     for e in events {
-        for b in builders.iter_mut() {
-            match b {
-                Builder::Text(f, b) => b.append_option(f(e)),
-                Builder::Int(f, b) => b.append_option(f(e)),
-                Builder::Float(f, b) => b.append_option(f(e)),
-            }
+        for (b, c) in builders.iter_mut().zip(columns) {
+            let value = match c.get {
+                Getter::Text(f) => Value::Text(f(e)),
+                Getter::Int(f) => Value::Int(f(e)),
+                Getter::Float(f) => Value::Float(f(e)),
+            };
+            assert!(b.push(value), "a column's builder is of its getter's type");
         }
     }
-    builders
-        .into_iter()
-        .map(|b| -> ArrayRef {
-            match b {
-                Builder::Text(_, mut b) => Arc::new(b.finish()),
-                Builder::Int(_, mut b) => Arc::new(b.finish()),
-                Builder::Float(_, mut b) => Arc::new(b.finish()),
-            }
-        })
+    columns
+        .iter()
+        .map(|c| c.name)
+        .zip(builders.into_iter().map(Builder::finish))
         .collect()
 }
 
-/// A column being built, with how to read its value off an event.
-enum Builder {
-    Text(fn(&Event) -> Option<&str>, StringBuilder),
-    Int(fn(&Event) -> Option<i64>, Int64Builder),
-    Float(fn(&Event) -> Option<f64>, Float64Builder),
+/// The stored type of a column read by `get`.
+fn type_of(get: &Getter) -> Type {
+    match get {
+        Getter::Text(_) => Type::Text,
+        Getter::Int(_) => Type::Int,
+        Getter::Float(_) => Type::Float,
+    }
 }
 
 /// The licenses of the lifecycle events of `fresh`, which an append marks dirty.
@@ -608,12 +596,7 @@ fn lifecycle_rows(fresh: &[&Event]) -> Result<Option<RecordBatch>> {
                 .expect("every lifecycle column is an events column")
         })
         .collect();
-    let columns = of_table
-        .iter()
-        .map(|c| c.name)
-        .zip(columns_of(&rows, &of_table))
-        .collect();
-    batch(columns).map(Some)
+    batch(columns_of(&rows, &of_table)).map(Some)
 }
 
 #[cfg(test)]

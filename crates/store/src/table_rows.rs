@@ -30,11 +30,55 @@ pub(crate) enum Value<'a> {
     Float(Option<f64>),
 }
 
-enum Builder {
+/// One column being built, of its [`Type`].
+pub(crate) enum Builder {
     Text(StringBuilder),
     Int(Int64Builder),
     Int32(Int32Builder),
     Float(Float64Builder),
+}
+
+impl Builder {
+    pub(crate) fn new(t: Type) -> Builder {
+        match t {
+            Type::Text => Builder::Text(StringBuilder::new()),
+            Type::Int => Builder::Int(Int64Builder::new()),
+            Type::Int32 => Builder::Int32(Int32Builder::new()),
+            Type::Float => Builder::Float(Float64Builder::new()),
+        }
+    }
+
+    /// A builder with room for `rows` values, and `bytes` of text for a text column.
+    pub(crate) fn with_capacity(t: Type, rows: usize, bytes: usize) -> Builder {
+        match t {
+            Type::Text => Builder::Text(StringBuilder::with_capacity(rows, bytes)),
+            Type::Int => Builder::Int(Int64Builder::with_capacity(rows)),
+            Type::Int32 => Builder::Int32(Int32Builder::with_capacity(rows)),
+            Type::Float => Builder::Float(Float64Builder::with_capacity(rows)),
+        }
+    }
+
+    /// Adds `value`; `false`, adding nothing, if it is not of the column's type.
+    #[inline]
+    pub(crate) fn push(&mut self, value: Value<'_>) -> bool {
+        match (self, value) {
+            (Builder::Text(b), Value::Text(v)) => b.append_option(v),
+            (Builder::Int(b), Value::Int(v)) => b.append_option(v),
+            (Builder::Int32(b), Value::Int32(v)) => b.append_option(v),
+            (Builder::Float(b), Value::Float(v)) => b.append_option(v),
+            _ => return false,
+        }
+        true
+    }
+
+    pub(crate) fn finish(self) -> ArrayRef {
+        match self {
+            Builder::Text(mut b) => Arc::new(b.finish()),
+            Builder::Int(mut b) => Arc::new(b.finish()),
+            Builder::Int32(mut b) => Arc::new(b.finish()),
+            Builder::Float(mut b) => Arc::new(b.finish()),
+        }
+    }
 }
 
 /// The rows being built.
@@ -46,15 +90,7 @@ pub(crate) struct TableRows {
 
 impl TableRows {
     pub(crate) fn new(columns: &'static Columns) -> Self {
-        let builders = columns
-            .iter()
-            .map(|(_, t)| match t {
-                Type::Text => Builder::Text(StringBuilder::new()),
-                Type::Int => Builder::Int(Int64Builder::new()),
-                Type::Int32 => Builder::Int32(Int32Builder::new()),
-                Type::Float => Builder::Float(Float64Builder::new()),
-            })
-            .collect();
+        let builders = columns.iter().map(|(_, t)| Builder::new(*t)).collect();
         TableRows {
             columns,
             builders,
@@ -70,13 +106,7 @@ impl TableRows {
     pub(crate) fn push<'a>(&mut self, values: impl IntoIterator<Item = Value<'a>>) {
         let mut n = 0;
         for (builder, value) in self.builders.iter_mut().zip(values) {
-            match (builder, value) {
-                (Builder::Text(b), Value::Text(v)) => b.append_option(v),
-                (Builder::Int(b), Value::Int(v)) => b.append_option(v),
-                (Builder::Int32(b), Value::Int32(v)) => b.append_option(v),
-                (Builder::Float(b), Value::Float(v)) => b.append_option(v),
-                _ => panic!("value {n} is not of its column's type"),
-            }
+            assert!(builder.push(value), "value {n} is not of its column's type");
             n += 1;
         }
         assert_eq!(n, self.builders.len(), "a value per column");
@@ -91,16 +121,8 @@ impl TableRows {
         let columns = self
             .columns
             .iter()
-            .zip(self.builders)
-            .map(|((name, _), b)| -> (&str, ArrayRef) {
-                let array: ArrayRef = match b {
-                    Builder::Text(mut b) => Arc::new(b.finish()),
-                    Builder::Int(mut b) => Arc::new(b.finish()),
-                    Builder::Int32(mut b) => Arc::new(b.finish()),
-                    Builder::Float(mut b) => Arc::new(b.finish()),
-                };
-                (name, array)
-            })
+            .map(|(name, _)| *name)
+            .zip(self.builders.into_iter().map(Builder::finish))
             .collect();
         batch(columns).map(Some)
     }
