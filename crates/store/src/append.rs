@@ -366,6 +366,8 @@ pub struct Key {
     pub hash: u64,
     /// [`is_narrow`] of the event.
     pub narrow: bool,
+    /// [`has_lifecycle_row`] of the event.
+    pub lifecycle: bool,
 }
 
 impl Key {
@@ -373,6 +375,7 @@ impl Key {
         Key {
             hash: id_hash(&e.id),
             narrow: is_narrow(e),
+            lifecycle: has_lifecycle_row(e),
         }
     }
 
@@ -575,13 +578,19 @@ fn dirty_licenses<'a>(fresh: &[&'a Event]) -> BTreeSet<&'a str> {
         .collect()
 }
 
+/// Whether `e` has a row in `lifecycle` beside its row in `narrow_events` or `wide_events`: a
+/// lifecycle event with a license.
+pub(crate) fn has_lifecycle_row(e: &Event) -> bool {
+    e.kind().is_lifecycle() && e.license_id.is_some()
+}
+
 /// The `lifecycle` rows of `fresh`: its lifecycle events with a license, by license and time
 /// (rows of one license side by side, for the re-folds' min/max skipping).
 fn lifecycle_rows(fresh: &[&Event]) -> Result<Option<RecordBatch>> {
     let mut rows: Vec<&Event> = fresh
         .iter()
         .copied()
-        .filter(|e| e.kind().is_lifecycle() && e.license_id.is_some())
+        .filter(|e| has_lifecycle_row(e))
         .collect();
     if rows.is_empty() {
         return Ok(None);

@@ -55,7 +55,8 @@ fn import_files_as(
     // appending one waited for it (BENCHMARKS.md, "Session 23"). Each stage hands a batch on only
     // when the next takes it (channels of no capacity: no slower than a batch waiting in each, and
     // 50-100 MB less at the peak of a 100k import): memory stays bounded (about a kilobyte per
-    // event in flight, and the batches' columns).
+    // event in flight: up to a batch waiting in each of the reader's streams
+    // ([`Preparer::STREAMS`]), one in each later stage, and the batches' columns).
     let (to_prepare, judged) = std::sync::mpsc::sync_channel::<Judged>(0);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(0);
     // Stored batches go back to the reader, whose vectors it fills again: a fresh one for each
