@@ -108,7 +108,7 @@ impl Store {
             return Ok(None);
         }
         let known = self.id_hashes()?;
-        if own.hashes.iter().any(|&h| known.contains(h)) {
+        if known.contains_any_sorted(&own.hashes) {
             return Ok(None);
         }
         let dirty: BTreeSet<&str> = own.dirty.iter().map(String::as_str).collect();
@@ -406,7 +406,7 @@ fn has_value(get: &Getter, e: &Event) -> bool {
 
 /// The rest of an append of every event of a [`Prepared`] batch, built with it.
 struct AllNew {
-    /// Each event's id hash.
+    /// Each event's id hash, sorted ([`IdHashes::contains_any_sorted`]).
     hashes: Vec<u64>,
     lifecycle: Option<RecordBatch>,
     /// The licenses of the lifecycle events.
@@ -417,10 +417,11 @@ impl AllNew {
     /// `None` when two events' ids share a hash (the same id, as a rule): those batches take
     /// the general path, which keeps the first copy.
     fn of(events: &[Event], keys: &[Key]) -> Result<Option<AllNew>> {
-        let hashes: Vec<u64> = keys.iter().map(|k| k.hash).collect();
-        let mut seen = rustc_hash::FxHashSet::default();
-        seen.reserve(hashes.len());
-        if !hashes.iter().all(|h| seen.insert(*h)) {
+        let mut hashes: Vec<u64> = keys.iter().map(|k| k.hash).collect();
+        // Sorted here, on the preparing thread, for the writing thread's lookups; a repeated
+        // hash then lies beside its copy.
+        hashes.sort_unstable();
+        if hashes.windows(2).any(|w| w[0] == w[1]) {
             return Ok(None);
         }
         let all: Vec<&Event> = events.iter().collect();
@@ -657,8 +658,9 @@ mod tests {
         let own = AllNew::of(&events, &Key::all(events.iter()))
             .unwrap()
             .expect("distinct ids");
-        let hashes: Vec<u64> = events.iter().map(|e| id_hash(&e.id)).collect();
-        assert_eq!(own.hashes, hashes);
+        let mut hashes: Vec<u64> = events.iter().map(|e| id_hash(&e.id)).collect();
+        hashes.sort_unstable();
+        assert_eq!(own.hashes, hashes, "every id's hash, sorted");
         assert_eq!(own.dirty, ["L1", "L2"], "a validation marks nothing");
         let all: Vec<&Event> = events.iter().collect();
         assert_eq!(own.lifecycle, lifecycle_rows(&all).unwrap());
