@@ -101,8 +101,8 @@ impl Preparer {
     /// they fill one (122,880 rows); fewer go through its write-ahead log and are compressed
     /// again at the next checkpoint. With two streams a wide batch's lifecycle rows (about two
     /// thirds of it) and a narrow batch's activations took that way: four streams took the 1M
-    /// import from 94.23 / 91.54 s to 91.26 / 87.75 s, `append_s` -5%, for 140 MB more at the
-    /// peak, the reader holding up to four batches' events (BENCHMARKS.md, "Session 25").
+    /// import from 94.23 / 91.54 s to 91.26 / 87.75 s, `append_s` -5%, for up to 166 MB more
+    /// at the peak, the reader holding up to four batches' events (BENCHMARKS.md, "Session 25").
     /// ClickHouse has one stream.
     pub fn stream_of(self, key: &Key) -> usize {
         match self {
