@@ -584,8 +584,9 @@ fn csv_backfill_with_mapped_headers_and_line_numbers() {
 
 #[test]
 fn an_id_sent_twice_in_one_import_keeps_its_first_copy_whatever_its_shape() {
-    // An import batches the events the narrow table takes apart from the others (schema 13):
-    // a copy of each shape, either first, must still leave the first one stored.
+    // An import batches the events the narrow table takes apart from the others (schema 13),
+    // and those with a `lifecycle` row apart from those without (four streams): a copy of each
+    // shape, either first, must still leave the first one stored.
     let dir = tempfile::tempdir().unwrap();
     let line = |id: &str, result: &str, tier: Option<&str>| {
         let mut v = serde_json::json!({"id": id, "type": "license.validated",
@@ -595,12 +596,22 @@ fn an_id_sent_twice_in_one_import_keeps_its_first_copy_whatever_its_shape() {
         }
         v.to_string()
     };
+    // An activation: narrow too, but with a `lifecycle` row.
+    let activation = |id: &str| {
+        serde_json::json!({"id": id, "type": "license.activated",
+            "timestamp": "2026-01-05T00:00:00Z", "license_id": "L1", "machine_id": "m1"})
+        .to_string()
+    };
     let input = [
         line("x", "valid", Some("pro")),
         line("x", "invalid", None),
         line("y", "invalid", None),
         line("y", "valid", Some("basic")),
         line("z", "valid", None),
+        activation("v"),
+        line("v", "valid", None),
+        line("w", "invalid", None),
+        activation("w"),
     ]
     .join("\n");
     let out = keylens_stdin(
@@ -611,7 +622,7 @@ fn an_id_sent_twice_in_one_import_keeps_its_first_copy_whatever_its_shape() {
     let answer = json_out(&out);
     assert_eq!(
         (answer["accepted"].as_u64(), answer["duplicates"].as_u64()),
-        (Some(3), Some(2))
+        (Some(5), Some(4))
     );
     let file = dir.path().join("events.ndjson");
     let exp = keylens(&[
@@ -630,22 +641,24 @@ fn an_id_sent_twice_in_one_import_keeps_its_first_copy_whatever_its_shape() {
         "{}",
         String::from_utf8_lossy(&exp.stderr)
     );
-    let mut stored: Vec<(String, String, Option<String>)> = std::fs::read_to_string(&file)
+    let mut stored: Vec<(String, Option<String>, Option<String>)> = std::fs::read_to_string(&file)
         .unwrap()
         .lines()
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap();
             let text = |k: &str| v[k].as_str().map(str::to_string);
-            (text("id").unwrap(), text("result").unwrap(), text("tier"))
+            (text("id").unwrap(), text("result"), text("tier"))
         })
         .collect();
     stored.sort();
     let expected = [
-        ("x", "valid", Some("pro")),
-        ("y", "invalid", None),
-        ("z", "valid", None),
+        ("v", None, None), // the activation, sent first
+        ("w", Some("invalid"), None),
+        ("x", Some("valid"), Some("pro")),
+        ("y", Some("invalid"), None),
+        ("z", Some("valid"), None),
     ]
-    .map(|(i, r, t)| (i.to_string(), r.to_string(), t.map(str::to_string)));
+    .map(|(i, r, t)| (i.to_string(), r.map(str::to_string), t.map(str::to_string)));
     assert_eq!(stored, expected);
 }
 
