@@ -574,7 +574,7 @@ fn type_of(get: &Getter) -> Type {
 fn dirty_licenses<'a>(fresh: &[&'a Event]) -> BTreeSet<&'a str> {
     fresh
         .iter()
-        .filter(|e| e.kind().is_lifecycle())
+        .filter(|e| has_lifecycle_row(e))
         .filter_map(|e| e.license_id.as_deref())
         .collect()
 }
