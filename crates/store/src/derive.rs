@@ -22,6 +22,24 @@ use std::collections::{BTreeSet, HashMap};
 /// BENCHMARKS.md, "Session 12").
 pub(crate) const CHUNK_LICENSES: i64 = 200_000;
 
+/// Rows of a DuckDB row group. A transaction's rows of a table are written straight into the
+/// file as compressed row groups when they fill one (or the table is empty); fewer go through
+/// the write-ahead log and are compressed again at the next checkpoint. `keylens import`'s
+/// batches are this size for the same reason.
+const ROW_GROUP: i64 = 122_880;
+
+/// How many chunks [`Store::refold_plain_chunks`] re-folds `total` licenses in, two at a time:
+/// about half of `chunk` licenses each (the memory of one chunk re-folded alone), but at least
+/// a row group's worth (each chunk's `licenses` rows then skip the write-ahead log: with ten
+/// chunks of 99,000 at 1M licenses the import's checkpoints took 3 s more) or a whole `chunk`
+/// where tests set it smaller; an even number of them, so that neither connection ends alone.
+/// Fewer than two: re-folded as usual.
+fn plain_chunks(total: i64, chunk: i64) -> i64 {
+    let size = (chunk / 2).max(chunk.min(ROW_GROUP));
+    let chunks = total / size;
+    chunks - chunks % 2
+}
+
 /// Most licenses re-folded at once whose old rows are taken by `DELETE ... RETURNING`: one
 /// statement where a read and a delete are two. On a copy of the 1M store, a table's rows of 2
 /// licenses 3.6-4.0 against 7.1-7.7 ms; of 100, 48-50 against 73-75 ms; of 1,000, 184-189
@@ -122,7 +140,14 @@ impl Store {
             self.known_dirty = Some(BTreeSet::new());
             return Ok(0);
         }
-        let chunks = (total + self.chunk_licenses - 1) / self.chunk_licenses;
+        let two_at_once = changed.is_none()
+            && self.keeps_nothing_derived()
+            && plain_chunks(total, self.chunk_licenses) > 1;
+        let chunks = if two_at_once {
+            plain_chunks(total, self.chunk_licenses)
+        } else {
+            (total + self.chunk_licenses - 1) / self.chunk_licenses
+        };
         // Chunks of consecutive ids, each written in id order: the derived tables stay sorted
         // by `license_id`, so that a later re-fold finds a license's rows from the row groups'
         // min/max rather than reading every row (schema.rs, migration 10).
@@ -133,14 +158,88 @@ impl Store {
         ))?;
         let few = total <= RETURNING_LICENSES;
         let mut done = 0u64;
-        for chunk in 0..chunks {
-            let ids = format!("(SELECT license_id FROM todo WHERE chunk = {chunk})");
-            done += self.refold_chunk(&ids, few, None, &mut changed)?;
-            progress(done, total as u64);
+        if two_at_once {
+            done = self.refold_plain_chunks(chunks, total, progress)?;
+        } else {
+            for chunk in 0..chunks {
+                let ids = format!("(SELECT license_id FROM todo WHERE chunk = {chunk})");
+                done += self.refold_chunk(&ids, few, None, &mut changed)?;
+                progress(done, total as u64);
+            }
         }
         self.db.conn.execute_batch("DROP TABLE todo")?;
         // Each chunk's transaction deleted its licenses from `dirty`.
         self.known_dirty = Some(BTreeSet::new());
+        Ok(done)
+    }
+
+    /// Whether no kept table depends on the derived rows a re-fold replaces: no validation
+    /// call counted (their tiers come from `segments`, retier.rs) and the spread never caught
+    /// up (its watch reads the old `licenses` and `terms`, watch.rs). Then a chunk's re-fold
+    /// touches only its own licenses' rows ([`refold_plain`]), as in an import into a new store.
+    fn keeps_nothing_derived(&self) -> bool {
+        self.counts.latest_counted.is_none() && self.counts.spread_upto == 0
+    }
+
+    /// Re-folds the `chunks` of `todo` ([`refold_plain`], a transaction each) on two
+    /// connections at once: a chunk's re-fold runs on one thread (reading, folding, DuckDB
+    /// compressing what it appends at commit), and one connection left the second core idle
+    /// through it; at 1M licenses the re-fold took 10.4-12.4 against 16.5-17.3 s, the import
+    /// 84.1-87.3 against 90.6-92.0 s (BENCHMARKS.md, "Session 26"). Chunks touch disjoint
+    /// licenses' rows, so their transactions never conflict. A chunk that fails rolls back
+    /// alone; the other connection stops after its current chunk, and the licenses left stay in
+    /// `dirty` for the next refresh.
+    fn refold_plain_chunks(
+        &self,
+        chunks: i64,
+        total: i64,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64> {
+        use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+        // `todo` is the main connection's temporary table: each chunk is named by its first
+        // and last id, which the other connection reads from `dirty`.
+        let bounds: Vec<(String, String)> = self
+            .db
+            .conn
+            .prepare(
+                "SELECT min(license_id), max(license_id) FROM todo GROUP BY chunk ORDER BY chunk",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<duckdb::Result<_>>()?;
+        debug_assert_eq!(bounds.len() as i64, chunks);
+        let next = AtomicI64::new(0);
+        let done = AtomicU64::new(0);
+        let failed = AtomicBool::new(false);
+        let work = |conn: &duckdb::Connection, each: &mut dyn FnMut(u64)| -> Result<()> {
+            loop {
+                let chunk = next.fetch_add(1, Ordering::Relaxed);
+                if chunk >= chunks || failed.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                let (first, last) = &bounds[chunk as usize];
+                let ids = format!(
+                    "(SELECT DISTINCT license_id FROM dirty WHERE license_id BETWEEN {} AND {})",
+                    DuckDbDialect.string(first),
+                    DuckDbDialect.string(last)
+                );
+                let n = crate::transaction(
+                    |sql| Ok(conn.execute_batch(sql)?),
+                    || refold_plain(conn, &ids),
+                )
+                .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
+                each(done.fetch_add(n, Ordering::Relaxed) + n);
+            }
+        };
+        let other = self.db.conn.try_clone()?;
+        let work = &work;
+        std::thread::scope(|scope| {
+            let helper = scope.spawn(move || work(&other, &mut |_| {}));
+            let mine = work(&self.db.conn, &mut |d| progress(d, total as u64));
+            let theirs = helper.join().expect("a re-folding thread does not panic");
+            mine.and(theirs)
+        })?;
+        let done = done.into_inner();
+        progress(done, total as u64);
         Ok(done)
     }
 
@@ -230,50 +329,17 @@ impl Store {
             let quoted: Vec<String> = listed.iter().map(|id| DuckDbDialect.string(id)).collect();
             format!("({})", quoted.join(", "))
         };
-        let sql = histories_sql(&within, &listed);
-        let mut histories: Vec<(String, History)> = Vec::new();
-        // `segments[i]`: the covering segments of `histories[i]`.
-        let mut segments: Vec<Vec<SegmentRow>> = Vec::new();
-        let mut booked = BookingRows::new();
-        {
-            let mut current: Option<String> = None;
-            let mut evs: Vec<LifecycleEvent> = Vec::new();
-            let mut bookings: Vec<Booked> = Vec::new();
-            let mut folded = |l: String, evs: &[LifecycleEvent], bookings: &mut Vec<Booked>| {
-                let h = fold(evs);
-                let covering = covering_segments(&h);
-                booked.add(&l, bookings, &covering);
-                bookings.clear();
-                histories.push((l, h));
-                segments.push(covering);
-            };
-            lifecycle_read::each_row(&self.db.conn, &sql, [], |rows, i| {
-                let license = rows.license_id(i);
-                if current.as_deref() != Some(license) {
-                    if let Some(l) = current.take() {
-                        folded(l, &evs, &mut bookings);
-                    }
-                    evs.clear();
-                    current = Some(license.to_string());
-                }
-                let e = rows.event(i);
-                let kind = rows.kind(i);
-                if keylens_query::recent::is_booked(kind, e.amount) {
-                    bookings.push(Booked::read(rows, i, kind.to_string(), &e)?);
-                }
-                evs.push(e);
-                Ok(())
-            })?;
-            if let Some(l) = current {
-                folded(l, &evs, &mut bookings);
-            }
-        }
+        let Folded {
+            histories,
+            segments,
+            booked,
+        } = fold_chunk(&self.db.conn, &histories_sql(&within, &listed))?;
         let before = self.take_licenses_and_terms(&within, few, &histories, changed)?;
         let old_tiers = self.take_segments(&within, few)?;
         for table in ["bookings", "dirty"] {
-            self.delete_chunk(table, &within)?;
+            delete_chunk(&self.db.conn, table, &within)?;
         }
-        self.write_histories(&histories, &segments)?;
+        write_histories(&self.db.conn, &histories, &segments)?;
         // Every booking is a lifecycle event, so a license whose bookings or segments change
         // is re-folded.
         booked.append_to(&self.db.conn)?;
@@ -304,8 +370,8 @@ impl Store {
     ) -> Result<Before> {
         let mut before = self.before_refold();
         if !before.wanted() && changed.is_none() {
-            self.delete_chunk("licenses", ids)?;
-            self.delete_chunk("terms", ids)?;
+            delete_chunk(&self.db.conn, "licenses", ids)?;
+            delete_chunk(&self.db.conn, "terms", ids)?;
             return Ok(before);
         }
         let mut removed = |table: &str, r: &duckdb::Row| -> Result<()> {
@@ -344,7 +410,7 @@ impl Store {
     fn take_segments(&self, ids: &str, few: bool) -> Result<HashMap<String, Tiers>> {
         let mut old: HashMap<String, Tiers> = HashMap::new();
         if self.counts.latest_counted.is_none() {
-            self.delete_chunk("segments", ids)?;
+            delete_chunk(&self.db.conn, "segments", ids)?;
             return Ok(old);
         }
         self.take_chunk(
@@ -389,7 +455,7 @@ impl Store {
         if few {
             return Ok(());
         }
-        self.delete_chunk(table, ids)
+        delete_chunk(&self.db.conn, table, ids)
     }
 
     /// The re-folded licenses whose tiers change at or before the latest counted call: each
@@ -419,28 +485,123 @@ impl Store {
         }
         retiered
     }
+}
 
-    fn delete_chunk(&self, table: &str, ids: &str) -> Result<()> {
-        self.db
-            .conn
-            .execute_batch(&format!("DELETE FROM {table} WHERE license_id IN {ids}"))?;
-        Ok(())
+/// Re-folds the licenses of `ids` (a relation of `license_id`) on `conn`, inside its
+/// transaction, when no kept table reads the rows it replaces ([`Store::keeps_nothing_derived`]):
+/// [`Store::refresh_chunk`] without the old rows' reads.
+fn refold_plain(conn: &duckdb::Connection, ids: &str) -> Result<u64> {
+    let Folded {
+        histories,
+        segments,
+        booked,
+    } = fold_chunk(conn, &histories_sql(ids, &[]))?;
+    for table in ["licenses", "terms", "segments", "bookings", "dirty"] {
+        delete_chunk(conn, table, ids)?;
     }
+    write_histories(conn, &histories, &segments)?;
+    booked.append_to(conn)?;
+    Ok(histories.len() as u64)
+}
 
-    /// Writes `licenses`, `terms` and `segments` for the chunk's histories, `segments[i]` being
-    /// the covering segments of `histories[i]`: each table's rows in one Arrow batch.
-    fn write_histories(
-        &self,
-        histories: &[(String, History)],
-        segments: &[Vec<SegmentRow>],
-    ) -> Result<()> {
-        use crate::table_rows::Value::{Float, Int, Int32, Text};
-        let mut lic = TableRows::new(LICENSES);
-        let mut terms = TableRows::new(TERMS);
-        for (id, h) in histories {
-            let Some(c) = &h.created else { continue };
-            lic.push([
+/// A chunk's licenses folded: `histories[i]`'s covering segments are `segments[i]`; `booked`,
+/// their booking events with the segments they fall in.
+struct Folded {
+    histories: Vec<(String, History)>,
+    segments: Vec<Vec<SegmentRow>>,
+    booked: BookingRows,
+}
+
+/// Reads the lifecycle rows of `sql` ([`histories_sql`], by license) and folds each license's.
+fn fold_chunk(conn: &duckdb::Connection, sql: &str) -> Result<Folded> {
+    let mut histories: Vec<(String, History)> = Vec::new();
+    let mut segments: Vec<Vec<SegmentRow>> = Vec::new();
+    let mut booked = BookingRows::new();
+    let mut current: Option<String> = None;
+    let mut evs: Vec<LifecycleEvent> = Vec::new();
+    let mut bookings: Vec<Booked> = Vec::new();
+    let mut folded = |l: String, evs: &[LifecycleEvent], bookings: &mut Vec<Booked>| {
+        let h = fold(evs);
+        let covering = covering_segments(&h);
+        booked.add(&l, bookings, &covering);
+        bookings.clear();
+        histories.push((l, h));
+        segments.push(covering);
+    };
+    lifecycle_read::each_row(conn, sql, [], |rows, i| {
+        let license = rows.license_id(i);
+        if current.as_deref() != Some(license) {
+            if let Some(l) = current.take() {
+                folded(l, &evs, &mut bookings);
+            }
+            evs.clear();
+            current = Some(license.to_string());
+        }
+        let e = rows.event(i);
+        let kind = rows.kind(i);
+        if keylens_query::recent::is_booked(kind, e.amount) {
+            bookings.push(Booked::read(rows, i, kind.to_string(), &e)?);
+        }
+        evs.push(e);
+        Ok(())
+    })?;
+    if let Some(l) = current {
+        folded(l, &evs, &mut bookings);
+    }
+    Ok(Folded {
+        histories,
+        segments,
+        booked,
+    })
+}
+
+fn delete_chunk(conn: &duckdb::Connection, table: &str, ids: &str) -> Result<()> {
+    conn.execute_batch(&format!("DELETE FROM {table} WHERE license_id IN {ids}"))?;
+    Ok(())
+}
+
+/// Writes `licenses`, `terms` and `segments` for the chunk's histories, `segments[i]` being
+/// the covering segments of `histories[i]`: each table's rows in one Arrow batch.
+fn write_histories(
+    conn: &duckdb::Connection,
+    histories: &[(String, History)],
+    segments: &[Vec<SegmentRow>],
+) -> Result<()> {
+    use crate::table_rows::Value::{Float, Int, Int32, Text};
+    let mut lic = TableRows::new(LICENSES);
+    let mut terms = TableRows::new(TERMS);
+    for (id, h) in histories {
+        let Some(c) = &h.created else { continue };
+        lic.push([
+            Text(Some(id)),
+            Int(Some(c.at)),
+            Text(c.product.as_deref()),
+            Text(c.model.as_deref()),
+            Text(c.tier.as_deref()),
+            Text(c.region.as_deref()),
+            Text(c.channel.as_deref()),
+            Text(c.account_id.as_deref()),
+            Int(Some(c.seats)),
+            Float(c.amount),
+            Text(c.currency.as_deref()),
+            Int(h.first_activation_at),
+            Int(h.revoked_at),
+            Int(h.revoke_churn_at),
+            Int(h.first_renewal_at),
+            Int(h.first_model_change_at),
+            Int(h.terms.first().map(|t| t.end_at)),
+        ]);
+        for (seq, t) in h.terms.iter().enumerate() {
+            terms.push([
                 Text(Some(id)),
+                Int32(Some(seq as i32)),
+                Int(Some(t.end_at)),
+                Int(Some(t.set_at)),
+                Int(t.prev_end),
+                Int(Some(t.base_start)),
+                Int(t.next_set_at),
+                Float(t.amount),
+                Text(t.currency.as_deref()),
                 Int(Some(c.at)),
                 Text(c.product.as_deref()),
                 Text(c.model.as_deref()),
@@ -448,60 +609,31 @@ impl Store {
                 Text(c.region.as_deref()),
                 Text(c.channel.as_deref()),
                 Text(c.account_id.as_deref()),
-                Int(Some(c.seats)),
-                Float(c.amount),
-                Text(c.currency.as_deref()),
-                Int(h.first_activation_at),
-                Int(h.revoked_at),
                 Int(h.revoke_churn_at),
-                Int(h.first_renewal_at),
-                Int(h.first_model_change_at),
-                Int(h.terms.first().map(|t| t.end_at)),
             ]);
-            for (seq, t) in h.terms.iter().enumerate() {
-                terms.push([
-                    Text(Some(id)),
-                    Int32(Some(seq as i32)),
-                    Int(Some(t.end_at)),
-                    Int(Some(t.set_at)),
-                    Int(t.prev_end),
-                    Int(Some(t.base_start)),
-                    Int(t.next_set_at),
-                    Float(t.amount),
-                    Text(t.currency.as_deref()),
-                    Int(Some(c.at)),
-                    Text(c.product.as_deref()),
-                    Text(c.model.as_deref()),
-                    Text(c.tier.as_deref()),
-                    Text(c.region.as_deref()),
-                    Text(c.channel.as_deref()),
-                    Text(c.account_id.as_deref()),
-                    Int(h.revoke_churn_at),
-                ]);
-            }
         }
-        lic.append_to(&self.db.conn, "licenses")?;
-        terms.append_to(&self.db.conn, "terms")?;
-        let mut segs = TableRows::new(SEGMENTS);
-        for ((id, _), covering) in histories.iter().zip(segments) {
-            for s in covering {
-                segs.push([
-                    Text(Some(id)),
-                    Int(Some(s.from)),
-                    Int(Some(s.to)),
-                    Text(s.tier.as_deref()),
-                    Text(s.model.as_deref()),
-                    Int(s.created_at),
-                    Text(s.product.as_deref()),
-                    Text(s.region.as_deref()),
-                    Text(s.channel.as_deref()),
-                    Text(s.account_id.as_deref()),
-                    Int(s.first_activation_at),
-                ]);
-            }
-        }
-        segs.append_to(&self.db.conn, "segments")
     }
+    lic.append_to(conn, "licenses")?;
+    terms.append_to(conn, "terms")?;
+    let mut segs = TableRows::new(SEGMENTS);
+    for ((id, _), covering) in histories.iter().zip(segments) {
+        for s in covering {
+            segs.push([
+                Text(Some(id)),
+                Int(Some(s.from)),
+                Int(Some(s.to)),
+                Text(s.tier.as_deref()),
+                Text(s.model.as_deref()),
+                Int(s.created_at),
+                Text(s.product.as_deref()),
+                Text(s.region.as_deref()),
+                Text(s.channel.as_deref()),
+                Text(s.account_id.as_deref()),
+                Int(s.first_activation_at),
+            ]);
+        }
+    }
+    segs.append_to(conn, "segments")
 }
 
 /// The `licenses` table's columns, in its order.
@@ -585,6 +717,26 @@ fn histories_sql(within: &str, listed: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use crate::table_rows::assert_columns_are_the_tables;
+
+    #[test]
+    fn two_connections_refold_an_even_number_of_chunks_each_filling_a_row_group() {
+        use super::{plain_chunks, ROW_GROUP};
+        // The 1M import: eight chunks of 123,753 licenses, not ten of 99,003.
+        assert_eq!(plain_chunks(990_031, 200_000), 8);
+        for total in [2 * ROW_GROUP, 3 * ROW_GROUP - 1, 1_000_000, 5_000_000] {
+            let chunks = plain_chunks(total, 200_000);
+            assert_eq!(chunks % 2, 0, "{total}");
+            assert!(
+                chunks >= 2 && total / chunks >= ROW_GROUP,
+                "{total}: {chunks}"
+            );
+        }
+        // Fewer than two row groups' worth: one connection, as before.
+        assert!(plain_chunks(2 * ROW_GROUP - 1, 200_000) < 2);
+        // Chunks set smaller than a row group (tests): whole chunks of that size.
+        assert_eq!(plain_chunks(300, 30), 10);
+        assert_eq!(plain_chunks(299, 30), 8);
+    }
 
     /// The appender is positional and does not cast: each list must be its table's columns, in
     /// order, of their types.

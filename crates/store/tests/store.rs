@@ -1704,6 +1704,42 @@ fn derived_rows(s: &Store) -> Vec<Vec<Vec<keylens_query::Cell>>> {
 }
 
 #[test]
+fn a_new_stores_refold_in_chunks_on_two_connections_writes_what_one_chunk_writes() {
+    // Nothing counted or spread yet, as after an import into a new store: the chunks are
+    // re-folded two at a time on two connections (derive.rs, `refold_plain_chunks`).
+    let events = keylens_generate::validated_events(&keylens_generate::Spec {
+        licenses: 300,
+        seed: 6,
+        days: 365,
+        end: parse_rfc3339("2026-11-01T00:00:00Z").unwrap(),
+    });
+    let derived = |chunk: Option<i64>| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        if let Some(n) = chunk {
+            s.set_chunk_licenses(n);
+        }
+        s.append(&events).unwrap();
+        let dirty = count(&s, "SELECT count(DISTINCT license_id) FROM dirty");
+        let mut reports = Vec::new();
+        let refolded = s
+            .refresh_with(&mut |done, total| reports.push((done, total)))
+            .unwrap();
+        assert_eq!(refolded, dirty as u64);
+        // Each report counts the chunks committed on either connection; the last, all of them.
+        assert!(reports.windows(2).all(|w| w[0].0 <= w[1].0), "{reports:?}");
+        assert_eq!(reports.last(), Some(&(refolded, refolded)));
+        (derived_rows(&s), dirty)
+    };
+    let (one, dirty) = derived(None);
+    assert!(dirty > 250, "{dirty} licenses re-folded");
+    assert!(one.iter().take(4).all(|rows| !rows.is_empty()));
+    // An even number of chunks of at least 30 licenses (derive.rs, `plain_chunks`).
+    let (many, _) = derived(Some(30));
+    assert_eq!(many, one);
+}
+
+#[test]
 fn a_refold_in_many_chunks_writes_what_one_chunk_writes() {
     // A year of 300 licenses. The lifecycle events of about half of them arrive after every
     // other event was stored, derived and its calls counted: their re-fold writes their rows for
