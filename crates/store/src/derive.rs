@@ -19,7 +19,8 @@ use std::collections::{BTreeSet, HashMap};
 /// schema 11), so a large backlog pays per chunk: at
 /// 1M licenses 20 chunks of 50,000 took 106-107 s, 5 of 200,000 took 40-42 s, for 190 MB
 /// more at the refresh's peak (1.63 -> 1.82 GB in the import, below its peak while appending;
-/// BENCHMARKS.md, "Session 12").
+/// BENCHMARKS.md, "Session 12"). Re-folded two at a time ([`Store::refold_plain_chunks`]),
+/// chunks are about half this size ([`plain_chunks`]).
 pub(crate) const CHUNK_LICENSES: i64 = 200_000;
 
 /// Rows of a DuckDB row group. A transaction's rows of a table are written straight into the
