@@ -30,7 +30,7 @@ pub(crate) const CHUNK_LICENSES: i64 = 200_000;
 const ROW_GROUP: i64 = 122_880;
 
 /// How many chunks [`Store::refold_plain_chunks`] re-folds `total` licenses in, two at a time:
-/// about half of `chunk` licenses each (the memory of one chunk re-folded alone), but at least
+/// about half of `chunk` licenses each (two in memory about as much as one chunk), but at least
 /// a row group's worth (each chunk's `licenses` rows then skip the write-ahead log: with ten
 /// chunks of 99,000 at 1M licenses the import's checkpoints took 3 s more) or a whole `chunk`
 /// where tests set it smaller; an even number of them, so that neither connection ends alone.
