@@ -233,12 +233,29 @@ impl Store {
         };
         let other = self.db.conn.try_clone()?;
         let work = &work;
-        std::thread::scope(|scope| {
+        // DuckDB's threads are the database's: one each while the two connections re-fold.
+        // With its second thread, each COMMIT's caller spun on DuckDB's task queue while that
+        // thread did the commit's work (`pthread_mutex_lock` 5.5% of the re-fold's samples,
+        // 4.7% under `ConcurrentQueue::DequeueFromProducer`), a core the other connection
+        // wanted: at 1M the re-fold took 9.7 / 11.1 against 11.9 / 11.6 s (BENCHMARKS.md,
+        // "Session 26").
+        let threads: i64 =
+            self.db
+                .conn
+                .query_row("SELECT current_setting('threads')", [], |r| r.get(0))?;
+        self.db.conn.execute_batch("SET threads = 1")?;
+        let result = std::thread::scope(|scope| {
             let helper = scope.spawn(move || work(&other, &mut |_| {}));
             let mine = work(&self.db.conn, &mut |d| progress(d, total as u64));
             let theirs = helper.join().expect("a re-folding thread does not panic");
             mine.and(theirs)
-        })?;
+        });
+        let restored = self
+            .db
+            .conn
+            .execute_batch(&format!("SET threads = {threads}"));
+        result?;
+        restored?;
         let done = done.into_inner();
         progress(done, total as u64);
         Ok(done)

@@ -1721,11 +1721,15 @@ fn a_new_stores_refold_in_chunks_on_two_connections_writes_what_one_chunk_writes
         }
         s.append(&events).unwrap();
         let dirty = count(&s, "SELECT count(DISTINCT license_id) FROM dirty");
+        let threads = "SELECT CAST(current_setting('threads') AS BIGINT)";
+        let before = count(&s, threads);
         let mut reports = Vec::new();
         let refolded = s
             .refresh_with(&mut |done, total| reports.push((done, total)))
             .unwrap();
         assert_eq!(refolded, dirty as u64);
+        // DuckDB's threads, one while the two connections re-fold, are given back.
+        assert_eq!(count(&s, threads), before);
         // Each report counts the chunks committed on either connection; the last, all of them.
         assert!(reports.windows(2).all(|w| w[0].0 <= w[1].0), "{reports:?}");
         assert_eq!(reports.last(), Some(&(refolded, refolded)));
