@@ -185,8 +185,8 @@ impl Store {
     /// Re-folds the `chunks` of `todo` ([`refold_plain`], a transaction each) on two
     /// connections at once: a chunk's re-fold runs on one thread (reading, folding, DuckDB
     /// compressing what it appends at commit), and one connection left the second core idle
-    /// through it; at 1M licenses the re-fold took 10.4-12.4 against 16.5-17.3 s, the import
-    /// 84.1-87.3 against 90.6-92.0 s (BENCHMARKS.md, "Session 26"). Chunks touch disjoint
+    /// through it; at 1M licenses the re-fold took 9.9-10.5 against 16.3-17.3 s, the import
+    /// 85.05 / 86.14 against 90.05 / 92.28 s (BENCHMARKS.md, "Session 26"). Chunks touch disjoint
     /// licenses' rows, so their transactions never conflict. A chunk that fails rolls back
     /// alone; the other connection stops after its current chunk, and the licenses left stay in
     /// `dirty` for the next refresh.
