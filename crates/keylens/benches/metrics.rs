@@ -38,11 +38,11 @@ fn store() -> (Store, String) {
         };
         let now = end + 86_400_000_000;
         // Appended in batches the size of `keylens import`'s commits (one DuckDB row group).
-        let mut batch = Vec::with_capacity(122_880);
+        let mut batch = Vec::with_capacity(keylens_store::ROW_GROUP_ROWS);
         keylens_generate::generate(&spec, &mut |e| {
             let v = serde_json::to_value(e).unwrap();
             batch.push(keylens_event::validate(&v, now).unwrap());
-            if batch.len() == 122_880 {
+            if batch.len() == keylens_store::ROW_GROUP_ROWS {
                 store.append(&batch).unwrap();
                 batch.clear();
             }

@@ -23,11 +23,8 @@ use std::collections::{BTreeSet, HashMap};
 /// chunks are about half this size ([`plain_chunks`]).
 pub(crate) const CHUNK_LICENSES: i64 = 200_000;
 
-/// Rows of a DuckDB row group. A transaction's rows of a table are written straight into the
-/// file as compressed row groups when they fill one (or the table is empty); fewer go through
-/// the write-ahead log and are compressed again at the next checkpoint. `keylens import`'s
-/// batches are this size for the same reason.
-const ROW_GROUP: i64 = 122_880;
+/// [`crate::ROW_GROUP_ROWS`] in the `i64` the license counts here are kept in.
+const ROW_GROUP: i64 = crate::ROW_GROUP_ROWS as i64;
 
 /// How many chunks [`Store::refold_plain_chunks`] re-folds `total` licenses in, two at a time:
 /// about half of `chunk` licenses each (two in memory about as much as one chunk), but at least

@@ -154,6 +154,13 @@ pub(crate) fn transaction<T>(
     }
 }
 
+/// Rows of a DuckDB row group. A transaction's rows of a table are written straight into the
+/// file as compressed row groups when they fill one (or the table is empty); fewer go through
+/// the write-ahead log and are compressed again at the next checkpoint. `keylens import`'s
+/// batches are this size, and a new store's re-fold chunks at least this many licenses, for
+/// that reason.
+pub const ROW_GROUP_ROWS: usize = 122_880;
+
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "keylens.duckdb";
 

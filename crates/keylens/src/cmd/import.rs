@@ -18,7 +18,7 @@ use std::path::PathBuf;
 /// Events appended per transaction: one DuckDB row group (122,880 rows), so a commit writes
 /// whole row groups to the database file instead of logging rows to the WAL and copying them
 /// again at the next checkpoint (measured: half the storing time of 20,000-event commits).
-const BATCH: usize = 122_880;
+const BATCH: usize = keylens_store::ROW_GROUP_ROWS;
 
 pub fn run(data: &Target, files: &[PathBuf], format: InputFormat, map: &[String]) -> Result<u8> {
     let csv_map =
