@@ -138,11 +138,14 @@ impl Store {
             self.known_dirty = Some(BTreeSet::new());
             return Ok(0);
         }
-        let two_at_once = changed.is_none()
-            && self.keeps_nothing_derived()
-            && plain_chunks(total, self.chunk_licenses) > 1;
-        let chunks = if two_at_once {
+        let plain = if changed.is_none() && self.keeps_nothing_derived() {
             plain_chunks(total, self.chunk_licenses)
+        } else {
+            0
+        };
+        let two_at_once = plain > 1;
+        let chunks = if two_at_once {
+            plain
         } else {
             (total + self.chunk_licenses - 1) / self.chunk_licenses
         };
