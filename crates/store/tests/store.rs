@@ -1703,16 +1703,21 @@ fn derived_rows(s: &Store) -> Vec<Vec<Vec<keylens_query::Cell>>> {
     .collect()
 }
 
+/// A year of 300 generated licenses' events, ending 2026-11-01: the chunked re-folds' input.
+fn a_year_of_300_licenses(seed: u64) -> Vec<Event> {
+    keylens_generate::validated_events(&keylens_generate::Spec {
+        licenses: 300,
+        seed,
+        days: 365,
+        end: parse_rfc3339("2026-11-01T00:00:00Z").unwrap(),
+    })
+}
+
 #[test]
 fn a_new_stores_refold_in_chunks_on_two_connections_writes_what_one_chunk_writes() {
     // Nothing counted or spread yet, as after an import into a new store: the chunks are
     // re-folded two at a time on two connections (derive.rs, `refold_plain_chunks`).
-    let events = keylens_generate::validated_events(&keylens_generate::Spec {
-        licenses: 300,
-        seed: 6,
-        days: 365,
-        end: parse_rfc3339("2026-11-01T00:00:00Z").unwrap(),
-    });
+    let events = a_year_of_300_licenses(6);
     let derived = |chunk: Option<i64>| {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(dir.path()).unwrap();
@@ -1749,12 +1754,7 @@ fn a_refold_in_many_chunks_writes_what_one_chunk_writes() {
     // other event was stored, derived and its calls counted: their re-fold writes their rows for
     // the first time and re-tiers their counted calls, for more licenses than a store remembers
     // marking, so it reads `dirty` and goes in chunks.
-    let events = keylens_generate::validated_events(&keylens_generate::Spec {
-        licenses: 300,
-        seed: 5,
-        days: 365,
-        end: parse_rfc3339("2026-11-01T00:00:00Z").unwrap(),
-    });
+    let events = a_year_of_300_licenses(5);
     let is_late = |e: &&Event| {
         e.kind().is_lifecycle()
             && e.license_id
