@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What each column of the stored events costs DuckDB to write, and what splitting them costs.
 
-Usage: scripts/duckdb-column-cost.py STORE.duckdb [columns|split|forced|tables] [ROUNDS]
+Usage: scripts/duckdb-column-cost.py STORE.duckdb [columns|split|forced|types|tables] [ROUNDS]
 
 Reads the events of the first eight appends of a keylens store (opened read-only; 983,040
 events in the benchmark stores, whose appends are 122,880 events each), in the order each append
@@ -18,12 +18,16 @@ from the Arrow batch, then `COMMIT`. Needs DuckDB's Python package (1.5.6 measur
 - `forced`: the narrow events (their 16 columns) into a table whose columns' compression DuckDB
   chooses, against one with the compression schema 14 sets for some (`FORCED`), ROUNDS times,
   alternating; then each column's methods in both files.
+- `types`: the narrow events into the table schema 14 creates, against the same table with
+  other types or compression for some columns (`TYPED`): `type`, `country` and `result` as
+  DuckDB `ENUM`s or as integer codes, `id` uncompressed, `license_id`, `machine_id` and `ip`
+  FSST; ROUNDS times, alternating, with each file's size (session 27, measured, not built).
 - `tables`: each table an import writes (the events' two, `lifecycle`, and the derived ones),
   its first 491,520 rows (four row groups) copied into a fresh file under the store's own
   `CREATE TABLE` statement (its compression settings too), a row group per transaction, ROUNDS
   times (default 3): what a row of each costs to write.
 
-BENCHMARKS.md, "Session 21", "Session 23" and "Session 24", has its figures.
+BENCHMARKS.md, "Session 21", "Session 23", "Session 24" and "Session 27", has its figures.
 """
 
 import os
@@ -32,6 +36,7 @@ import tempfile
 import time
 
 import duckdb
+import pyarrow as pa
 import pyarrow.compute as pc
 
 ROW_GROUP = 122_880
@@ -128,17 +133,25 @@ def split(rows, rounds):
             )
 
 
-def forced(rows, rounds):
+# The SQL type of each Arrow type the narrow events' columns have.
+SQL_TYPE = {"string": "VARCHAR", "int64": "BIGINT", "double": "DOUBLE"}
+
+
+def narrow_of(rows):
+    """The events of `rows` with no value outside the narrow columns, those columns only."""
     fits = pc.is_null(rows["user_id"])
     for c in rows.column_names:
         if c not in NARROW:
             fits = pc.and_kleene(fits, pc.is_null(rows[c]))
-    narrow = rows.filter(fits).select(NARROW)
-    sql_type = {"string": "VARCHAR", "int64": "BIGINT", "double": "DOUBLE"}
+    return rows.filter(fits).select(NARROW)
+
+
+def forced(rows, rounds):
+    narrow = narrow_of(rows)
 
     def table(con, chosen):
         columns = ", ".join(
-            f"{f.name} {sql_type[str(f.type)]}"
+            f"{f.name} {SQL_TYPE[str(f.type)]}"
             + (f" USING COMPRESSION {FORCED[f.name]}" if chosen and f.name in FORCED else "")
             for f in narrow.schema
         )
@@ -161,6 +174,64 @@ def forced(rows, rounds):
                 print(f"{name}: {took / written * 1e6:.3f} us/row over {written} rows, {size:.1f} MB")
     for name, columns in methods.items():
         print(name, dict(sorted(columns)))
+
+
+# The license types, then the custom one the generator sends, in `ENUM` and code order.
+TYPES = [
+    "license.created", "license.assigned", "license.activated", "license.activation_failed",
+    "license.deactivated", "license.validated", "license.upgraded", "license.renewed",
+    "license.expired", "license.suspended", "license.reinstated", "license.revoked",
+    "license.usage", "custom.feature_used",
+]
+COUNTRIES = [chr(a) + chr(b) for a in range(65, 91) for b in range(65, 91)]
+RESULTS = ["valid", "invalid"]
+
+
+def enum(values):
+    return "ENUM(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+# Variants of schema 14's `narrow_events`: column -> its declaration, where it differs.
+TYPED = {
+    "schema 14": {},
+    "enums": {"type": enum(TYPES), "country": enum(COUNTRIES), "result": enum(RESULTS)},
+    "codes": {"type": "UTINYINT", "country": "USMALLINT", "result": "UTINYINT"},
+    "id uncompressed": {"id": "VARCHAR USING COMPRESSION uncompressed"},
+    "ids fsst": {c: "VARCHAR USING COMPRESSION fsst" for c in ("license_id", "machine_id", "ip")},
+}
+
+
+def coded(rows):
+    """`rows` with `type`, `country` and `result` as the integer codes of the `codes` variant."""
+    codes = {
+        "type": (pa.uint8(), {v: i for i, v in enumerate(TYPES)}.get),
+        "country": (pa.uint16(), lambda c: (ord(c[0]) - 65) * 26 + ord(c[1]) - 65),
+        "result": (pa.uint8(), RESULTS.index),
+    }
+    for name, (arrow_type, code) in codes.items():
+        values = [None if v is None else code(v) for v in rows[name].to_pylist()]
+        rows = rows.set_column(rows.column_names.index(name), name, pa.array(values, arrow_type))
+    return rows
+
+
+def types(rows, rounds):
+    narrow = narrow_of(rows)
+    inputs = {"codes": coded(narrow)}
+    for _ in range(rounds):
+        for name, changed in TYPED.items():
+            columns = []
+            for f in narrow.schema:
+                declared = SQL_TYPE[str(f.type)]
+                if f.name in FORCED:
+                    declared += f" USING COMPRESSION {FORCED[f.name]}"
+                columns.append(f"{f.name} {changed.get(f.name, declared)}")
+            with tempfile.TemporaryDirectory() as tmp:
+                con = fresh(tmp, "t")
+                con.execute(f"CREATE TABLE t ({', '.join(columns)})")
+                took, written = write(con, "t", inputs.get(name, narrow), narrow.num_rows)
+                con.close()
+                size = os.path.getsize(os.path.join(tmp, "t.duckdb")) / 1e6
+                print(f"{name:16s} {took / written * 1e6:.3f} us/row over {written} rows, {size:.1f} MB")
 
 
 TABLES = [
@@ -200,6 +271,8 @@ def main() -> None:
         split(rows, rounds)
     elif mode == "forced":
         forced(rows, rounds)
+    elif mode == "types":
+        types(rows, rounds)
     else:
         sys.exit(__doc__)
 
