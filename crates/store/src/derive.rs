@@ -5,12 +5,12 @@ use crate::bookings::{Booked, BookingRows, BOOKED_COLUMNS};
 use crate::lifecycle_read::{self, LIFECYCLE_COLUMNS};
 use crate::live::{LICENSE_COLUMNS, TERM_COLUMNS};
 use crate::retier::{first_tier_change, tiers_of, Tiers};
-use crate::table_rows::{Columns, TableRows, Type};
+use crate::table_rows::{Columns, TableRows, Type, Value};
 use crate::validation_counts::IMPORT_CATCH_UP_SLICE;
 use crate::watch::Before;
 use crate::{Result, Store};
 use keylens_lifecycle::live::LiveRow;
-use keylens_lifecycle::{covering_segments, fold, History, LifecycleEvent, SegmentRow};
+use keylens_lifecycle::{covering_segments, fold, Created, History, LifecycleEvent, SegmentRow};
 use keylens_query::{Dialect, DuckDbDialect};
 use std::collections::{BTreeSet, HashMap};
 
@@ -578,6 +578,21 @@ fn delete_chunk(conn: &duckdb::Connection, table: &str, ids: &str) -> Result<()>
     Ok(())
 }
 
+/// The creation's instant and attributes, which a `licenses` row and each of its `terms` rows
+/// carry, in this order, in both tables ([`LICENSES`], [`TERMS`]).
+fn creation(c: &Created) -> [Value<'_>; 7] {
+    use crate::table_rows::Value::{Int, Text};
+    [
+        Int(Some(c.at)),
+        Text(c.product.as_deref()),
+        Text(c.model.as_deref()),
+        Text(c.tier.as_deref()),
+        Text(c.region.as_deref()),
+        Text(c.channel.as_deref()),
+        Text(c.account_id.as_deref()),
+    ]
+}
+
 /// Writes `licenses`, `terms` and `segments` for the chunk's histories, `segments[i]` being
 /// the covering segments of `histories[i]`: each table's rows in one Arrow batch.
 fn write_histories(
@@ -590,15 +605,7 @@ fn write_histories(
     let mut terms = TableRows::new(TERMS);
     for (id, h) in histories {
         let Some(c) = &h.created else { continue };
-        lic.push([
-            Text(Some(id)),
-            Int(Some(c.at)),
-            Text(c.product.as_deref()),
-            Text(c.model.as_deref()),
-            Text(c.tier.as_deref()),
-            Text(c.region.as_deref()),
-            Text(c.channel.as_deref()),
-            Text(c.account_id.as_deref()),
+        lic.push([Text(Some(id))].into_iter().chain(creation(c)).chain([
             Int(Some(c.seats)),
             Float(c.amount),
             Text(c.currency.as_deref()),
@@ -608,27 +615,24 @@ fn write_histories(
             Int(h.first_renewal_at),
             Int(h.first_model_change_at),
             Int(h.terms.first().map(|t| t.end_at)),
-        ]);
+        ]));
         for (seq, t) in h.terms.iter().enumerate() {
-            terms.push([
-                Text(Some(id)),
-                Int32(Some(seq as i32)),
-                Int(Some(t.end_at)),
-                Int(Some(t.set_at)),
-                Int(t.prev_end),
-                Int(Some(t.base_start)),
-                Int(t.next_set_at),
-                Float(t.amount),
-                Text(t.currency.as_deref()),
-                Int(Some(c.at)),
-                Text(c.product.as_deref()),
-                Text(c.model.as_deref()),
-                Text(c.tier.as_deref()),
-                Text(c.region.as_deref()),
-                Text(c.channel.as_deref()),
-                Text(c.account_id.as_deref()),
-                Int(h.revoke_churn_at),
-            ]);
+            terms.push(
+                [
+                    Text(Some(id)),
+                    Int32(Some(seq as i32)),
+                    Int(Some(t.end_at)),
+                    Int(Some(t.set_at)),
+                    Int(t.prev_end),
+                    Int(Some(t.base_start)),
+                    Int(t.next_set_at),
+                    Float(t.amount),
+                    Text(t.currency.as_deref()),
+                ]
+                .into_iter()
+                .chain(creation(c))
+                .chain([Int(h.revoke_churn_at)]),
+            );
         }
     }
     lic.append_to(conn, "licenses")?;
