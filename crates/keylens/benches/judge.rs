@@ -3,8 +3,10 @@
 //! `POST /v1/events` do, against the same lines only parsed into a `serde_json::Value` (what
 //! reading an event cost before the one-pass reader); then the judged events prepared for the
 //! embedded store (sorted and turned into Arrow columns, then dropped) in batches of 1,000, as a
-//! server's request tasks do, and as one batch of the whole stream, the nearest it has to the
-//! 122,880 events of a batch of `keylens import`'s reading thread.
+//! server's request tasks do, of 8,000 and 10,000 (either side of the size from which the
+//! columns are built in the events' order and then moved, `TAKEN_FROM` in the store's
+//! append.rs), and as one batch of the whole stream, the nearest it has to the 122,880 events of
+//! a batch of `keylens import`'s reading thread.
 //! Run: `source scripts/env.sh && cargo bench -p keylens --bench judge`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -56,7 +58,7 @@ fn judge(c: &mut Criterion) {
         .enumerate()
         .map(|(i, l)| judge_line(l, i, now).unwrap())
         .collect();
-    for size in [1_000, events.len()] {
+    for size in [1_000, 8_000, 10_000, events.len()] {
         let batches: Vec<Vec<keylens_event::Event>> =
             events.chunks(size).map(<[_]>::to_vec).collect();
         g.bench_function(format!("prepare in batches of {size}"), |b| {
