@@ -16,5 +16,5 @@ pub mod validate;
 
 pub use batch::{parse_body, BatchAnswer, Rejection};
 pub use duration::IsoDuration;
-pub use event::{Event, EventType, Text};
+pub use event::{Event, EventType, Text, Wide};
 pub use validate::{validate, FieldError, FIELDS};

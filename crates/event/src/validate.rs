@@ -2,7 +2,7 @@
 //! reported with the field it concerns and a message that says how to fix it.
 
 use crate::duration::IsoDuration;
-use crate::event::{Event, EventType, Text};
+use crate::event::{Event, EventType, Text, Wide};
 use crate::fields::{Fields, Raw};
 use crate::time::{format_rfc3339, parse_rfc3339, EARLIEST, MICROS_PER_DAY};
 use serde_json::Value;
@@ -133,20 +133,25 @@ pub fn validate_fields(obj: &Fields, now: i64) -> Result<Event, FieldError> {
             return Err(err("license_id", "must be 1-256 characters"));
         }
     }
-    e.user_id = opt_str(obj, "user_id")?;
-    e.account_id = opt_str(obj, "account_id")?;
-    e.product = opt_str(obj, "product")?;
-    e.tier = opt_str(obj, "tier")?;
-    e.model = opt_str(obj, "model")?;
-    e.region = opt_str(obj, "region")?;
-    e.channel = opt_str(obj, "channel")?;
+    // The fields behind the event's one pointer, gathered here: allocated below only if one
+    // is set (not for nine events in ten).
+    let mut w = Wide {
+        user_id: opt_str(obj, "user_id")?,
+        account_id: opt_str(obj, "account_id")?,
+        product: opt_str(obj, "product")?,
+        tier: opt_str(obj, "tier")?,
+        model: opt_str(obj, "model")?,
+        region: opt_str(obj, "region")?,
+        channel: opt_str(obj, "channel")?,
+        from_version: opt_str(obj, "from_version")?,
+        reason: opt_str(obj, "reason")?,
+        ..Wide::default()
+    };
     e.machine_id = opt_str(obj, "machine_id")?;
     e.version = opt_str(obj, "version")?;
-    e.from_version = opt_str(obj, "from_version")?;
-    e.reason = opt_str(obj, "reason")?;
     e.code = opt_str(obj, "code")?;
     e.result = opt_str(obj, "result")?;
-    e.meter = opt_str(obj, "meter")?;
+    w.meter = opt_str(obj, "meter")?;
     e.source = opt_str(obj, "source")?;
 
     e.ip = opt_str(obj, "ip")?;
@@ -185,21 +190,21 @@ pub fn validate_fields(obj: &Fields, now: i64) -> Result<Event, FieldError> {
             return Err(err("lon", "must be between -180 and 180"));
         }
     }
-    e.amount = non_negative(obj, "amount")?;
-    e.currency = opt_str(obj, "currency")?;
-    if let Some(c) = &e.currency {
+    w.amount = non_negative(obj, "amount")?;
+    w.currency = opt_str(obj, "currency")?;
+    if let Some(c) = &w.currency {
         if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(err(
                 "currency",
                 format!("'{c}' is not an ISO 4217 code (three upper-case letters, e.g. EUR)"),
             ));
         }
-    } else if e.amount.is_some() {
-        e.currency = Some(Text::const_new("USD"));
+    } else if w.amount.is_some() {
+        w.currency = Some(Text::const_new("USD"));
     }
     match obj.named("seats") {
         None | Some(Raw::Null) => {}
-        Some(Raw::Int(n)) if *n >= 1 => e.seats = Some(*n),
+        Some(Raw::Int(n)) if *n >= 1 => w.seats = Some(*n),
         Some(_) => return Err(err("seats", "must be an integer >= 1")),
     }
     let term = match opt_str(obj, "term")? {
@@ -208,16 +213,16 @@ pub fn validate_fields(obj: &Fields, now: i64) -> Result<Event, FieldError> {
             if d.is_zero() {
                 return Err(err("term", "must be longer than zero"));
             }
-            e.term = Some(d.to_string().into());
+            w.term = Some(d.to_string().into());
             Some(d)
         }
         None => None,
     };
     if let Some(x) = opt_str(obj, "expires_at")? {
-        e.expires_at = Some(parse_rfc3339(&x).map_err(|m| err("expires_at", m))?);
+        w.expires_at = Some(parse_rfc3339(&x).map_err(|m| err("expires_at", m))?);
     }
     e.latency_ms = non_negative(obj, "latency_ms")?;
-    e.quantity = opt_num(obj, "quantity")?;
+    w.quantity = opt_num(obj, "quantity")?;
     match obj.named("properties") {
         None | Some(Raw::Null) => {}
         Some(Raw::Object(p)) => {
@@ -228,11 +233,14 @@ pub fn validate_fields(obj: &Fields, now: i64) -> Result<Event, FieldError> {
                     format!("is {} bytes serialised; the limit is 8 KiB", s.len()),
                 ));
             }
-            e.properties = Some(s);
+            w.properties = Some(s);
         }
         Some(_) => return Err(err("properties", "must be a JSON object")),
     }
 
+    if w != Wide::NONE {
+        e.wide = Some(Box::new(w));
+    }
     type_rules(&kind, &mut e, term)?;
     e.kind = Some(kind);
     Ok(e)
@@ -256,15 +264,15 @@ fn type_rules(
     };
     match kind {
         EventType::Created => {
-            need(&e.product, "product")?;
-            need(&e.model, "model")?;
-            if e.expires_at.is_none() {
+            need(&e.wide().product, "product")?;
+            need(&e.wide().model, "model")?;
+            if e.wide().expires_at.is_none() {
                 if let Some(d) = term {
-                    e.expires_at = Some(d.add_to(e.timestamp));
+                    e.wide_mut().expires_at = Some(d.add_to(e.timestamp));
                 }
             }
         }
-        EventType::Assigned if e.user_id.is_none() && e.account_id.is_none() => {
+        EventType::Assigned if e.wide().user_id.is_none() && e.wide().account_id.is_none() => {
             return Err(err(
                 "user_id",
                 "license.assigned needs user_id or account_id",
@@ -272,7 +280,7 @@ fn type_rules(
         }
         EventType::Activated | EventType::Deactivated => need(&e.machine_id, "machine_id")?,
         EventType::ActivationFailed => {
-            let r = e.reason.as_deref().ok_or_else(|| {
+            let r = e.wide().reason.as_deref().ok_or_else(|| {
                 err(
                     "reason",
                     format!(
@@ -298,23 +306,25 @@ fn type_rules(
                 ))
             }
         },
-        EventType::Upgraded if e.version.is_none() && e.tier.is_none() && e.model.is_none() => {
+        EventType::Upgraded
+            if e.version.is_none() && e.wide().tier.is_none() && e.wide().model.is_none() =>
+        {
             return Err(err(
                 "version",
                 "license.upgraded needs at least one of version, tier, model",
             ));
         }
-        EventType::Renewed if e.expires_at.is_none() && term.is_none() => {
+        EventType::Renewed if e.wide().expires_at.is_none() && term.is_none() => {
             return Err(err(
                 "expires_at",
                 "license.renewed needs expires_at or term",
             ));
         }
         EventType::Usage => {
-            if e.quantity.is_none() {
+            if e.wide().quantity.is_none() {
                 return Err(err("quantity", "is required for license.usage"));
             }
-            need(&e.meter, "meter")?;
+            need(&e.wide().meter, "meter")?;
         }
         _ => {}
     }
@@ -391,14 +401,37 @@ mod tests {
     fn a_good_created_event_passes() {
         let e = validate(&created(), now()).unwrap();
         assert_eq!(e.kind(), &EventType::Created);
-        assert_eq!(e.expires_at, None);
+        assert_eq!(e.wide().expires_at, None);
+    }
+
+    #[test]
+    fn a_validation_call_takes_no_wide_fields_and_a_creation_keeps_its_own() {
+        let call = json!({"id": "v1", "type": "license.validated",
+                          "timestamp": "2026-01-01T00:00:00Z", "license_id": "L1",
+                          "machine_id": "m1", "result": "valid", "latency_ms": 12});
+        let e = validate(&call, now()).unwrap();
+        assert!(
+            e.wide.is_none(),
+            "no allocation for an event without wide fields"
+        );
+        assert_eq!(e.wide(), &Wide::NONE);
+        let e = validate(&with(created(), "tier", json!("pro")), now()).unwrap();
+        let wide = e.wide.as_deref().expect("a creation has wide fields");
+        assert_eq!(
+            (
+                wide.product.as_deref(),
+                wide.model.as_deref(),
+                wide.tier.as_deref()
+            ),
+            (Some("app"), Some("subscription"), Some("pro"))
+        );
     }
 
     #[test]
     fn term_gives_expires_at_on_creation() {
         let e = validate(&with(created(), "term", json!("P1M")), now()).unwrap();
         assert_eq!(
-            e.expires_at,
+            e.wide().expires_at,
             Some(parse_rfc3339("2026-02-01T00:00:00Z").unwrap())
         );
     }
@@ -519,7 +552,7 @@ mod tests {
     #[test]
     fn currency_defaults_to_usd_with_amount() {
         let e = validate(&with(created(), "amount", json!(10)), now()).unwrap();
-        assert_eq!(e.currency.as_deref(), Some("USD"));
+        assert_eq!(e.wide().currency.as_deref(), Some("USD"));
     }
 
     #[test]

@@ -95,7 +95,9 @@ impl RecentEvents {
     /// a booking with its currency (a writer copies only these out of a commit).
     pub fn keeps(e: &Event) -> bool {
         *e.kind() == EventType::ActivationFailed
-            || (BOOKING_TYPES.contains(e.kind()) && e.amount.is_some() && e.currency.is_some())
+            || (BOOKING_TYPES.contains(e.kind())
+                && e.wide().amount.is_some()
+                && e.wide().currency.is_some())
     }
 
     /// Counts one newly stored event (call once per event, after its commit).
@@ -105,7 +107,7 @@ impl RecentEvents {
         }
         if *e.kind() == EventType::ActivationFailed {
             self.failed.push(e.timestamp);
-        } else if let (Some(amount), Some(currency)) = (e.amount, &e.currency) {
+        } else if let (Some(amount), Some(currency)) = (e.wide().amount, &e.wide().currency) {
             self.bookings.push(Booking {
                 ts: e.timestamp,
                 currency: currency.to_string(),
@@ -186,6 +188,7 @@ fn cell_f64(c: &Cell) -> Option<f64> {
 mod tests {
     use super::*;
     use keylens_event::time::parse_rfc3339;
+    use keylens_event::Wide;
 
     fn at(s: &str) -> i64 {
         parse_rfc3339(s).unwrap()
@@ -197,8 +200,11 @@ mod tests {
             kind: Some(kind),
             timestamp: at(ts),
             license_id: Some("L".into()),
-            amount,
-            currency: amount.map(|_| "EUR".into()),
+            wide: Some(Box::new(Wide {
+                amount,
+                currency: amount.map(|_| "EUR".into()),
+                ..Wide::default()
+            })),
             ..Event::default()
         }
     }

@@ -272,7 +272,7 @@ fn a_bulk_append_stores_the_rows_and_dirty_licenses_of_a_plain_one() {
 fn events_with_no_value_outside_the_narrow_columns_are_stored_there_and_read_back_whole() {
     let tiered = {
         let mut e = event("v2", "license.validated", "L1", 3);
-        e.tier = Some("pro".into());
+        e.wide_mut().tier = Some("pro".into());
         e
     };
     let events = vec![
