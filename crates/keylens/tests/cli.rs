@@ -854,3 +854,75 @@ fn memory_limit_is_set_from_the_environment_and_checked() {
         "{err}"
     );
 }
+
+/// Imports `bytes` once as a file (read through a memory mapping) and once on stdin (read
+/// through a buffer), each into a fresh store: the exit codes and answers.
+fn import_as_file_and_on_stdin(bytes: &[u8]) -> [(Option<i32>, String); 2] {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.ndjson");
+    std::fs::write(&file, bytes).unwrap();
+    let store = |name: &str| dir.path().join(name).display().to_string();
+    let from_file = keylens(&["import", "--data", &store("f"), file.to_str().unwrap()]);
+    let from_stdin = keylens_stdin(&["import", "--data", &store("s"), "-"], bytes);
+    [from_file, from_stdin].map(|o| (o.status.code(), String::from_utf8_lossy(&o.stdout).into()))
+}
+
+#[test]
+fn a_file_imports_as_its_bytes_on_stdin_do_whatever_its_shape() {
+    let crlf = format!("\r\n\n{}", GOOD_AND_BAD.replace('\n', "\r\n"));
+    let no_last_newline = GOOD_AND_BAD.trim_end().to_string();
+    let array = format!(
+        "[{ONE_LICENSE}, {}]",
+        ONE_LICENSE.replace("\"c1\"", "\"c2\"")
+    );
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<Value>(ONE_LICENSE).unwrap()).unwrap();
+    for (case, input) in [
+        ("CRLF lines after blank ones", crlf),
+        ("no newline after the last line", no_last_newline),
+        ("a JSON array", array),
+        ("one pretty-printed event", pretty),
+    ] {
+        let [file, stdin] = import_as_file_and_on_stdin(input.as_bytes());
+        assert_eq!(file, stdin, "{case}");
+        assert!(file.1.contains("\"accepted\""), "{case}: {}", file.1);
+    }
+}
+
+#[test]
+fn a_file_larger_than_a_mapped_step_imports_every_line_once() {
+    // Past 8 MiB the mapped reading lets go of the pages read so far, then reads on.
+    let lines = 40_000;
+    let mut input = String::new();
+    for i in 0..lines {
+        input.push_str(&format!(
+            "{{\"id\":\"v{i}\",\"type\":\"license.validated\",\"timestamp\":\"2026-01-01T00:00:00Z\",\"license_id\":\"L{}\",\"machine_id\":\"m{i}\",\"result\":\"valid\",\"source\":\"{:0>120}\"}}\n",
+            i % 97,
+            i
+        ));
+    }
+    assert!(input.len() > 9 << 20, "{} bytes", input.len());
+    let [file, stdin] = import_as_file_and_on_stdin(input.as_bytes());
+    assert_eq!(file, stdin);
+    assert_eq!(file.0, Some(0), "{}", file.1);
+    let answer: Value = serde_json::from_str(&file.1).unwrap();
+    assert_eq!(answer["accepted"], lines);
+}
+
+#[test]
+fn a_file_with_bytes_that_are_not_utf8_is_refused_naming_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.ndjson");
+    let mut bytes = format!("{ONE_LICENSE}\n").into_bytes();
+    bytes.extend_from_slice(b"{\"id\":\"x\xff\"}\n");
+    std::fs::write(&file, &bytes).unwrap();
+    let out = keylens(&[
+        "import",
+        "--data",
+        &data(dir.path()),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not valid UTF-8 at byte 130"), "{err}");
+}

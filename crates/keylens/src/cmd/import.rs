@@ -144,18 +144,26 @@ fn read_files(
         now: now_micros(),
     };
     for f in files {
+        let csv = format == InputFormat::Csv
+            || (format == InputFormat::Auto
+                && f.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")));
         let (reader, len): (Box<dyn Read + Send>, u64) = if f.as_os_str() == "-" {
             (Box::new(io::stdin()), 0)
         } else {
             let file = File::open(f).with_context(|| format!("cannot read {}", f.display()))?;
-            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let meta = file.metadata().ok();
+            let len = meta.as_ref().map_or(0, |m| m.len());
+            if !csv && len > 0 && meta.is_some_and(|m| m.is_file()) {
+                let bar = progress_bar(len, &f.display().to_string());
+                read_mapped(&file, &mut sink, &bar)
+                    .with_context(|| format!("reading {}", f.display()))?;
+                bar.finish_and_clear();
+                continue;
+            }
             (Box::new(file), len)
         };
         let bar = progress_bar(len, &f.display().to_string());
         let reader = BufReader::with_capacity(1 << 20, bar.wrap_read(reader));
-        let csv = format == InputFormat::Csv
-            || (format == InputFormat::Auto
-                && f.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")));
         if csv {
             read_csv(reader, csv_map, &mut sink)
                 .with_context(|| format!("reading {}", f.display()))?;
@@ -322,6 +330,74 @@ impl Sink {
         }
         Ok(())
     }
+}
+
+/// How often [`read_mapped`] moves the progress bar and lets go of the pages it has read.
+const MAPPED_STEP: usize = 8 << 20;
+
+/// A regular file of NDJSON judged line by line straight from its pages in the page cache,
+/// mapped into memory: read through a buffer, each byte was copied by the kernel into the
+/// buffer and again into a string per line (the copy alone 4.3% of a 1M import's samples, the
+/// reading thread's largest after judging; BENCHMARKS.md, "Session 29"). Anything else (a JSON
+/// array, one pretty-printed event) goes [`read_events`]' way from the mapping. The pages read
+/// are let go of as it goes, so the file does not add to the process's resident memory.
+fn read_mapped(file: &File, sink: &mut Sink, bar: &ProgressBar) -> Result<()> {
+    // SAFETY: the mapping is read-only; if another process truncates the file meanwhile, reading
+    // past its new end raises SIGBUS and the import stops before its answer, having acknowledged
+    // nothing it did not store. Changed bytes would be read as any other input.
+    let map = unsafe { memmap2::Mmap::map(file) }.context("cannot map the file into memory")?;
+    // Read ahead of the reading, as the kernel does for `read`.
+    let _ = map.advise(memmap2::Advice::Sequential);
+    let data: &[u8] = &map;
+    let Some(start) = data.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Ok(());
+    };
+    let first_end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+    let first = std::str::from_utf8(without_cr(&data[start..first_end]));
+    let ndjson = data[start] != b'['
+        && first.is_ok_and(|l| serde_json::from_str::<serde::de::IgnoredAny>(l).is_ok());
+    if !ndjson {
+        return read_events(&data[start..], sink);
+    }
+    let (mut rest, mut let_go) = (&data[start..], 0);
+    while !rest.is_empty() {
+        let (line, next) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        let at = data.len() - rest.len();
+        rest = next;
+        let line = std::str::from_utf8(without_cr(line))
+            .map_err(|e| anyhow::anyhow!("not valid UTF-8 at byte {}", at + e.valid_up_to()))?;
+        if !line.trim().is_empty() {
+            let j = judge_line(line, sink.index, sink.now);
+            sink.take(j)?;
+        }
+        let read = data.len() - rest.len();
+        if read - let_go >= MAPPED_STEP {
+            bar.set_position(read as u64);
+            // Whole pages below what is read: the events judged from them own their values.
+            let upto = read & !(4095);
+            // SAFETY: no reference into [let_go, upto) outlives this call (the lines there are
+            // judged into owned events), and a read-only file mapping gives the same bytes
+            // again should they be read.
+            let _ = unsafe {
+                map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    let_go,
+                    upto - let_go,
+                )
+            };
+            let_go = upto;
+        }
+    }
+    bar.set_position(data.len() as u64);
+    Ok(())
+}
+
+/// `line` without the `\r` of a CRLF line end, as [`BufRead::lines`] gives it.
+fn without_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// CSV rows, each judged like an NDJSON line; problems name the row's line number.
