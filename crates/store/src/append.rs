@@ -175,8 +175,8 @@ impl Store {
         hashes: impl Iterator<Item = u64>,
         batches: Vec<Rows>,
     ) -> Result<()> {
-        let dirty = dirty_licenses(fresh);
-        let lifecycle = lifecycle_rows(fresh)?;
+        let (lifecycle, dirty) = lifecycle_of(fresh)?;
+        let dirty: BTreeSet<&str> = dirty.into_iter().collect();
         self.commit_rows(batches, lifecycle, &dirty, hashes)
     }
 
@@ -321,8 +321,8 @@ fn type_place(t: &EventType) -> usize {
 
 /// The rows from which a batch's columns are built in the order their events lie in memory and
 /// then moved into the stored order (Arrow's `take`), rather than built in the stored order
-/// (`rows_in_order`). Built in the stored order, the events (672 bytes each, their fields
-/// a few cache lines apart) are read out of order, and past the cache's size most of their
+/// (`rows_in_order`). Built in the stored order, the events (672 bytes each when this was
+/// measured, 304 since session 29; their fields a few cache lines apart) are read out of order, and past the cache's size most of their
 /// fields missed it. At 1M licenses, three pairs in turns: the import's preparing thread
 /// 28.9-30.1 s against 36.3-36.8 s, user time 138.8-140.6 against 141.9-145.6 s, the import
 /// 84.47-85.42 against 86.10-88.55 s. A server's request of 1,000 events stays in the cache:
@@ -463,23 +463,11 @@ impl AllNew {
             return Ok(None);
         }
         let all: Vec<&Event> = events.iter().collect();
-        // The dirty licenses read off the lifecycle rows' order (by license), not gathered
-        // into a set of their own: that compared licenses across the whole batch again.
-        let order = lifecycle_order(&all);
-        let mut dirty: Vec<String> = Vec::new();
-        for &i in &order {
-            let license = all[i]
-                .license_id
-                .as_deref()
-                .expect("a lifecycle row's license");
-            if dirty.last().map(String::as_str) != Some(license) {
-                dirty.push(license.to_string());
-            }
-        }
+        let (lifecycle, dirty) = lifecycle_of(&all)?;
         Ok(Some(AllNew {
             hashes,
-            lifecycle: lifecycle_rows_in(&all, &order)?,
-            dirty,
+            lifecycle,
+            dirty: dirty.into_iter().map(str::to_string).collect(),
         }))
     }
 }
@@ -622,51 +610,35 @@ fn type_of(get: &Getter) -> Type {
     }
 }
 
-/// The licenses of the lifecycle events of `fresh`, which an append marks dirty.
-fn dirty_licenses<'a>(fresh: &[&'a Event]) -> BTreeSet<&'a str> {
-    fresh
-        .iter()
-        .filter(|e| has_lifecycle_row(e))
-        .filter_map(|e| e.license_id.as_deref())
-        .collect()
-}
-
 /// Whether `e` has a row in `lifecycle` beside its row in `narrow_events` or `wide_events`: a
 /// lifecycle event with a license.
 pub(crate) fn has_lifecycle_row(e: &Event) -> bool {
     e.kind().is_lifecycle() && e.license_id.is_some()
 }
 
-/// The `lifecycle` rows of `fresh`: its lifecycle events with a license, by license and time
-/// (rows of one license side by side, for the re-folds' min/max skipping).
-fn lifecycle_rows(fresh: &[&Event]) -> Result<Option<RecordBatch>> {
-    lifecycle_rows_in(fresh, &lifecycle_order(fresh))
-}
-
-/// The indices of `fresh`'s events with a `lifecycle` row, in the rows' order: by license,
-/// then time, then arrival.
-fn lifecycle_order(fresh: &[&Event]) -> Vec<usize> {
-    // Each event's key read once, in the order the events lie: the sort's comparisons then
-    // read the keys, not the events.
-    let keys: Vec<(&str, i64)> = fresh
+/// The `lifecycle` rows of `fresh`, its lifecycle events with a license, by license and time
+/// (rows of one license side by side, for the re-folds' min/max skipping), and the licenses
+/// those rows mark dirty, in order, each once: both read off one sort, rather than the licenses
+/// gathered into a set of their own (BENCHMARKS.md, "Session 29").
+fn lifecycle_of<'a>(fresh: &[&'a Event]) -> Result<(Option<RecordBatch>, Vec<&'a str>)> {
+    // Each row's key read once, in the order the events lie: the sort's comparisons then read
+    // the keys, not the events. Stable: a license's rows of one instant keep their arrival.
+    let mut keyed: Vec<(&'a str, i64, usize)> = fresh
         .iter()
-        .map(|e| match (has_lifecycle_row(e), e.license_id.as_deref()) {
-            (true, Some(l)) => (l, e.timestamp),
-            _ => ("", 0),
+        .enumerate()
+        .filter(|(_, e)| has_lifecycle_row(e))
+        .map(|(i, e)| {
+            let license = e.license_id.as_deref().expect("a lifecycle row's license");
+            (license, e.timestamp, i)
         })
         .collect();
-    let mut order: Vec<usize> = (0..fresh.len())
-        .filter(|&i| has_lifecycle_row(fresh[i]))
-        .collect();
-    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-    order
-}
-
-/// [`lifecycle_rows`] of the events `order` lists, in its order ([`lifecycle_order`]).
-fn lifecycle_rows_in(fresh: &[&Event], order: &[usize]) -> Result<Option<RecordBatch>> {
-    if order.is_empty() {
-        return Ok(None);
+    keyed.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    if keyed.is_empty() {
+        return Ok((None, Vec::new()));
     }
+    let mut dirty: Vec<&str> = keyed.iter().map(|k| k.0).collect();
+    dirty.dedup();
+    let order: Vec<usize> = keyed.iter().map(|k| k.2).collect();
     let of_table: Vec<&Column> = crate::schema::LIFECYCLE_TABLE
         .split(", ")
         .map(|name| {
@@ -676,11 +648,11 @@ fn lifecycle_rows_in(fresh: &[&Event], order: &[usize]) -> Result<Option<RecordB
                 .expect("every lifecycle column is an events column")
         })
         .collect();
-    rows_in_order(fresh.len(), order, |rows| {
+    let rows = rows_in_order(fresh.len(), &order, |rows| {
         let events: Vec<&Event> = rows.iter().map(|&i| fresh[i]).collect();
         batch(columns_of(&events, &of_table))
-    })
-    .map(Some)
+    })?;
+    Ok((Some(rows), dirty))
 }
 
 #[cfg(test)]
@@ -737,7 +709,7 @@ mod tests {
         assert_eq!(own.hashes, hashes, "every id's hash, sorted");
         assert_eq!(own.dirty, ["L1", "L2"], "a validation marks nothing");
         let all: Vec<&Event> = events.iter().collect();
-        assert_eq!(own.lifecycle, lifecycle_rows(&all).unwrap());
+        assert_eq!(own.lifecycle, lifecycle_of(&all).unwrap().0);
         assert_eq!(own.lifecycle.unwrap().num_rows(), 3);
     }
 
