@@ -354,8 +354,7 @@ fn read_mapped(file: &File, sink: &mut Sink, bar: &ProgressBar) -> Result<()> {
     };
     let first_end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
     let first = std::str::from_utf8(without_cr(&data[start..first_end]));
-    let ndjson = data[start] != b'['
-        && first.is_ok_and(|l| serde_json::from_str::<serde::de::IgnoredAny>(l).is_ok());
+    let ndjson = data[start] != b'[' && first.is_ok_and(is_one_json_value);
     if !ndjson {
         return read_events(&data[start..], sink);
     }
@@ -393,6 +392,12 @@ fn read_mapped(file: &File, sink: &mut Sink, bar: &ProgressBar) -> Result<()> {
     }
     bar.set_position(data.len() as u64);
     Ok(())
+}
+
+/// Whether `line` is one whole JSON value: NDJSON's first line is, a pretty-printed event's is
+/// not.
+fn is_one_json_value(line: &str) -> bool {
+    serde_json::from_str::<Value>(line).is_ok()
 }
 
 /// `line` without the `\r` of a CRLF line end, as [`BufRead::lines`] gives it.
@@ -463,7 +468,7 @@ fn read_events(mut reader: impl BufRead, sink: &mut Sink) -> Result<()> {
         line = l?;
     }
     // A first line that is not a whole JSON value may be the start of one pretty-printed event.
-    if serde_json::from_str::<Value>(&line).is_err() {
+    if !is_one_json_value(&line) {
         let mut rest: Vec<String> = vec![line.clone()];
         for l in lines {
             rest.push(l?);
