@@ -285,25 +285,28 @@ impl Store {
 /// upgrades 270 -> 69 ms, renewals 298 -> 100 ms, validations 1,258 -> 923 ms (BENCHMARKS.md).
 /// Nothing reads the table in insertion order.
 fn stored_order(events: &[&Event]) -> Vec<usize> {
-    // The sort compares numbers: each type's place in `EventType`'s order, computed once per
-    // event (comparing `EventType`s per comparison was 5% of an import's CPU samples). Custom
-    // types share the last place and compare their names.
-    let keys: Vec<(usize, i64)> = events
+    // The sort compares one number per event, its type's place in `EventType`'s order above
+    // its timestamp, with the event's index below to keep the order of equal ones: an unstable
+    // sort of those numbers is stable, and its comparisons read the numbers in place, where
+    // sorting indices compared through them read the keys out of order (BENCHMARKS.md,
+    // "Session 30"). Comparing `EventType`s per comparison was 5% of an import's CPU samples.
+    // Custom types share the last place; their names are compared among themselves after.
+    let mut keyed: Vec<u128> = events
         .iter()
-        .map(|e| (type_place(e.kind()), e.timestamp))
+        .enumerate()
+        .map(|(i, e)| {
+            let place = type_place(e.kind()) as u128;
+            // The timestamp's order as unsigned: its sign bit flipped.
+            let ts = (e.timestamp as u64 ^ (1 << 63)) as u128;
+            (place << 96) | (ts << 32) | i as u128
+        })
         .collect();
-    let mut order: Vec<usize> = (0..events.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (ka, kb) = (keys[a], keys[b]);
-        ka.0.cmp(&kb.0)
-            .then_with(|| {
-                if ka.0 == CUSTOM_PLACE {
-                    events[a].kind().cmp(events[b].kind())
-                } else {
-                    std::cmp::Ordering::Equal
-                }
-            })
-            .then(ka.1.cmp(&kb.1))
+    keyed.sort_unstable();
+    let mut order: Vec<usize> = keyed.iter().map(|k| (*k as u32) as usize).collect();
+    let custom = order.partition_point(|&i| type_place(events[i].kind()) < CUSTOM_PLACE);
+    // Stable, so equal (name, timestamp) keep the index order the sort above gave them.
+    order[custom..].sort_by(|&a, &b| {
+        (events[a].kind(), events[a].timestamp).cmp(&(events[b].kind(), events[b].timestamp))
     });
     order
 }
@@ -343,11 +346,19 @@ fn rows_in_order(
     if order.len() < TAKEN_FROM {
         return build(order);
     }
-    let mut lying = order.to_vec();
-    lying.sort_unstable();
-    let mut rank = vec![0u32; events];
-    for (k, &i) in lying.iter().enumerate() {
-        rank[i] = k as u32;
+    // `order`'s indices ascending, and each one's place among them, without sorting: read off
+    // which of the batch's indices `order` holds.
+    const ABSENT: u32 = u32::MAX;
+    let mut rank = vec![ABSENT; events];
+    for &i in order {
+        rank[i] = 0;
+    }
+    let mut lying = Vec::with_capacity(order.len());
+    for (i, r) in rank.iter_mut().enumerate() {
+        if *r != ABSENT {
+            *r = lying.len() as u32;
+            lying.push(i);
+        }
     }
     let built = build(&lying)?;
     let moves = UInt32Array::from_iter_values(order.iter().map(|&i| rank[i]));
@@ -852,7 +863,7 @@ mod tests {
             .map(|i: i64| Event {
                 id: format!("e{i}").into(),
                 kind: Some(types[(i * 7 % 5) as usize].clone()),
-                timestamp: i * 13 % 4, // repeats: ties keep arrival order
+                timestamp: i * 13 % 4 - 2, // repeats, either side of 0: ties keep arrival order
                 ..Event::default()
             })
             .collect();
