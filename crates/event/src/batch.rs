@@ -125,6 +125,34 @@ mod tests {
     const GOOD: &str = r#"{"id":"a","type":"license.expired","timestamp":"2026-01-01T00:00:00Z","license_id":"L"}"#;
 
     #[test]
+    fn a_nul_in_any_string_is_refused_from_a_line_as_from_a_value() {
+        let nul_in = |field: &str, raw: &str| {
+            GOOD.replace(
+                "\"license_id\":\"L\"",
+                &format!("\"license_id\":\"L\",\"{field}\":\"{raw}\""),
+            )
+        };
+        // Escaped, as JSON allows it: refused by validation, naming the field.
+        for field in ["machine_id", "version", "source"] {
+            let line = nul_in(field, "a\\u0000b");
+            let r = judge_line(&line, 0, now()).unwrap_err();
+            assert_eq!(
+                (r.field.as_str(), r.error.as_str()),
+                (field, "must not contain a NUL character")
+            );
+            let value: Value = serde_json::from_str(&line).unwrap();
+            let r = judge(&value, 0, now()).unwrap_err();
+            assert_eq!(r.field, field, "a value's string is looked at too");
+        }
+        // Unescaped, JSON itself refuses it.
+        let r = judge_line(&nul_in("machine_id", "a\0b"), 0, now()).unwrap_err();
+        assert!(r.error.starts_with("not valid JSON"), "{}", r.error);
+        // A string with another escape and no NUL is kept as written.
+        let e = judge_line(&nul_in("machine_id", "a\\tb"), 0, now()).unwrap();
+        assert_eq!(e.machine_id.as_deref(), Some("a\tb"));
+    }
+
+    #[test]
     fn ndjson_with_a_broken_line_keeps_the_rest() {
         let body = format!("{GOOD}\n{{not json\n\n{}\n", GOOD.replace("\"a\"", "\"b\""));
         let out = parse_body(body.as_bytes(), now()).unwrap();

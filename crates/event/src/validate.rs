@@ -6,6 +6,7 @@ use crate::event::{Event, EventType, Text, Wide};
 use crate::fields::{Fields, Raw};
 use crate::time::{format_rfc3339, parse_rfc3339, EARLIEST, MICROS_PER_DAY};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -341,7 +342,8 @@ fn opt_str(obj: &Fields, field: &str) -> Result<Option<Text>, FieldError> {
     match obj.named(field) {
         None | Some(Raw::Null) => Ok(None),
         Some(Raw::Str(s)) => {
-            if s.contains('\0') {
+            let unescaped = obj.from_text && matches!(s, Cow::Borrowed(_));
+            if !unescaped && s.contains('\0') {
                 return Err(err(field, "must not contain a NUL character"));
             }
             if s.len() > MAX_STRING_BYTES {
