@@ -291,6 +291,7 @@ fn stored_order(events: &[&Event]) -> Vec<usize> {
     // sorting indices compared through them read the keys out of order (BENCHMARKS.md,
     // "Session 30"). Comparing `EventType`s per comparison was 5% of an import's CPU samples.
     // Custom types share the last place; their names are compared among themselves after.
+    assert!(u32::try_from(events.len()).is_ok(), "an index fits 32 bits");
     let mut keyed: Vec<u128> = events
         .iter()
         .enumerate()
@@ -302,8 +303,8 @@ fn stored_order(events: &[&Event]) -> Vec<usize> {
         })
         .collect();
     keyed.sort_unstable();
+    let custom = keyed.partition_point(|k| (k >> 96) < CUSTOM_PLACE as u128);
     let mut order: Vec<usize> = keyed.iter().map(|k| (*k as u32) as usize).collect();
-    let custom = order.partition_point(|&i| type_place(events[i].kind()) < CUSTOM_PLACE);
     // Stable, so equal (name, timestamp) keep the index order the sort above gave them.
     order[custom..].sort_by(|&a, &b| {
         (events[a].kind(), events[a].timestamp).cmp(&(events[b].kind(), events[b].timestamp))
