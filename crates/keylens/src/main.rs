@@ -2,17 +2,12 @@
 //! `keylens-event` (contract), `keylens-store` (embedded store), `keylens-lifecycle` (fold),
 //! `keylens-query` (metrics), `keylens-generate` (synthetic data).
 
+mod alloc;
 mod cli;
 mod cmd;
 
 use clap::Parser;
 use std::process::ExitCode;
-
-/// mimalloc instead of the system allocator: reading events and building answers allocate many
-/// small values, and glibc's malloc and free were a quarter of an import's samples (BENCHMARKS.md,
-/// "mimalloc"). DuckDB's own allocations are unaffected.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Exit status for a request that was understood but failed (bad events, unknown metric).
 pub const EXIT_FAILED: u8 = 1;

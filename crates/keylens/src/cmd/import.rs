@@ -49,6 +49,7 @@ fn import_files_as(
     format: InputFormat,
     csv_map: &HashMap<String, String>,
 ) -> Result<BatchAnswer> {
+    crate::alloc::hold_freed_memory();
     // Three stages, each on its own thread, overlapping: reading and validating; putting each
     // batch in the store's order and columns ([`Preparer`]); appending (this thread). Preparing
     // was a third of the reading thread's time, which was the import's slowest stage while the
