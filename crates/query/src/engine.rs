@@ -40,7 +40,8 @@ pub struct Kept {
     pub last_uses: bool,
     /// `license_spread` ([`crate::metrics::SPREAD_COLUMNS`]) and `license_values`: per license,
     /// its activations, failed activations, and distinct activated machines, IPs, countries and
-    /// places (the values of `crate::metrics::spread_values`), over the events received up to the
+    /// places (the values of `crate::metrics::spread_values`, kept by their digests,
+    /// [`crate::metrics::VALUE_HASH`]), over the events received up to the
     /// one value of `spread_upto.received_at`. `misuse` picks its candidates from it, with the
     /// later events' own counts.
     pub spread: bool,

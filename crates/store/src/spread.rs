@@ -1,6 +1,6 @@
-//! `license_values` and `license_spread`: per license, every distinct machine it activated, IP,
-//! country and place its events carried, and how many of each with its activations and failed
-//! activations. `misuse` picks its candidates from `license_spread` (1M rows, one per license
+//! `license_values` and `license_spread`: the digest of every distinct machine a license
+//! activated, IP, country and place its events carried (the values themselves are not kept,
+//! schema 15), and per license how many of each with its activations and failed activations. `misuse` picks its candidates from `license_spread` (1M rows, one per license
 //! with any) instead of counting distinct values per license over the range's events, which
 //! took 3.9 s of its 5.1 s at 1M licenses (BENCHMARKS.md).
 //!
@@ -18,7 +18,6 @@
 use crate::{Result, Store};
 use keylens_query::metrics::{
     new_spread_values, spread_counts, spread_sum, spread_uses, spread_values, SPREAD_COLUMNS,
-    VALUE_HASH,
 };
 use std::time::Instant;
 
@@ -33,28 +32,36 @@ pub(crate) fn spread_count_columns() -> Vec<&'static str> {
     columns.collect()
 }
 
-/// Makes each `license_values` row's digest `h` the [`VALUE_HASH`] this DuckDB computes: after
-/// schema 12 added the column (empty), or after an upgrade of DuckDB whose hash differs (a
-/// catch-up would then take known values for new ones and count them again). Checks the first
-/// rows at every open; either case leaves every row stale, and one transaction rewrites them
-/// all (3.8M rows at 1M licenses: 0.3-1.1 s).
+/// This DuckDB's digest of a fixed value, shaped as [`VALUE_HASH`](keylens_query::metrics::VALUE_HASH) (a license, a kind, a value),
+/// kept in `value_hash_probe` beside the digests computed with it (schema 15 wrote it first).
+pub(crate) const DIGEST_PROBE: &str = "hash('L-probe', 'ip', '192.0.2.1')";
+
+/// Makes `license_values` hold this DuckDB's digests ([`VALUE_HASH`](keylens_query::metrics::VALUE_HASH)): should an upgrade of
+/// DuckDB hash differently, a catch-up would take known values for new ones and count them
+/// again. The store keeps no values to hash again (schema 15), so when the kept probe
+/// ([`DIGEST_PROBE`]) differs from this DuckDB's, every digest is computed again from the
+/// events the spread has counted, with the probe, in one transaction (at 1M licenses, one
+/// scan of the events as in an import's catch-up). Checked at every open: one row read.
 pub(crate) fn check_value_digests(conn: &duckdb::Connection) -> Result<()> {
     let stale: i64 = conn.query_row(
-        &format!(
-            "SELECT count(*) FROM (SELECT * FROM license_values LIMIT 64) \
-             WHERE h IS DISTINCT FROM {VALUE_HASH}"
-        ),
+        &format!("SELECT count(*) FROM value_hash_probe WHERE h <> {DIGEST_PROBE}"),
         [],
         |r| r.get(0),
     )?;
     if stale > 0 {
         let started = Instant::now();
+        let upto: i64 = conn.query_row("SELECT received_at FROM spread_upto", [], |r| r.get(0))?;
         conn.execute_batch(&format!(
-            "BEGIN TRANSACTION; UPDATE license_values SET h = {VALUE_HASH}; COMMIT;"
+            "BEGIN TRANSACTION;
+             DELETE FROM license_values;
+             INSERT INTO license_values SELECT h FROM ({values});
+             UPDATE value_hash_probe SET h = {DIGEST_PROBE};
+             COMMIT;",
+            values = spread_values(&format!("received_at <= {upto}")),
         ))?;
         tracing::info!(
             ms = started.elapsed().as_millis() as u64,
-            "computed the digests of license_values"
+            "computed the digests of license_values again"
         );
     }
     Ok(())
@@ -78,7 +85,7 @@ impl Store {
         self.db.conn.execute_batch(&format!(
             "CREATE TEMP TABLE tail_values AS {values};
              CREATE TEMP TABLE spread_new AS {new};
-             INSERT INTO license_values SELECT license_id, kind, value, h FROM spread_new;
+             INSERT INTO license_values SELECT h FROM spread_new;
              CREATE TEMP TABLE spread_uses AS {uses};
              CREATE TEMP TABLE {CHANGED} AS {merged};
              DROP TABLE tail_values;

@@ -27,18 +27,35 @@ fn count(store: &Store, sql: &str) -> i64 {
 }
 
 /// The schema version a store opened by this build has.
-const LATEST: i64 = 14;
+const LATEST: i64 = 15;
 
 /// Takes the store in `dir` back to schema `version`: forgets the later migrations, then runs
 /// `undo` for them (below 13, after putting every event back in one `events` table, as
 /// schemas 1 to 12 kept them).
 fn rewind(dir: &std::path::Path, version: i64, undo: &str) {
     let conn = duckdb::Connection::open(dir.join(keylens_store::DB_FILE)).unwrap();
+    let values = if version < 15 {
+        undo_15()
+    } else {
+        String::new()
+    };
     let one_table = if version < 13 { UNDO_13 } else { "" };
     conn.execute_batch(&format!(
-        "DELETE FROM schema_version WHERE version > {version}; {one_table} {undo}"
+        "DELETE FROM schema_version WHERE version > {version}; {values} {one_table} {undo}"
     ))
     .unwrap();
+}
+
+/// What schema 15 did, undone: `license_values` again the values with their digests, those the
+/// spread has counted, and no probe.
+fn undo_15() -> String {
+    format!(
+        "DROP TABLE license_values; DROP TABLE value_hash_probe; \
+         CREATE TABLE license_values AS SELECT license_id, kind, value, h FROM ({});",
+        keylens_query::metrics::spread_values(
+            "received_at <= (SELECT received_at FROM spread_upto)"
+        )
+    )
 }
 
 /// What schema 13 did, undone: the narrow events back among the others, in `events`.
@@ -1109,10 +1126,18 @@ fn license_spread_follows_each_catch_up() {
     assert_eq!(
         count(
             &s,
-            "SELECT count(*) FROM license_values WHERE license_id = 'L3'"
+            "SELECT count(*) FROM license_values WHERE h = hash('L3', 'machine', 'm9')"
         ),
         0,
         "a validation's machine is not counted"
+    );
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM license_values WHERE h = hash('L1', 'machine', 'm1')"
+        ),
+        1,
+        "an activation's machine is kept by its digest"
     );
 }
 
@@ -1182,13 +1207,16 @@ fn places_at_zero_and_minus_zero_are_two_places_as_they_print() {
     ])
     .unwrap();
     s.catch_up().unwrap();
-    let places: Vec<String> = s
-        .rows("SELECT value FROM license_values WHERE kind = 'place' ORDER BY value")
-        .unwrap()
-        .into_iter()
-        .map(|r| r.into_iter().next().unwrap().into_text().unwrap())
-        .collect();
-    assert_eq!(places, ["-0.0,10.0", "0.0,10.0", "1.5,-0.0"]);
+    // The store keeps the places' digests: those of the three printed places, and no other.
+    assert_eq!(count(&s, "SELECT count(*) FROM license_values"), 3);
+    assert_eq!(
+        count(
+            &s,
+            "SELECT count(*) FROM license_values WHERE h IN (SELECT hash('L1', 'place', p) \
+             FROM (VALUES ('-0.0,10.0'), ('0.0,10.0'), ('1.5,-0.0')) t(p))"
+        ),
+        3
+    );
     assert_eq!(
         count(
             &s,
@@ -1228,37 +1256,70 @@ fn assert_known_values_are_not_counted_again(s: &mut Store) {
     );
 }
 
-/// Rows of `license_values` whose digest is not this DuckDB's hash of their values.
-fn stale_digests(s: &Store) -> i64 {
+/// How many digests `license_values` holds that this DuckDB's digests of the values the spread
+/// counted (from the events up to its mark) do not, and the other way round: 0 when they are
+/// the same digests, as many times each.
+fn digests_off(s: &Store) -> i64 {
+    let computed = format!(
+        "SELECT h FROM ({})",
+        keylens_query::metrics::spread_values(
+            "received_at <= (SELECT received_at FROM spread_upto)"
+        )
+    );
     count(
         s,
         &format!(
-            "SELECT count(*) FROM license_values WHERE h IS DISTINCT FROM {}",
-            keylens_query::metrics::VALUE_HASH
+            "SELECT (SELECT count(*) FROM (SELECT h FROM license_values EXCEPT ALL {computed})) \
+             + (SELECT count(*) FROM ({computed} EXCEPT ALL SELECT h FROM license_values))"
         ),
     )
 }
 
-#[test]
-fn a_store_from_schema_11_gets_its_value_digests_on_open() {
+/// [`store_with_spread`] taken back to schema `version` (`undo`), opened again (migrated to
+/// [`LATEST`]), with its eight values' digests.
+fn spread_store_from_schema(version: i64, undo: &str) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     store_with_spread(dir.path());
-    rewind(dir.path(), 11, "ALTER TABLE license_values DROP COLUMN h");
-    let mut s = Store::open(dir.path()).unwrap();
+    rewind(dir.path(), version, undo);
+    let s = Store::open(dir.path()).unwrap();
     assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), LATEST);
-    assert_eq!(stale_digests(&s), 0);
+    assert_eq!(count(&s, "SELECT count(*) FROM license_values"), 8);
+    (dir, s)
+}
+
+#[test]
+fn a_store_from_schema_11_gets_its_value_digests_on_open() {
+    let (_dir, mut s) = spread_store_from_schema(11, "ALTER TABLE license_values DROP COLUMN h");
+    assert_eq!(digests_off(&s), 0);
     assert_known_values_are_not_counted_again(&mut s);
-    assert_eq!(stale_digests(&s), 0, "the new value's digest too");
+    assert_eq!(digests_off(&s), 0, "the new value's digest too");
+}
+
+#[test]
+fn a_store_from_schema_14_keeps_its_values_as_digests() {
+    let (_dir, mut s) = spread_store_from_schema(14, "");
+    let columns = count(
+        &s,
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'license_values'",
+    );
+    assert_eq!(columns, 1, "the digest alone");
+    assert_eq!(digests_off(&s), 0);
+    assert_known_values_are_not_counted_again(&mut s);
 }
 
 #[test]
 fn value_digests_another_duckdb_hashed_differently_are_computed_again_on_open() {
     let dir = tempfile::tempdir().unwrap();
     store_with_spread(dir.path());
-    // As if the file's digests came from a DuckDB whose hash differs from this one's.
-    rewind(dir.path(), LATEST, "UPDATE license_values SET h = h + 1");
+    // As if the file's digests, and its probe, came from a DuckDB whose hash differs from
+    // this one's.
+    rewind(
+        dir.path(),
+        LATEST,
+        "UPDATE license_values SET h = h + 1; UPDATE value_hash_probe SET h = h + 1",
+    );
     let mut s = Store::open(dir.path()).unwrap();
-    assert_eq!(stale_digests(&s), 0);
+    assert_eq!(digests_off(&s), 0);
     assert_known_values_are_not_counted_again(&mut s);
 }
 

@@ -176,8 +176,9 @@ pub const SPREAD_COLUMNS: &str = "license_id, acts, fails, machines, ips, countr
 /// license, the kind and the value. A catch-up drops the values a license already has by these
 /// digests rather than the three strings (BENCHMARKS.md, "Session 18"). A new value whose
 /// digest equals a kept row's (about 2e-13 for each new value at 3.8M kept rows) is taken for
-/// known and not counted. DuckDB does not promise the same hash across its versions, so the
-/// store checks the kept digests when it opens a file and computes them again if they differ.
+/// known and not counted. The store keeps the digests alone, not the values; DuckDB does not
+/// promise the same hash across its versions, so the store checks its digest of a fixed value
+/// when it opens a file and computes every digest again from the events if it differs.
 pub const VALUE_HASH: &str = "hash(license_id, kind, value)";
 
 /// The distinct (`license_id`, `kind`, `value`) of the events matching `condition`, with their
@@ -222,14 +223,15 @@ fn places(condition: &str) -> String {
 }
 
 /// The rows of `values` (a named relation of [`spread_values`] rows, read twice) that
-/// `license_values` does not hold yet: the values new to their license, by digest.
+/// `license_values` does not hold yet: the values new to their license, by digest, as
+/// `license_id, kind, h` (what the store keeps of them and counts).
 pub fn new_spread_values(values: &str) -> String {
     // The kept digests matching the tail's first, then the tail without those: DuckDB hashes
     // the tail's digests and probes the kept ones, rather than hashing every kept row. At 1M
     // licenses (3.8M kept rows) and a server's 5 s of calls, 153 ms (median) against 250 for
     // the three strings compared (BENCHMARKS.md, "Session 18").
     format!(
-        "SELECT t.license_id, t.kind, t.value, t.h FROM {values} t WHERE NOT EXISTS ( \
+        "SELECT t.license_id, t.kind, t.h FROM {values} t WHERE NOT EXISTS ( \
            SELECT 1 FROM (SELECT v.h FROM license_values v WHERE v.h IN (SELECT h FROM {values})) k \
            WHERE k.h = t.h)"
     )
