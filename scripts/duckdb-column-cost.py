@@ -21,7 +21,9 @@ from the Arrow batch, then `COMMIT`. Needs DuckDB's Python package (1.5.6 measur
 - `types`: the narrow events into the table schema 14 creates, against the same table with
   other types or compression for some columns (`TYPED`): `type`, `country` and `result` as
   DuckDB `ENUM`s or as integer codes, `id` uncompressed, `license_id`, `machine_id` and `ip`
-  FSST; ROUNDS times, alternating, with each file's size (session 27, measured, not built).
+  FSST; ROUNDS times, alternating, with each file's size (session 27, measured, not built);
+  since session 31 also `license_id`, `machine_id` and `ip` as dictionaries, and the numbers
+  with the method DuckDB picks for most of their row groups set.
 - `tables`: each table an import writes (the events' two, `lifecycle`, and the derived ones),
   its first 491,520 rows (four row groups) copied into a fresh file under the store's own
   `CREATE TABLE` statement (its compression settings too), a row group per transaction, ROUNDS
@@ -198,6 +200,17 @@ TYPED = {
     "codes": {"type": "UTINYINT", "country": "USMALLINT", "result": "UTINYINT"},
     "id uncompressed": {"id": "VARCHAR USING COMPRESSION uncompressed"},
     "ids fsst": {c: "VARCHAR USING COMPRESSION fsst" for c in ("license_id", "machine_id", "ip")},
+    # Session 31: the methods DuckDB picks for most row groups of these columns, set.
+    "ids dictionary": {
+        c: "VARCHAR USING COMPRESSION dictionary" for c in ("license_id", "machine_id", "ip")
+    },
+    "numbers set": {
+        "id_hash": "BIGINT USING COMPRESSION uncompressed",
+        "ts": "BIGINT USING COMPRESSION bitpacking",
+        "lat": "DOUBLE USING COMPRESSION alp",
+        "lon": "DOUBLE USING COMPRESSION alp",
+        "latency_ms": "DOUBLE USING COMPRESSION alp",
+    },
 }
 
 
