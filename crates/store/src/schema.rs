@@ -48,7 +48,7 @@ macro_rules! events_view {
     };
 }
 
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: events and the materialised license fold.
     "CREATE TABLE events (
         id VARCHAR NOT NULL,

@@ -1,8 +1,9 @@
 //! `license_values` and `license_spread`: the digest of every distinct machine a license
 //! activated, IP, country and place its events carried (the values themselves are not kept,
-//! schema 15), and per license how many of each with its activations and failed activations. `misuse` picks its candidates from `license_spread` (1M rows, one per license
-//! with any) instead of counting distinct values per license over the range's events, which
-//! took 3.9 s of its 5.1 s at 1M licenses (BENCHMARKS.md).
+//! schema 15), and per license how many of each with its activations and failed activations.
+//! `misuse` picks its candidates from `license_spread` (1M rows, one per license with any)
+//! instead of counting distinct values per license over the range's events, which took 3.9 s
+//! of its 5.1 s at 1M licenses (BENCHMARKS.md).
 //!
 //! Kept like `license_last_use` (last_uses.rs), from a mark of their own, `spread_upto`: they
 //! cover the events received up to it, and a catch-up folds in the events received since, moving
@@ -32,13 +33,15 @@ pub(crate) fn spread_count_columns() -> Vec<&'static str> {
     columns.collect()
 }
 
-/// This DuckDB's digest of a fixed value, shaped as [`VALUE_HASH`](keylens_query::metrics::VALUE_HASH) (a license, a kind, a value),
-/// kept in `value_hash_probe` beside the digests computed with it (schema 15 wrote it first).
+/// This DuckDB's digest of a fixed value, shaped as
+/// [`VALUE_HASH`](keylens_query::metrics::VALUE_HASH) (a license, a kind, a value), kept in
+/// `value_hash_probe` beside the digests computed with it (schema 15 wrote it first, with this
+/// text: a test checks).
 pub(crate) const DIGEST_PROBE: &str = "hash('L-probe', 'ip', '192.0.2.1')";
 
-/// Makes `license_values` hold this DuckDB's digests ([`VALUE_HASH`](keylens_query::metrics::VALUE_HASH)): should an upgrade of
-/// DuckDB hash differently, a catch-up would take known values for new ones and count them
-/// again. The store keeps no values to hash again (schema 15), so when the kept probe
+/// Makes `license_values` hold this DuckDB's digests
+/// ([`VALUE_HASH`](keylens_query::metrics::VALUE_HASH)): should an upgrade of DuckDB hash
+/// differently, a catch-up would take known values for new ones and count them again. The store keeps no values to hash again (schema 15), so when the kept probe
 /// ([`DIGEST_PROBE`]) differs from this DuckDB's, every digest is computed again from the
 /// events the spread has counted, with the probe, in one transaction (at 1M licenses, one
 /// scan of the events as in an import's catch-up). Checked at every open: one row read.
@@ -76,10 +79,10 @@ impl Store {
         let tail = format!("received_at > {upto} AND received_at <= {newest}");
         // At the mark's start nothing is counted yet (the mark is 0 only while both tables are
         // empty, as schemas 5, 6 and 8 left them, and only this function writes them, moving
-        // the mark past 0, received instants being positive): every
-        // value of the tail is new, and no license has a row to add to. A new store's import
-        // then skips the known values' exclusion and the old rows' read: at 1M licenses 0.6-0.7
-        // of 4.8-5.3 s (BENCHMARKS.md, "Session 31").
+        // the mark past 0, received instants being positive): every value of the tail is new,
+        // and no license has a row to add to. A new store's import then skips the known
+        // values' exclusion and the old rows' read: at 1M licenses 0.6-0.7 of 4.8-5.3 s
+        // (BENCHMARKS.md, "Session 31").
         let first = upto == 0;
         let new = if first { "tail_values" } else { "spread_new" };
         let mut parts = vec![
@@ -114,5 +117,20 @@ impl Store {
             merged = spread_sum(&parts),
         ))?;
         self.replace_in_place("license_spread", CHANGED, &spread_count_columns(), None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DIGEST_PROBE;
+
+    /// The probe schema 15 writes is the one each open compares: another would have every store
+    /// compute its digests again at its first open.
+    #[test]
+    fn schema_15_writes_the_probe_each_open_compares() {
+        let migration = crate::schema::MIGRATIONS[14];
+        assert!(migration.contains(&format!(
+            "INSERT INTO value_hash_probe SELECT {DIGEST_PROBE}"
+        )));
     }
 }
