@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What each column of the stored events costs DuckDB to write, and what splitting them costs.
 
-Usage: scripts/duckdb-column-cost.py STORE.duckdb [columns|split|forced|types|tables] [ROUNDS]
+Usage: scripts/duckdb-column-cost.py STORE.duckdb [columns|split|forced|types|tables|derived] [ROUNDS]
 
 Reads the events of the first eight appends of a keylens store (opened read-only; 983,040
 events in the benchmark stores, whose appends are 122,880 events each), in the order each append
@@ -28,11 +28,16 @@ from the Arrow batch, then `COMMIT`. Needs DuckDB's Python package (1.5.6 measur
   its first 491,520 rows (four row groups) copied into a fresh file under the store's own
   `CREATE TABLE` statement (its compression settings too), a row group per transaction, ROUNDS
   times (default 3): what a row of each costs to write.
+- `derived`: as `tables` for `licenses`, `terms`, `segments` and `bookings`, under the store's
+  statement against the same with the methods DuckDB picks for their text columns set
+  (`license_id` FSST, the attributes of few values a dictionary), ROUNDS times alternating
+  (session 31, measured, not built).
 
 BENCHMARKS.md, "Session 21", "Session 23", "Session 24" and "Session 27", has its figures.
 """
 
 import os
+import re
 import sys
 import tempfile
 import time
@@ -269,6 +274,53 @@ def tables(store, rounds):
     source.close()
 
 
+# Session 31: the methods DuckDB picks for the derived tables' text columns, set.
+DERIVED_FSST = {"license_id"}
+DERIVED_DICTIONARY = {
+    "product", "model", "tier", "region", "channel", "currency", "type", "code", "country",
+    "version", "from_version", "reason", "meter", "s_tier", "s_model", "s_product", "s_region",
+    "s_channel",
+}
+
+
+def with_methods_set(create):
+    """`create` (a derived table's statement) with `DERIVED_*`'s methods set on its columns."""
+
+    def method(match):
+        column, not_null = match.group(1), match.group(2) or ""
+        if column in DERIVED_FSST:
+            return f"{column} VARCHAR{not_null} USING COMPRESSION fsst"
+        if column in DERIVED_DICTIONARY:
+            return f"{column} VARCHAR{not_null} USING COMPRESSION dictionary"
+        return match.group(0)
+
+    return re.sub(r"\b(\w+) VARCHAR( NOT NULL)?(?=[,)])", method, create)
+
+
+def derived(store, rounds):
+    source = duckdb.connect(store, read_only=True)
+    for table in ["licenses", "terms", "segments", "bookings"]:
+        rows = source.execute(f"SELECT * FROM {table} LIMIT {ROW_GROUP * 4}").to_arrow_table()
+        create = source.execute(
+            "SELECT sql FROM duckdb_tables() WHERE table_name = ?", [table]
+        ).fetchone()[0]
+        took_by = {"store": [], "set": []}
+        for r in range(rounds):
+            for name in ("store", "set") if r % 2 == 0 else ("set", "store"):
+                with tempfile.TemporaryDirectory() as tmp:
+                    con = fresh(tmp, table)
+                    con.execute(create if name == "store" else with_methods_set(create))
+                    took, written = write(con, table, rows, rows.num_rows)
+                    con.close()
+                    took_by[name].append(took / written * 1e6)
+        for name, took in took_by.items():
+            print(
+                f"{table:9s} {name:5s} {min(took):.3f}-{max(took):.3f} us/row, "
+                f"mean {sum(took) / len(took):.3f}"
+            )
+    source.close()
+
+
 def main() -> None:
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -276,6 +328,9 @@ def main() -> None:
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
     if mode == "tables":
         tables(sys.argv[1], rounds)
+        return
+    if mode == "derived":
+        derived(sys.argv[1], rounds)
         return
     rows = stored_events(sys.argv[1])
     if mode == "columns":
