@@ -41,10 +41,11 @@ pub(crate) const DIGEST_PROBE: &str = "hash('L-probe', 'ip', '192.0.2.1')";
 
 /// Makes `license_values` hold this DuckDB's digests
 /// ([`VALUE_HASH`](keylens_query::metrics::VALUE_HASH)): should an upgrade of DuckDB hash
-/// differently, a catch-up would take known values for new ones and count them again. The store keeps no values to hash again (schema 15), so when the kept probe
-/// ([`DIGEST_PROBE`]) differs from this DuckDB's, every digest is computed again from the
-/// events the spread has counted, with the probe, in one transaction (at 1M licenses, one
-/// scan of the events as in an import's catch-up). Checked at every open: one row read.
+/// differently, a catch-up would take known values for new ones and count them again. The
+/// store keeps no values to hash again (schema 15), so when the kept probe ([`DIGEST_PROBE`])
+/// differs from this DuckDB's, every digest is computed again from the events the spread has
+/// counted, with the probe, in one transaction (at 1M licenses, one scan of the events as in
+/// an import's catch-up). Checked at every open: one row read.
 pub(crate) fn check_value_digests(conn: &duckdb::Connection) -> Result<()> {
     let stale: i64 = conn.query_row(
         &format!("SELECT count(*) FROM value_hash_probe WHERE h <> {DIGEST_PROBE}"),
@@ -89,20 +90,17 @@ impl Store {
             format!("SELECT {SPREAD_COLUMNS} FROM spread_uses"),
             spread_counts(new),
         ];
+        let mut exclude_known = String::new();
         if !first {
+            exclude_known = format!(
+                "CREATE TEMP TABLE spread_new AS {};",
+                new_spread_values("tail_values")
+            );
             parts.push(format!(
                 "SELECT {SPREAD_COLUMNS} FROM license_spread WHERE license_id IN \
                  (SELECT license_id FROM spread_uses UNION SELECT license_id FROM spread_new)"
             ));
         }
-        let exclude_known = if first {
-            String::new()
-        } else {
-            format!(
-                "CREATE TEMP TABLE spread_new AS {};",
-                new_spread_values("tail_values")
-            )
-        };
         self.db.conn.execute_batch(&format!(
             "CREATE TEMP TABLE tail_values AS {values};
              {exclude_known}
