@@ -54,7 +54,8 @@ const MERGE_AT: usize = 1 << 20;
 
 /// The hashes of every stored id, kept compact: the ones loaded from a store in a sorted vector
 /// (8 bytes each; a hash set of 32 million took over 600 MB, twice that while growing), the ones
-/// added since in a small set, merged into the vector once the set grows large.
+/// added since in a small set (one at a time) or a small sorted vector (a batch's at once),
+/// merged into the large vector once they grow large.
 pub struct IdHashes {
     /// Sorted; a hash may be held twice (two stored ids whose hashes collide), which lookups do
     /// not mind.
@@ -64,7 +65,9 @@ pub struct IdHashes {
     /// Hashed with Fx, not SipHash: the keys are already hashes, and no one outside chooses
     /// them to collide (an id is hashed by FNV before it gets here).
     recent: FxHashSet<u64>,
-    /// How many added hashes `recent` holds before they are merged ([`MERGE_AT`]; tests use
+    /// Sorted: the hashes added a sorted batch at a time ([`IdHashes::insert_sorted`]).
+    recent_sorted: Vec<u64>,
+    /// How many added hashes `recent` and `recent_sorted` hold before they are merged ([`MERGE_AT`]; tests use
     /// small ones).
     merge_at: usize,
 }
@@ -86,12 +89,15 @@ impl IdHashes {
             index: Index::of(&all),
             sorted: all,
             recent: FxHashSet::default(),
+            recent_sorted: Vec::new(),
             merge_at: MERGE_AT,
         }
     }
 
     pub fn contains(&self, h: u64) -> bool {
-        self.recent.contains(&h) || self.sorted[self.index.range(h)].binary_search(&h).is_ok()
+        self.recent.contains(&h)
+            || self.recent_sorted.binary_search(&h).is_ok()
+            || self.sorted[self.index.range(h)].binary_search(&h).is_ok()
     }
 
     /// Whether any of `hashes`, sorted ascending, is held: [`IdHashes::contains`] of each, in
@@ -104,6 +110,8 @@ impl IdHashes {
     pub fn contains_any_sorted(&self, hashes: &[u64]) -> bool {
         debug_assert!(hashes.windows(2).all(|w| w[0] <= w[1]), "sorted");
         const AHEAD: usize = 8;
+        // In `recent_sorted`, every hash below `from` is below the lookups to come.
+        let mut from = 0;
         for (i, &h) in hashes.iter().enumerate() {
             if let Some(&next) = hashes.get(i + AHEAD) {
                 let run = self.index.range(next);
@@ -111,7 +119,11 @@ impl IdHashes {
                     prefetch(middle);
                 }
             }
-            if self.contains(h) {
+            from = gallop(&self.recent_sorted, from, h);
+            if self.recent_sorted.get(from) == Some(&h)
+                || self.recent.contains(&h)
+                || self.sorted[self.index.range(h)].binary_search(&h).is_ok()
+            {
                 return true;
             }
         }
@@ -122,9 +134,36 @@ impl IdHashes {
     /// (two ids' hashes colliding): it is not looked up in the sorted vector first (a binary
     /// search over millions, cache misses per step), and a copy there stays a copy.
     pub fn insert(&mut self, h: u64) {
-        if self.recent.insert(h) && self.recent.len() >= self.merge_at {
+        if self.recent.insert(h) && self.added() >= self.merge_at {
             self.merge();
         }
+    }
+
+    /// Adds `hashes`, sorted ascending, as [`IdHashes::insert`] adds each: an import's batch of
+    /// 122,880, sorted already for [`IdHashes::contains_any_sorted`]. Merged into a sorted
+    /// vector of the batches added since the last merge, front to back, where inserting each
+    /// into the set (a cache miss each, at a million) and sorting the set at each merge were 5%
+    /// of a 1M import's writing thread (BENCHMARKS.md, "Session 32").
+    pub fn insert_sorted(&mut self, hashes: &[u64]) {
+        debug_assert!(hashes.windows(2).all(|w| w[0] <= w[1]), "sorted");
+        if hashes.is_empty() {
+            return;
+        }
+        if self.recent_sorted.is_empty() {
+            self.recent_sorted.extend_from_slice(hashes);
+        } else {
+            let mut merged = Vec::with_capacity(self.recent_sorted.len() + hashes.len());
+            merge_into(&self.recent_sorted, hashes, &mut merged);
+            self.recent_sorted = merged;
+        }
+        if self.added() >= self.merge_at {
+            self.merge();
+        }
+    }
+
+    /// How many hashes were added since the last merge.
+    fn added(&self) -> usize {
+        self.recent.len() + self.recent_sorted.len()
     }
 
     /// Moves the added hashes into the sorted vector. A server's writer merges inside a commit,
@@ -138,6 +177,14 @@ impl IdHashes {
     fn merge(&mut self) {
         let mut added: Vec<u64> = self.recent.drain().collect();
         added.sort_unstable();
+        if added.is_empty() {
+            added = std::mem::take(&mut self.recent_sorted);
+        } else if !self.recent_sorted.is_empty() {
+            let mut both = Vec::with_capacity(added.len() + self.recent_sorted.len());
+            merge_into(&added, &self.recent_sorted, &mut both);
+            self.recent_sorted.clear();
+            added = both;
+        }
         let total = self.sorted.len() + added.len();
         if self.sorted.capacity() >= total {
             merge_from_the_back(&mut self.sorted, &added);
@@ -151,6 +198,21 @@ impl IdHashes {
             self.index = Index::of(&self.sorted);
         }
     }
+}
+
+/// The first place at or after `from` in the sorted `v` whose hash is not below `h`: steps
+/// doubling from `from`, then a binary search of the last step. A batch's sorted lookups each
+/// land a few places past the one before, where a binary search of all of `v` would take
+/// twenty steps each.
+fn gallop(v: &[u64], from: usize, h: u64) -> usize {
+    let mut lo = from;
+    let mut step = 1;
+    while lo + step < v.len() && v[lo + step] < h {
+        lo += step;
+        step *= 2;
+    }
+    let hi = (lo + step).min(v.len());
+    lo + v[lo..hi].partition_point(|&x| x < h)
 }
 
 /// Asks the processor to fetch the cache line of `at` (nothing where no such hint is known).
@@ -363,6 +425,50 @@ mod tests {
         let fresh = Index::of(&ids.sorted);
         assert_eq!(ids.index.bits, fresh.bits);
         assert_eq!(ids.index.starts, fresh.starts, "index");
+    }
+
+    proptest! {
+        // Hashes added one at a time and in sorted batches, in any mix, merged at every few:
+        // every lookup, one at a time or a sorted batch's, agrees with a set of them all.
+        #[test]
+        fn sorted_batches_agree_with_a_hash_set(loaded in prop::collection::vec(any::<u64>(), 0..300),
+                                                adds in prop::collection::vec(
+                                                    prop_oneof![
+                                                        any::<u64>().prop_map(|h| vec![h]),
+                                                        prop::collection::vec(any::<u64>(), 0..40),
+                                                    ], 0..60),
+                                                merge_at in 1usize..200,
+                                                probes in prop::collection::vec(any::<u64>(), 0..100)) {
+            let mut ids = IdHashes::from_unsorted(loaded.clone());
+            ids.merge_at = merge_at;
+            let mut model: HashSet<u64> = loaded.into_iter().collect();
+            for (n, add) in adds.iter().enumerate() {
+                if n % 3 == 0 && add.len() == 1 {
+                    ids.insert(add[0]);
+                } else {
+                    let mut batch = add.clone();
+                    batch.sort_unstable();
+                    ids.insert_sorted(&batch);
+                }
+                model.extend(add.iter().copied());
+                let mut all_probes: Vec<u64> = probes.iter().chain(add.iter()).copied().collect();
+                all_probes.sort_unstable();
+                for &p in &all_probes {
+                    prop_assert_eq!(ids.contains(p), model.contains(&p));
+                }
+                // Each lookup alone, then the sorted batch of those not held.
+                let unheld: Vec<u64> = all_probes.iter().copied().filter(|p| !model.contains(p)).collect();
+                prop_assert!(!ids.contains_any_sorted(&unheld));
+                for &p in all_probes.iter().filter(|p| model.contains(p)) {
+                    let mut with: Vec<u64> = unheld.clone();
+                    with.push(p);
+                    with.sort_unstable();
+                    prop_assert!(ids.contains_any_sorted(&with), "{p} among {:?}", with);
+                }
+            }
+            assert_as_if_loaded(&ids);
+            prop_assert!(ids.added() < merge_at, "merged when grown");
+        }
     }
 
     proptest! {

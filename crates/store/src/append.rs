@@ -10,8 +10,8 @@ use duckdb::arrow::datatypes::{Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::params;
 use keylens_event::columns::{Column, Getter, COLUMNS};
-use keylens_event::dedup::first_copies;
 pub use keylens_event::dedup::AppendOutcome;
+use keylens_event::dedup::{first_copies, IdHashes};
 use keylens_event::time::now_micros;
 use keylens_event::{Event, EventType};
 use std::collections::{BTreeSet, HashSet};
@@ -114,7 +114,9 @@ impl Store {
         }
         let dirty: BTreeSet<&str> = own.dirty.iter().map(String::as_str).collect();
         let lifecycle = own.lifecycle.clone();
-        self.commit_rows(p.rows(), lifecycle, &dirty, own.hashes.iter().copied())?;
+        self.commit_rows(p.rows(), lifecycle, &dirty, |known| {
+            known.insert_sorted(&own.hashes)
+        })?;
         Ok(Some(AppendOutcome {
             accepted: p.events.len() as u64,
             duplicates: 0,
@@ -177,25 +179,25 @@ impl Store {
     ) -> Result<()> {
         let (lifecycle, dirty) = lifecycle_of(fresh)?;
         let dirty: BTreeSet<&str> = dirty.into_iter().collect();
-        self.commit_rows(batches, lifecycle, &dirty, hashes)
+        self.commit_rows(batches, lifecycle, &dirty, |known| {
+            hashes.for_each(|h| known.insert(h))
+        })
     }
 
     /// Appends `batches`, each into its table, and `lifecycle`, and marks `dirty`, in one
-    /// transaction; then remembers `hashes`, the stored ids'. Durable when it returns `Ok`.
+    /// transaction; then has `remember` add the stored ids' hashes to the known ones. Durable
+    /// when it returns `Ok`.
     fn commit_rows(
         &mut self,
         batches: Vec<Rows>,
         lifecycle: Option<RecordBatch>,
         dirty: &BTreeSet<&str>,
-        hashes: impl Iterator<Item = u64>,
+        remember: impl FnOnce(&mut IdHashes),
     ) -> Result<()> {
         let written = self.write(batches, lifecycle, dirty); // one transaction
         self.note_dirty(written.is_ok(), dirty);
         written?;
-        let known = self.id_hashes()?;
-        for h in hashes {
-            known.insert(h);
-        }
+        remember(self.id_hashes()?);
         Ok(())
     }
 
