@@ -67,8 +67,8 @@ pub struct IdHashes {
     recent: FxHashSet<u64>,
     /// Sorted: the hashes added a sorted batch at a time ([`IdHashes::insert_sorted`]).
     recent_sorted: Vec<u64>,
-    /// How many added hashes `recent` and `recent_sorted` hold before they are merged ([`MERGE_AT`]; tests use
-    /// small ones).
+    /// How many added hashes `recent` and `recent_sorted` hold before they are merged
+    /// ([`MERGE_AT`]; tests use small ones).
     merge_at: usize,
 }
 
@@ -141,9 +141,10 @@ impl IdHashes {
 
     /// Adds `hashes`, sorted ascending, as [`IdHashes::insert`] adds each: an import's batch of
     /// 122,880, sorted already for [`IdHashes::contains_any_sorted`]. Merged into a sorted
-    /// vector of the batches added since the last merge, front to back, where inserting each
-    /// into the set (a cache miss each, at a million) and sorting the set at each merge were 5%
-    /// of a 1M import's writing thread (BENCHMARKS.md, "Session 32").
+    /// vector of the batches added since the last merge, where inserting each into the set (a
+    /// cache miss each, at a million) and sorting the set at each merge were about 4% of a 1M
+    /// import's writing thread; checking and adding a batch's hashes takes 35-40% less time
+    /// (`cargo bench -p keylens --bench id_hashes`, BENCHMARKS.md "Session 32").
     pub fn insert_sorted(&mut self, hashes: &[u64]) {
         debug_assert!(hashes.windows(2).all(|w| w[0] <= w[1]), "sorted");
         if hashes.is_empty() {
@@ -457,7 +458,8 @@ mod tests {
                     prop_assert_eq!(ids.contains(p), model.contains(&p));
                 }
                 // Each lookup alone, then the sorted batch of those not held.
-                let unheld: Vec<u64> = all_probes.iter().copied().filter(|p| !model.contains(p)).collect();
+                let unheld: Vec<u64> =
+                    all_probes.iter().copied().filter(|p| !model.contains(p)).collect();
                 prop_assert!(!ids.contains_any_sorted(&unheld));
                 for &p in all_probes.iter().filter(|p| model.contains(p)) {
                     let mut with: Vec<u64> = unheld.clone();
