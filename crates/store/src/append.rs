@@ -403,9 +403,13 @@ impl Part {
 /// Whether `e` is stored in `narrow_events` (schema 13): it has no value outside its columns.
 /// Other events are stored in `wide_events`.
 pub fn is_narrow(e: &Event) -> bool {
+    // `narrow_events`' `ENUM` columns (schema 16) hold the contract's types and a validation's
+    // results; a country is always two capital letters (validate.rs).
+    let enumerated = !matches!(e.kind, None | Some(EventType::Custom(_)))
+        && matches!(e.result.as_deref(), None | Some("valid") | Some("invalid"));
     // An event without [`Event::wide`] fields (nine in ten) has none of `WIDE_ONLY`'s values:
     // its table is known without reading them.
-    e.wide.is_none() || WIDE_ONLY.iter().all(|get| !has_value(get, e))
+    enumerated && (e.wide.is_none() || WIDE_ONLY.iter().all(|get| !has_value(get, e)))
 }
 
 /// What storing an event needs to know of it besides its values: its id's hash and its table.

@@ -99,6 +99,8 @@ mod watch;
 
 pub use append::{is_narrow, AppendOutcome, Key, Prepared};
 pub use derive::RowChanged;
+#[doc(hidden)]
+pub use schema::TEXT_EVENTS_VIEW;
 pub use timeline::StoredEvent;
 
 use std::collections::BTreeSet;

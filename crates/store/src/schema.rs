@@ -26,6 +26,28 @@ macro_rules! sorted_by_license {
     };
 }
 
+/// The `events` view (schema 16): as [`events_view`], with `narrow_events`' `ENUM` columns as text.
+macro_rules! events_view_typed {
+    () => {
+        "CREATE VIEW events AS
+        SELECT id, id_hash, type::VARCHAR AS type, ts, license_id, NULL::VARCHAR AS user_id,
+            NULL::VARCHAR AS account_id, NULL::VARCHAR AS product, NULL::VARCHAR AS tier,
+            NULL::VARCHAR AS model, NULL::VARCHAR AS region, NULL::VARCHAR AS channel, machine_id,
+            version, NULL::VARCHAR AS from_version, ip, country::VARCHAR AS country, lat, lon,
+            NULL::DOUBLE AS amount, NULL::VARCHAR AS currency, NULL::BIGINT AS seats,
+            NULL::VARCHAR AS term, NULL::BIGINT AS expires_at, NULL::VARCHAR AS reason, code,
+            result::VARCHAR AS result, latency_ms, NULL::DOUBLE AS quantity,
+            NULL::VARCHAR AS meter, NULL::VARCHAR AS properties, source, received_at
+        FROM narrow_events
+        UNION ALL
+        SELECT id, id_hash, type, ts, license_id, user_id, account_id, product, tier, model,
+            region, channel, machine_id, version, from_version, ip, country, lat, lon, amount,
+            currency, seats, term, expires_at, reason, code, result, latency_ms, quantity, meter,
+            properties, source, received_at
+        FROM wide_events;"
+    };
+}
+
 /// The `events` view (schema 13): `narrow_events` and `wide_events` with the columns `events` had.
 macro_rules! events_view {
     () => {
@@ -47,6 +69,11 @@ macro_rules! events_view {
         FROM wide_events;"
     };
 }
+
+/// The `events` view as schemas 13 to 15 created it, with `narrow_events`' columns all text
+/// (tests take a store back to those schemas).
+#[doc(hidden)]
+pub const TEXT_EVENTS_VIEW: &str = events_view!();
 
 pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: events and the materialised license fold.
@@ -368,6 +395,48 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE license_digests RENAME TO license_values;
     CREATE TABLE value_hash_probe (h UBIGINT NOT NULL);
     INSERT INTO value_hash_probe SELECT hash('L-probe', 'ip', '192.0.2.1');",
+    // 16: `narrow_events`' `type`, `country` and `result` as `ENUM`s (PROTOTYPE, session 32).
+    concat!(
+        "CREATE TYPE event_type AS ENUM ('license.created', 'license.assigned',
+        'license.activated', 'license.activation_failed', 'license.deactivated',
+        'license.validated', 'license.upgraded', 'license.renewed', 'license.expired',
+        'license.suspended', 'license.reinstated', 'license.revoked', 'license.usage');
+    CREATE TYPE call_result AS ENUM ('valid', 'invalid');
+    CREATE TYPE country_code AS ENUM (
+        SELECT chr(CAST(65 + a AS INTEGER)) || chr(CAST(65 + b AS INTEGER))
+        FROM range(26) x(a), range(26) y(b) ORDER BY 1);
+    CREATE TABLE narrow_events_typed (
+        id VARCHAR NOT NULL USING COMPRESSION fsst,
+        id_hash BIGINT NOT NULL,
+        type event_type NOT NULL,
+        ts BIGINT NOT NULL,
+        license_id VARCHAR,
+        machine_id VARCHAR,
+        version VARCHAR USING COMPRESSION dictionary,
+        ip VARCHAR,
+        country country_code,
+        lat DOUBLE,
+        lon DOUBLE,
+        code VARCHAR USING COMPRESSION fsst,
+        result call_result,
+        latency_ms DOUBLE,
+        source VARCHAR USING COMPRESSION dictionary,
+        received_at BIGINT NOT NULL
+    );
+    INSERT INTO wide_events BY NAME SELECT * FROM narrow_events
+        WHERE type NOT IN (SELECT unnest(enum_range(NULL::event_type))::VARCHAR)
+           OR result NOT IN ('valid', 'invalid')
+           OR NOT regexp_full_match(country, '[A-Z][A-Z]');
+    INSERT INTO narrow_events_typed SELECT * FROM narrow_events
+        WHERE type IN (SELECT unnest(enum_range(NULL::event_type))::VARCHAR)
+          AND (result IS NULL OR result IN ('valid', 'invalid'))
+          AND (country IS NULL OR regexp_full_match(country, '[A-Z][A-Z]'));
+    DROP VIEW events;
+    DROP TABLE narrow_events;
+    ALTER TABLE narrow_events_typed RENAME TO narrow_events;
+    ",
+        events_view_typed!()
+    ),
 ];
 
 /// The columns of `narrow_events` (schema 13), in its order: an event is stored there when it

@@ -27,7 +27,7 @@ fn count(store: &Store, sql: &str) -> i64 {
 }
 
 /// The schema version a store opened by this build has.
-const LATEST: i64 = 15;
+const LATEST: i64 = 16;
 
 /// Takes the store in `dir` back to schema `version`: forgets the later migrations, then runs
 /// `undo` for them (below 13, after putting every event back in one `events` table, as
@@ -40,10 +40,30 @@ fn rewind(dir: &std::path::Path, version: i64, undo: &str) {
         String::new()
     };
     let one_table = if version < 13 { UNDO_13 } else { "" };
+    let text = if version < 16 {
+        undo_16()
+    } else {
+        String::new()
+    };
     conn.execute_batch(&format!(
-        "DELETE FROM schema_version WHERE version > {version}; {values} {one_table} {undo}"
+        "DELETE FROM schema_version WHERE version > {version}; {text} {values} {one_table} {undo}"
     ))
     .unwrap();
+}
+
+/// What schema 16 did, undone: `narrow_events`' `type`, `country` and `result` text again, the
+/// same rows in the same order (the events schema 16 moved to `wide_events` stay there).
+fn undo_16() -> String {
+    format!(
+        "CREATE TABLE narrow_text AS SELECT id, id_hash, type::VARCHAR AS type, ts, license_id, \
+           machine_id, version, ip, country::VARCHAR AS country, lat, lon, code, \
+           result::VARCHAR AS result, latency_ms, source, received_at \
+         FROM narrow_events ORDER BY rowid; \
+         DROP VIEW events; DROP TABLE narrow_events; \
+         ALTER TABLE narrow_text RENAME TO narrow_events; \
+         DROP TYPE event_type; DROP TYPE call_result; DROP TYPE country_code; {}",
+        keylens_store::TEXT_EVENTS_VIEW
+    )
 }
 
 /// What schema 15 did, undone: `license_values` again the values with their digests, those the
@@ -357,12 +377,75 @@ fn the_events_view_has_the_wide_tables_columns_and_the_narrow_table_some_of_them
     );
     assert_eq!(view.len(), 33);
     assert_eq!(view, wide);
-    // In the same order, with the same types.
+    // In the same order, with the same types but the three `ENUM`s (schema 16).
     let mut rest = wide.iter();
     for c in &narrow {
-        assert!(rest.any(|w| w == c), "{c:?}");
+        let name = c[0].clone().into_text().unwrap();
+        let data_type = c[1].clone().into_text().unwrap();
+        if ["type", "country", "result"].contains(&name.as_str()) {
+            assert!(data_type.starts_with("ENUM("), "{c:?}");
+            assert!(rest.any(|w| w[0] == c[0]), "{c:?}");
+        } else {
+            assert!(rest.any(|w| w == c), "{c:?}");
+        }
     }
     assert_eq!(narrow.len(), 16);
+}
+
+#[test]
+fn a_store_from_schema_15_keeps_every_event_with_its_type_country_and_result_as_enums() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = parse_rfc3339("2026-06-01T00:00:00Z").unwrap();
+    let judged = |v: serde_json::Value| validate(&v, now).unwrap();
+    let events = vec![
+        event("c", "license.created", "L1", 1),
+        judged(
+            json!({"id": "v", "type": "license.validated", "license_id": "L1",
+                      "timestamp": "2026-01-03T00:00:00Z", "result": "invalid",
+                      "country": "DE", "code": "E1"}),
+        ),
+        // Narrow before schema 16, outside its `ENUM`s: a custom type, a result of another text.
+        judged(json!({"id": "x", "type": "custom.sync", "license_id": "L1",
+                      "timestamp": "2026-01-04T00:00:00Z", "country": "FR"})),
+        judged(
+            json!({"id": "a", "type": "license.activated", "license_id": "L1",
+                      "timestamp": "2026-01-05T00:00:00Z", "machine_id": "m",
+                      "result": "ok", "country": "ZZ"}),
+        ),
+    ];
+    let mut s = Store::open(dir.path()).unwrap();
+    s.append(&events).unwrap();
+    let all = "SELECT id, type, country, result, code, machine_id FROM events ORDER BY id";
+    let before = s.rows(all).unwrap();
+    drop(s);
+    rewind(dir.path(), 15, "");
+    {
+        let conn = duckdb::Connection::open(dir.path().join(keylens_store::DB_FILE)).unwrap();
+        // As schema 15 stored them: every event without a wide value in `narrow_events`.
+        conn.execute_batch(
+            "INSERT INTO narrow_events SELECT id, id_hash, type, ts, license_id, machine_id, \
+               version, ip, country, lat, lon, code, result, latency_ms, source, received_at \
+             FROM wide_events WHERE id IN ('x', 'a'); \
+             DELETE FROM wide_events WHERE id IN ('x', 'a');",
+        )
+        .unwrap();
+        let narrow: i64 = conn
+            .query_row("SELECT count(*) FROM narrow_events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(narrow, 3, "v, x and a");
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), LATEST);
+    assert_eq!(s.rows(all).unwrap(), before, "every event, the same values");
+    let ids = |table: &str| {
+        s.rows(&format!("SELECT id FROM {table} ORDER BY id"))
+            .unwrap()
+            .into_iter()
+            .map(|r| r[0].clone().into_text().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids("narrow_events"), ["v"]);
+    assert_eq!(ids("wide_events"), ["a", "c", "x"]);
 }
 
 #[test]
