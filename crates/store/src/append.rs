@@ -400,8 +400,9 @@ impl Part {
     }
 }
 
-/// Whether `e` is stored in `narrow_events` (schema 13): it has no value outside its columns.
-/// Other events are stored in `wide_events`.
+/// Whether `e` is stored in `narrow_events` (schema 13): it has no value outside its columns,
+/// and its type and `result` are among those of its `ENUM` columns (schema 16). Other events
+/// are stored in `wide_events`.
 pub fn is_narrow(e: &Event) -> bool {
     // `narrow_events`' `ENUM` columns (schema 16) hold the contract's types and a validation's
     // results; a country is always two capital letters (validate.rs).

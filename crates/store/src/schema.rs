@@ -395,7 +395,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE license_digests RENAME TO license_values;
     CREATE TABLE value_hash_probe (h UBIGINT NOT NULL);
     INSERT INTO value_hash_probe SELECT hash('L-probe', 'ip', '192.0.2.1');",
-    // 16: `narrow_events`' `type`, `country` and `result` as `ENUM`s (PROTOTYPE, session 32).
+    // 16: `narrow_events`' `type`, `country` and `result` as `ENUM`s: the contract's types, a
+    // validation's `valid` or `invalid`, and every two capital letters (what validation lets
+    // through as a country). DuckDB has no constant method for text and hashes every value of a
+    // text column, even one of a few values, where it casts a value to an `ENUM` and stores the
+    // codes as numbers: a third of the text column's writing (`scripts/duckdb-enum-type.py`), and
+    // the 1M import's appends 61-64 s against 65-72 (BENCHMARKS.md, "Session 32"). A type filter
+    // through the view, which casts them back to text, scanned in a third of the time too: a
+    // text column's statistics keep 8 bytes, and every type begins `license.`. Events with
+    // other values (a custom type, another `result`) are stored in `wide_events`
+    // (`append::is_narrow`); a store written before has those moved there and the others copied
+    // into the new table once, in their order.
     concat!(
         "CREATE TYPE event_type AS ENUM ('license.created', 'license.assigned',
         'license.activated', 'license.activation_failed', 'license.deactivated',
