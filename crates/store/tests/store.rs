@@ -392,6 +392,36 @@ fn the_events_view_has_the_wide_tables_columns_and_the_narrow_table_some_of_them
     assert_eq!(narrow.len(), 16);
 }
 
+/// An event `is_narrow` sends to `narrow_events` must fit its `ENUM`s, or its append fails: the
+/// types' `ENUM` holds every contract type, the countries' every two capital letters.
+#[test]
+fn the_narrow_enums_hold_every_contract_type_and_country() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let values = |ty: &str| -> Vec<String> {
+        s.rows(&format!(
+            "SELECT unnest(enum_range(NULL::{ty}))::VARCHAR AS v ORDER BY v"
+        ))
+        .unwrap()
+        .into_iter()
+        .map(|r| r[0].clone().into_text().unwrap())
+        .collect()
+    };
+    let mut contract: Vec<String> = keylens_event::EventType::LICENSE_TYPES
+        .iter()
+        .map(|t| t.as_str().to_string())
+        .collect();
+    contract.sort();
+    assert_eq!(values("event_type"), contract);
+    assert_eq!(values("call_result"), ["invalid", "valid"]);
+    let countries = values("country_code");
+    assert_eq!(countries.len(), 26 * 26);
+    assert_eq!(
+        (countries[0].as_str(), countries[675].as_str()),
+        ("AA", "ZZ")
+    );
+}
+
 #[test]
 fn a_store_from_schema_15_keeps_every_event_with_its_type_country_and_result_as_enums() {
     let dir = tempfile::tempdir().unwrap();
