@@ -26,38 +26,35 @@ macro_rules! sorted_by_license {
     };
 }
 
-/// The `events` view (schema 16): as [`events_view`], with `narrow_events`' `ENUM` columns as text.
-macro_rules! events_view_typed {
-    () => {
-        "CREATE VIEW events AS
-        SELECT id, id_hash, type::VARCHAR AS type, ts, license_id, NULL::VARCHAR AS user_id,
-            NULL::VARCHAR AS account_id, NULL::VARCHAR AS product, NULL::VARCHAR AS tier,
-            NULL::VARCHAR AS model, NULL::VARCHAR AS region, NULL::VARCHAR AS channel, machine_id,
-            version, NULL::VARCHAR AS from_version, ip, country::VARCHAR AS country, lat, lon,
-            NULL::DOUBLE AS amount, NULL::VARCHAR AS currency, NULL::BIGINT AS seats,
-            NULL::VARCHAR AS term, NULL::BIGINT AS expires_at, NULL::VARCHAR AS reason, code,
-            result::VARCHAR AS result, latency_ms, NULL::DOUBLE AS quantity,
-            NULL::VARCHAR AS meter, NULL::VARCHAR AS properties, source, received_at
-        FROM narrow_events
-        UNION ALL
-        SELECT id, id_hash, type, ts, license_id, user_id, account_id, product, tier, model,
-            region, channel, machine_id, version, from_version, ip, country, lat, lon, amount,
-            currency, seats, term, expires_at, reason, code, result, latency_ms, quantity, meter,
-            properties, source, received_at
-        FROM wide_events;"
-    };
-}
-
 /// The `events` view (schema 13): `narrow_events` and `wide_events` with the columns `events` had.
+/// `events_view!(enums)` is the view of schema 16, which casts `narrow_events`' `ENUM` columns
+/// (`type`, `country`, `result`) to text.
 macro_rules! events_view {
     () => {
-        "CREATE VIEW events AS
-        SELECT id, id_hash, type, ts, license_id, NULL::VARCHAR AS user_id,
+        events_view!("type", "country", "result")
+    };
+    (enums) => {
+        events_view!(
+            "type::VARCHAR AS type",
+            "country::VARCHAR AS country",
+            "result::VARCHAR AS result"
+        )
+    };
+    ($type:literal, $country:literal, $result:literal) => {
+        concat!(
+            "CREATE VIEW events AS
+        SELECT id, id_hash, ",
+            $type,
+            ", ts, license_id, NULL::VARCHAR AS user_id,
             NULL::VARCHAR AS account_id, NULL::VARCHAR AS product, NULL::VARCHAR AS tier,
             NULL::VARCHAR AS model, NULL::VARCHAR AS region, NULL::VARCHAR AS channel, machine_id,
-            version, NULL::VARCHAR AS from_version, ip, country, lat, lon, NULL::DOUBLE AS amount,
+            version, NULL::VARCHAR AS from_version, ip, ",
+            $country,
+            ", lat, lon, NULL::DOUBLE AS amount,
             NULL::VARCHAR AS currency, NULL::BIGINT AS seats, NULL::VARCHAR AS term,
-            NULL::BIGINT AS expires_at, NULL::VARCHAR AS reason, code, result, latency_ms,
+            NULL::BIGINT AS expires_at, NULL::VARCHAR AS reason, code, ",
+            $result,
+            ", latency_ms,
             NULL::DOUBLE AS quantity, NULL::VARCHAR AS meter, NULL::VARCHAR AS properties, source,
             received_at
         FROM narrow_events
@@ -67,6 +64,7 @@ macro_rules! events_view {
             currency, seats, term, expires_at, reason, code, result, latency_ms, quantity, meter,
             properties, source, received_at
         FROM wide_events;"
+        )
     };
 }
 
@@ -445,7 +443,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     DROP TABLE narrow_events;
     ALTER TABLE narrow_events_typed RENAME TO narrow_events;
     ",
-        events_view_typed!()
+        events_view!(enums)
     ),
 ];
 
