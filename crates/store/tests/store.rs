@@ -26,6 +26,16 @@ fn count(store: &Store, sql: &str) -> i64 {
     store.rows(sql).unwrap()[0][0].as_i64().unwrap()
 }
 
+/// The first column of every row of `sql`, as text.
+fn texts(store: &Store, sql: &str) -> Vec<String> {
+    store
+        .rows(sql)
+        .unwrap()
+        .into_iter()
+        .map(|r| r[0].clone().into_text().unwrap())
+        .collect()
+}
+
 /// The schema version a store opened by this build has.
 const LATEST: i64 = 16;
 
@@ -329,13 +339,7 @@ fn events_with_no_value_outside_the_narrow_columns_are_stored_there_and_read_bac
         } else {
             s.append(&events).unwrap();
         }
-        let ids = |table: &str| {
-            s.rows(&format!("SELECT id FROM {table} ORDER BY id"))
-                .unwrap()
-                .into_iter()
-                .map(|r| r[0].clone().into_text().unwrap())
-                .collect::<Vec<_>>()
-        };
+        let ids = |table: &str| texts(&s, &format!("SELECT id FROM {table} ORDER BY id"));
         assert_eq!(ids("narrow_events"), ["a", "v1"], "bulk: {bulk}");
         assert_eq!(ids("wide_events"), ["c", "v2"], "bulk: {bulk}");
         let read = s
@@ -398,14 +402,11 @@ fn the_events_view_has_the_wide_tables_columns_and_the_narrow_table_some_of_them
 fn the_narrow_enums_hold_every_contract_type_and_country() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path()).unwrap();
-    let values = |ty: &str| -> Vec<String> {
-        s.rows(&format!(
-            "SELECT unnest(enum_range(NULL::{ty}))::VARCHAR AS v ORDER BY v"
-        ))
-        .unwrap()
-        .into_iter()
-        .map(|r| r[0].clone().into_text().unwrap())
-        .collect()
+    let values = |ty: &str| {
+        texts(
+            &s,
+            &format!("SELECT unnest(enum_range(NULL::{ty}))::VARCHAR AS v ORDER BY v"),
+        )
     };
     let mut contract: Vec<String> = keylens_event::EventType::LICENSE_TYPES
         .iter()
@@ -467,13 +468,7 @@ fn a_store_from_schema_15_keeps_every_event_with_its_type_country_and_result_as_
     let s = Store::open(dir.path()).unwrap();
     assert_eq!(count(&s, "SELECT max(version) FROM schema_version"), LATEST);
     assert_eq!(s.rows(all).unwrap(), before, "every event, the same values");
-    let ids = |table: &str| {
-        s.rows(&format!("SELECT id FROM {table} ORDER BY id"))
-            .unwrap()
-            .into_iter()
-            .map(|r| r[0].clone().into_text().unwrap())
-            .collect::<Vec<_>>()
-    };
+    let ids = |table: &str| texts(&s, &format!("SELECT id FROM {table} ORDER BY id"));
     assert_eq!(ids("narrow_events"), ["v"]);
     assert_eq!(ids("wide_events"), ["a", "c", "x"]);
 }
