@@ -95,9 +95,13 @@ impl IdHashes {
     }
 
     pub fn contains(&self, h: u64) -> bool {
-        self.recent.contains(&h)
-            || self.recent_sorted.binary_search(&h).is_ok()
-            || self.sorted[self.index.range(h)].binary_search(&h).is_ok()
+        self.recent_sorted.binary_search(&h).is_ok() || self.held_outside_the_run(h)
+    }
+
+    /// Whether `h` was added one at a time or is in the large vector: [`IdHashes::contains`]
+    /// but for the sorted run of added batches, which sorted lookups walk on their own.
+    fn held_outside_the_run(&self, h: u64) -> bool {
+        self.recent.contains(&h) || self.sorted[self.index.range(h)].binary_search(&h).is_ok()
     }
 
     /// Whether any of `hashes`, sorted ascending, is held: [`IdHashes::contains`] of each, in
@@ -120,10 +124,7 @@ impl IdHashes {
                 }
             }
             from = gallop(&self.recent_sorted, from, h);
-            if self.recent_sorted.get(from) == Some(&h)
-                || self.recent.contains(&h)
-                || self.sorted[self.index.range(h)].binary_search(&h).is_ok()
-            {
+            if self.recent_sorted.get(from) == Some(&h) || self.held_outside_the_run(h) {
                 return true;
             }
         }
