@@ -31,9 +31,15 @@ KINDS = {
 }
 
 
-def write(path, sql_type, values):
+def write(path, sql_type, values, setup="", read=None):
+    """Writes `values` into a fresh file's table `x (v sql_type)`, after running `setup` (the
+    types it needs), a row group per transaction on one thread: microseconds a row, the methods
+    DuckDB stored `v` with, and the rows of `read` (a statement over `x`) when given.
+    `scripts/duckdb-enum-type.py` writes through it too."""
     con = duckdb.connect(path)
     con.execute("SET threads = 1")
+    if setup:
+        con.execute(setup)
     con.execute(f"CREATE TABLE x (v {sql_type})")
     rows = pa.table({"v": values})
     took = 0.0
@@ -50,8 +56,9 @@ def write(path, sql_type, values):
             "WHERE segment_type <> 'VALIDITY'"
         ).fetchall()
     )
+    answer = con.execute(read).fetchall() if read else None
     con.close()
-    return took / ROWS * 1e6, methods
+    return took / ROWS * 1e6, methods, answer
 
 
 def main() -> None:
@@ -62,7 +69,7 @@ def main() -> None:
         for r in range(rounds):
             for kind, (sql_type, values) in KINDS.items():
                 path = os.path.join(tmp, f"{r}-{len(times[kind])}.duckdb")
-                us, methods[kind] = write(path, sql_type, values)
+                us, methods[kind], _ = write(path, sql_type, values)
                 times[kind].append(us)
                 os.remove(path)
     for kind in KINDS:

@@ -8,7 +8,8 @@ into a fresh file as `keylens import` writes (DuckDB on one thread, a row group 
 per transaction, `INSERT ... SELECT` from an Arrow batch, then `COMMIT`), three rounds in turns:
 into a text column with the dictionary set (as `narrow_events.type`), into an ENUM column from
 Arrow text (DuckDB casts each value) and from an Arrow dictionary, and integer codes into a
-`UTINYINT` column; microseconds a row, and the rows of each type read back.
+`UTINYINT` column, each through `scripts/duckdb-constant-column.py`'s `write`; microseconds a
+row, and the rows of each type read back.
 
 Filtering: a fresh DuckDB file with two tables of the same 100 row groups of 122,880 rows, each row group
 of one type (every tenth `license.activated`, the others `license.validated`), with a latency
@@ -32,14 +33,23 @@ QUERIES = [
 ]
 
 
-ROW_GROUP = 122_880
-ROWS = 8 * ROW_GROUP
+def constant_column():
+    """`scripts/duckdb-constant-column.py`, whose `write` writes a column as an import does."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "duckdb-constant-column.py")
+    spec = importlib.util.spec_from_file_location("duckdb_constant_column", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def writing(tmp) -> None:
     import pyarrow as pa
 
-    types = ["license.validated"] * (ROWS * 9 // 10) + ["license.activated"] * (ROWS // 10)
+    column = constant_column()
+    rows = column.ROWS
+    types = ["license.validated"] * (rows * 9 // 10) + ["license.activated"] * (rows // 10)
     codes = pa.array([1 if t == "license.validated" else 0 for t in types], pa.uint8())
     cases = {
         "text column <- text": ("VARCHAR USING COMPRESSION dictionary", pa.array(types)),
@@ -52,29 +62,20 @@ def writing(tmp) -> None:
         ),
         "UTINYINT column <- codes": ("UTINYINT", codes),
     }
+    write = column.write
     times = {k: [] for k in cases}
     counts = {}
     for r in range(3):
         for kind, (sql_type, values) in cases.items():
             path = os.path.join(tmp, f"write-{r}-{len(times[kind])}.duckdb")
-            con = duckdb.connect(path)
-            con.execute("SET threads = 1")
-            con.execute("CREATE TYPE etype AS ENUM ('license.activated', 'license.validated')")
-            con.execute(f"CREATE TABLE x (type {sql_type})")
-            rows = pa.table({"type": values})
-            took = 0.0
-            for start in range(0, ROWS, ROW_GROUP):
-                batch = rows.slice(start, ROW_GROUP)  # noqa: F841 (read by the INSERT)
-                began = time.perf_counter()
-                con.execute("BEGIN TRANSACTION")
-                con.execute("INSERT INTO x SELECT * FROM batch")
-                con.execute("COMMIT")
-                took += time.perf_counter() - began
-            times[kind].append(took / ROWS * 1e6)
-            counts[kind] = con.execute(
-                "SELECT type::VARCHAR, count(*) FROM x GROUP BY 1 ORDER BY 1"
-            ).fetchall()
-            con.close()
+            us, _, counts[kind] = write(
+                path,
+                sql_type,
+                values,
+                setup="CREATE TYPE etype AS ENUM ('license.activated', 'license.validated')",
+                read="SELECT v::VARCHAR, count(*) FROM x GROUP BY 1 ORDER BY 1",
+            )
+            times[kind].append(us)
             os.remove(path)
     for kind in cases:
         each = " / ".join(f"{t:.3f}" for t in times[kind])
