@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """What each column of the stored events costs DuckDB to write, and what splitting them costs.
 
-Usage: scripts/duckdb-column-cost.py STORE.duckdb [columns|split|forced|types|tables|derived] [ROUNDS]
+Usage: scripts/duckdb-column-cost.py STORE.duckdb
+           [columns|split|forced|types|orders|views|tables|derived] [ROUNDS]
 
 Reads the events of the first eight appends of a keylens store (opened read-only; 983,040
 events in the benchmark stores, whose appends are 122,880 events each), in the order each append
@@ -24,6 +25,13 @@ from the Arrow batch, then `COMMIT`. Needs DuckDB's Python package (1.5.6 measur
   FSST; ROUNDS times, alternating, with each file's size (session 27, measured, not built);
   since session 31 also `license_id`, `machine_id` and `ip` as dictionaries, and the numbers
   with the method DuckDB picks for most of their row groups set.
+- `orders`: the narrow events into schema 16's table (`type`, `country` and `result` as `ENUM`s,
+  the compression of schema 14), each append's rows in (type, time) order against (type,
+  license, time) and (type, machine, time), ROUNDS times, alternating, with each file's size
+  and each column's methods (session 33, measured, not built).
+- `views`: the narrow events into schema 16's table from Arrow text (`string`, as an import
+  hands them over) against Arrow string views (`string_view`), ROUNDS times, alternating, with a
+  check that both tables hold the same values (session 33, measured, not built).
 - `tables`: each table an import writes (the events' two, `lifecycle`, and the derived ones),
   its first 491,520 rows (four row groups) copied into a fresh file under the store's own
   `CREATE TABLE` statement (its compression settings too), a row group per transaction, ROUNDS
@@ -33,7 +41,8 @@ from the Arrow batch, then `COMMIT`. Needs DuckDB's Python package (1.5.6 measur
   (`license_id` FSST, the attributes of few values a dictionary), ROUNDS times alternating
   (session 31, measured, not built).
 
-BENCHMARKS.md, "Session 21", "Session 23", "Session 24" and "Session 27", has its figures.
+BENCHMARKS.md, "Session 21", "Session 23", "Session 24", "Session 27" and "Session 33", has its
+figures.
 """
 
 import os
@@ -252,6 +261,78 @@ def types(rows, rounds):
                 print(f"{name:16s} {took / written * 1e6:.3f} us/row over {written} rows, {size:.1f} MB")
 
 
+def ordered(rows, keys):
+    """`rows` in `keys`' order within each append (`received_at`), ties in their order."""
+    place = pa.array(range(rows.num_rows))
+    order = pc.sort_indices(
+        rows.append_column("_place", place),
+        sort_keys=[(k, "ascending") for k in ["received_at", *keys, "_place"]],
+    )
+    return rows.take(order)
+
+
+def schema_16(narrow):
+    """The declarations of `narrow`'s columns in schema 16's `narrow_events`."""
+    typed = {"type": enum(TYPES), "country": enum(COUNTRIES), "result": enum(RESULTS)}
+    columns = []
+    for f in narrow.schema:
+        declared = SQL_TYPE[str(f.type)]
+        if f.name in FORCED:
+            declared += f" USING COMPRESSION {FORCED[f.name]}"
+        columns.append(f"{f.name} {typed.get(f.name, declared)}")
+    return columns
+
+
+def orders(rows, rounds):
+    narrow = narrow_of(rows)
+    columns = schema_16(narrow)
+    variants = {
+        "type, time": ordered(narrow, ["type", "ts"]),
+        "type, license, time": ordered(narrow, ["type", "license_id", "ts"]),
+        "type, machine, time": ordered(narrow, ["type", "machine_id", "ts"]),
+    }
+    methods = {}
+    for _ in range(rounds):
+        for name, rows in variants.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                con = fresh(tmp, "t")
+                con.execute(f"CREATE TABLE t ({', '.join(columns)})")
+                took, written = write(con, "t", rows, rows.num_rows)
+                con.execute("CHECKPOINT")
+                methods[name] = con.execute(
+                    "SELECT column_name, string_agg(DISTINCT compression, ',' ORDER BY compression) "
+                    "FROM pragma_storage_info('t') WHERE segment_type <> 'VALIDITY' GROUP BY 1"
+                ).fetchall()
+                con.close()
+                size = os.path.getsize(os.path.join(tmp, "t.duckdb")) / 1e6
+                print(f"{name:20s} {took / written * 1e6:.3f} us/row over {written} rows, {size:.1f} MB")
+    for name, columns in methods.items():
+        print(name, dict(sorted(columns)))
+
+
+def views(rows, rounds):
+    narrow = narrow_of(rows)
+    columns = schema_16(narrow)
+    viewed = pa.table(
+        [c.cast(pa.string_view()) if pa.types.is_string(c.type) else c for c in narrow.columns],
+        names=narrow.column_names,
+    )
+    checks = set()
+    for _ in range(rounds):
+        for name, rows in (("string", narrow), ("string_view", viewed)):
+            with tempfile.TemporaryDirectory() as tmp:
+                con = fresh(tmp, "t")
+                con.execute(f"CREATE TABLE t ({', '.join(columns)})")
+                took, written = write(con, "t", rows, rows.num_rows)
+                checks.add(con.execute(
+                    "SELECT count(*), count(DISTINCT id), sum(length(license_id)), count(ip), "
+                    "count(DISTINCT machine_id), max(version), count(code) FROM t"
+                ).fetchone())
+                con.close()
+                print(f"{name:12s} {took / written * 1e6:.3f} us/row over {written} rows")
+    assert len(checks) == 1, f"the tables differ: {checks}"
+
+
 TABLES = [
     "narrow_events", "wide_events", "lifecycle", "licenses", "terms", "segments", "bookings",
 ]
@@ -341,6 +422,10 @@ def main() -> None:
         forced(rows, rounds)
     elif mode == "types":
         types(rows, rounds)
+    elif mode == "orders":
+        orders(rows, rounds)
+    elif mode == "views":
+        views(rows, rounds)
     else:
         sys.exit(__doc__)
 
