@@ -162,32 +162,41 @@ def narrow_of(rows):
     return rows.filter(fits).select(NARROW)
 
 
+def written_with_methods(tmp, name, create, rows):
+    """`rows` written into table `t` (made by `create`) of a fresh file `name` in `tmp`, then
+    checkpointed: (us a row, rows written, each column's compression methods, file MB)."""
+    con = fresh(tmp, name)
+    con.execute(create)
+    took, written = write(con, "t", rows, rows.num_rows)
+    con.execute("CHECKPOINT")
+    methods = con.execute(
+        "SELECT column_name, string_agg(DISTINCT compression, ',' ORDER BY compression) "
+        "FROM pragma_storage_info('t') WHERE segment_type <> 'VALIDITY' GROUP BY 1"
+    ).fetchall()
+    con.close()
+    size = os.path.getsize(os.path.join(tmp, name + ".duckdb")) / 1e6
+    return took / written * 1e6, written, methods, size
+
+
 def forced(rows, rounds):
     narrow = narrow_of(rows)
 
-    def table(con, chosen):
+    def table(chosen):
         columns = ", ".join(
             f"{f.name} {SQL_TYPE[str(f.type)]}"
             + (f" USING COMPRESSION {FORCED[f.name]}" if chosen and f.name in FORCED else "")
             for f in narrow.schema
         )
-        con.execute(f"CREATE TABLE t ({columns})")
+        return f"CREATE TABLE t ({columns})"
 
     methods = {}
     for _ in range(rounds):
         for name, chosen in (("duckdb", False), ("forced", True)):
             with tempfile.TemporaryDirectory() as tmp:
-                con = fresh(tmp, name)
-                table(con, chosen)
-                took, written = write(con, "t", narrow, narrow.num_rows)
-                con.execute("CHECKPOINT")
-                methods[name] = con.execute(
-                    "SELECT column_name, string_agg(DISTINCT compression, ',' ORDER BY compression) "
-                    "FROM pragma_storage_info('t') WHERE segment_type <> 'VALIDITY' GROUP BY 1"
-                ).fetchall()
-                con.close()
-                size = os.path.getsize(os.path.join(tmp, name + ".duckdb")) / 1e6
-                print(f"{name}: {took / written * 1e6:.3f} us/row over {written} rows, {size:.1f} MB")
+                per_row, written, methods[name], size = written_with_methods(
+                    tmp, name, table(chosen), narrow
+                )
+                print(f"{name}: {per_row:.3f} us/row over {written} rows, {size:.1f} MB")
     for name, columns in methods.items():
         print(name, dict(sorted(columns)))
 
@@ -246,12 +255,7 @@ def types(rows, rounds):
     inputs = {"codes": coded(narrow)}
     for _ in range(rounds):
         for name, changed in TYPED.items():
-            columns = []
-            for f in narrow.schema:
-                declared = SQL_TYPE[str(f.type)]
-                if f.name in FORCED:
-                    declared += f" USING COMPRESSION {FORCED[f.name]}"
-                columns.append(f"{f.name} {changed.get(f.name, declared)}")
+            columns = declarations(narrow, changed)
             with tempfile.TemporaryDirectory() as tmp:
                 con = fresh(tmp, "t")
                 con.execute(f"CREATE TABLE t ({', '.join(columns)})")
@@ -271,16 +275,21 @@ def ordered(rows, keys):
     return rows.take(order)
 
 
-def schema_16(narrow):
-    """The declarations of `narrow`'s columns in schema 16's `narrow_events`."""
-    typed = {"type": enum(TYPES), "country": enum(COUNTRIES), "result": enum(RESULTS)}
+def declarations(narrow, changed):
+    """The declarations of `narrow`'s columns in schema 14's `narrow_events` (their compression
+    `FORCED`), with `changed`'s (column -> declaration) instead where it has one."""
     columns = []
     for f in narrow.schema:
         declared = SQL_TYPE[str(f.type)]
         if f.name in FORCED:
             declared += f" USING COMPRESSION {FORCED[f.name]}"
-        columns.append(f"{f.name} {typed.get(f.name, declared)}")
+        columns.append(f"{f.name} {changed.get(f.name, declared)}")
     return columns
+
+
+def schema_16(narrow):
+    """The declarations of `narrow`'s columns in schema 16's `narrow_events`."""
+    return declarations(narrow, TYPED["enums"])
 
 
 def orders(rows, rounds):
@@ -295,17 +304,10 @@ def orders(rows, rounds):
     for _ in range(rounds):
         for name, rows in variants.items():
             with tempfile.TemporaryDirectory() as tmp:
-                con = fresh(tmp, "t")
-                con.execute(f"CREATE TABLE t ({', '.join(columns)})")
-                took, written = write(con, "t", rows, rows.num_rows)
-                con.execute("CHECKPOINT")
-                methods[name] = con.execute(
-                    "SELECT column_name, string_agg(DISTINCT compression, ',' ORDER BY compression) "
-                    "FROM pragma_storage_info('t') WHERE segment_type <> 'VALIDITY' GROUP BY 1"
-                ).fetchall()
-                con.close()
-                size = os.path.getsize(os.path.join(tmp, "t.duckdb")) / 1e6
-                print(f"{name:20s} {took / written * 1e6:.3f} us/row over {written} rows, {size:.1f} MB")
+                per_row, written, methods[name], size = written_with_methods(
+                    tmp, "t", f"CREATE TABLE t ({', '.join(columns)})", rows
+                )
+                print(f"{name:20s} {per_row:.3f} us/row over {written} rows, {size:.1f} MB")
     for name, columns in methods.items():
         print(name, dict(sorted(columns)))
 
