@@ -2,7 +2,8 @@
 """What each column of the stored events costs DuckDB to write, and what splitting them costs.
 
 Usage: scripts/duckdb-column-cost.py STORE.duckdb
-           [columns|split|forced|types|orders|views|tables|derived] [ROUNDS]
+           [columns|split|forced|types|orders|views|dictionaries|tables|lifecycle|derived]
+           [ROUNDS]
 
 Reads the events of the first eight appends of a keylens store (opened read-only; 983,040
 events in the benchmark stores, whose appends are 122,880 events each), in the order each append
@@ -32,17 +33,23 @@ from the Arrow batch, then `COMMIT`. Needs DuckDB's Python package (1.5.6 measur
 - `views`: the narrow events into schema 16's table from Arrow text (`string`, as an import
   hands them over) against Arrow string views (`string_view`), ROUNDS times, alternating, with a
   check that both tables hold the same values (session 33, measured, not built).
+- `dictionaries`: each text column of the narrow events alone (`TEXT`, its compression as
+  schema 16 sets it) from Arrow text against an Arrow dictionary array of the same values,
+  ROUNDS times in turns (session 34, measured, not built).
 - `tables`: each table an import writes (the events' two, `lifecycle`, and the derived ones),
   its first 491,520 rows (four row groups) copied into a fresh file under the store's own
   `CREATE TABLE` statement (its compression settings too), a row group per transaction, ROUNDS
   times (default 3): what a row of each costs to write.
+- `lifecycle`: as `tables` for `lifecycle`, against the same events with every column of theirs
+  under `wide_events`' statement: what a row would cost were each lifecycle event stored once,
+  there, with all its columns (session 34, measured, not built).
 - `derived`: as `tables` for `licenses`, `terms`, `segments` and `bookings`, under the store's
   statement against the same with the methods DuckDB picks for their text columns set
   (`license_id` FSST, the attributes of few values a dictionary), ROUNDS times alternating
   (session 31, measured, not built).
 
-BENCHMARKS.md, "Session 21", "Session 23", "Session 24", "Session 27" and "Session 33", has its
-figures.
+BENCHMARKS.md, "Session 21", "Session 23", "Session 24", "Session 27", "Session 33" and
+"Session 34", has its figures.
 """
 
 import os
@@ -335,26 +342,85 @@ def views(rows, rounds):
     assert len(checks) == 1, f"the tables differ: {checks}"
 
 
+# The narrow events' text columns that stay text in schema 16.
+TEXT = ["id", "license_id", "machine_id", "ip", "version", "source", "code"]
+
+
+def dictionaries(rows, rounds):
+    narrow = narrow_of(rows)
+    declared = dict(zip(narrow.column_names, declarations(narrow, {})))
+    for _ in range(rounds):
+        for column in TEXT:
+            text = narrow.select([column])
+            coded = pa.table([pc.dictionary_encode(text[column])], names=[column])
+            create = f"CREATE TABLE t ({declared[column]})"
+            print(
+                f"{column:12s} text {write_cost('t', create, text):.3f} us/row, "
+                f"dictionary {write_cost('t', create, coded):.3f} us/row over {text.num_rows} rows"
+            )
+
+
 TABLES = [
     "narrow_events", "wide_events", "lifecycle", "licenses", "terms", "segments", "bookings",
 ]
 
 
+def first_rows(source, table):
+    """The first 491,520 rows (four row groups) of `table` in `source`, and its `CREATE TABLE`."""
+    rows = source.execute(f"SELECT * FROM {table} LIMIT {ROW_GROUP * 4}").to_arrow_table()
+    create = source.execute(
+        "SELECT sql FROM duckdb_tables() WHERE table_name = ?", [table]
+    ).fetchone()[0]
+    return rows, create
+
+
+def write_cost(table, create, rows):
+    """Microseconds a row to write `rows` into `table`, made by `create` in a fresh file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        con = fresh(tmp, table)
+        con.execute(create)
+        took, written = write(con, table, rows, rows.num_rows)
+        con.close()
+    return took / written * 1e6
+
+
 def tables(store, rounds):
     source = duckdb.connect(store, read_only=True)
     for table in TABLES:
-        rows = source.execute(f"SELECT * FROM {table} LIMIT {ROW_GROUP * 4}").to_arrow_table()
-        create = source.execute(
-            "SELECT sql FROM duckdb_tables() WHERE table_name = ?", [table]
-        ).fetchone()[0]
+        rows, create = first_rows(source, table)
         for _ in range(rounds):
-            with tempfile.TemporaryDirectory() as tmp:
-                con = fresh(tmp, table)
-                con.execute(create)
-                took, written = write(con, table, rows, rows.num_rows)
-                con.close()
-                print(f"{table:14s} {took / written * 1e6:.3f} us/row over {written} rows")
+            per_row = write_cost(table, create, rows)
+            print(f"{table:14s} {per_row:.3f} us/row over {rows.num_rows} rows")
     source.close()
+
+
+def lifecycle(store, rounds):
+    """`lifecycle`'s first rows as the store has them, against the same events with every column
+    of theirs (from the two events tables, in `lifecycle`'s order) under `wide_events`'
+    statement."""
+    source = duckdb.connect(store, read_only=True)
+    stored, create = first_rows(source, "lifecycle")
+    full = source.execute(
+        f"""SELECT e.* FROM (SELECT id, rowid AS r FROM lifecycle ORDER BY rowid
+                               LIMIT {ROW_GROUP * 4}) l
+              JOIN (SELECT * FROM wide_events UNION ALL BY NAME SELECT * FROM narrow_events) e
+                USING (id)
+            ORDER BY l.r"""
+    ).to_arrow_table()
+    _, wide = first_rows(source, "wide_events")
+    order = [c for (c,) in source.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = 'wide_events' "
+        "ORDER BY column_index"
+    ).fetchall()]
+    source.close()
+    full = full.select(order)
+    every = wide.replace("wide_events", "lifecycle")
+    for _ in range(rounds):
+        print(
+            f"as stored {write_cost('lifecycle', create, stored):.3f} us/row, "
+            f"every column {write_cost('lifecycle', every, full):.3f} us/row "
+            f"over {stored.num_rows} rows"
+        )
 
 
 # Session 31: the methods DuckDB picks for the derived tables' text columns, set.
@@ -383,19 +449,12 @@ def with_methods_set(create):
 def derived(store, rounds):
     source = duckdb.connect(store, read_only=True)
     for table in ["licenses", "terms", "segments", "bookings"]:
-        rows = source.execute(f"SELECT * FROM {table} LIMIT {ROW_GROUP * 4}").to_arrow_table()
-        create = source.execute(
-            "SELECT sql FROM duckdb_tables() WHERE table_name = ?", [table]
-        ).fetchone()[0]
+        rows, create = first_rows(source, table)
         took_by = {"store": [], "set": []}
         for r in range(rounds):
             for name in ("store", "set") if r % 2 == 0 else ("set", "store"):
-                with tempfile.TemporaryDirectory() as tmp:
-                    con = fresh(tmp, table)
-                    con.execute(create if name == "store" else with_methods_set(create))
-                    took, written = write(con, table, rows, rows.num_rows)
-                    con.close()
-                    took_by[name].append(took / written * 1e6)
+                statement = create if name == "store" else with_methods_set(create)
+                took_by[name].append(write_cost(table, statement, rows))
         for name, took in took_by.items():
             print(
                 f"{table:9s} {name:5s} {min(took):.3f}-{max(took):.3f} us/row, "
@@ -415,6 +474,9 @@ def main() -> None:
     if mode == "derived":
         derived(sys.argv[1], rounds)
         return
+    if mode == "lifecycle":
+        lifecycle(sys.argv[1], rounds)
+        return
     rows = stored_events(sys.argv[1])
     if mode == "columns":
         columns(rows)
@@ -428,6 +490,8 @@ def main() -> None:
         orders(rows, rounds)
     elif mode == "views":
         views(rows, rounds)
+    elif mode == "dictionaries":
+        dictionaries(rows, rounds)
     else:
         sys.exit(__doc__)
 
