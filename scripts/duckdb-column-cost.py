@@ -2,7 +2,8 @@
 """What each column of the stored events costs DuckDB to write, and what splitting them costs.
 
 Usage: scripts/duckdb-column-cost.py STORE.duckdb
-           [columns|split|forced|types|orders|views|dictionaries|tables|lifecycle|derived]
+           [columns|split|forced|types|orders|views|dictionaries|tables|lifecycle|derived|
+            layouts]
            [ROUNDS]
 
 Reads the events of the first eight appends of a keylens store (opened read-only; 983,040
@@ -38,18 +39,23 @@ from the Arrow batch, then `COMMIT`. Needs DuckDB's Python package (1.5.6 measur
   ROUNDS times in turns (session 34, measured, not built).
 - `tables`: each table an import writes (the events' two, `lifecycle`, and the derived ones),
   its first 491,520 rows (four row groups) copied into a fresh file under the store's own
-  `CREATE TABLE` statement (its compression settings too), a row group per transaction, ROUNDS
+  `CREATE TABLE` statement (`narrow_events` under `schema_16`'s, with the compression the
+  store sets, since session 35), a row group per transaction, ROUNDS
   times (default 3): what a row of each costs to write.
 - `lifecycle`: as `tables` for `lifecycle`, against the same events with every column of theirs
   under `wide_events`' statement: what a row would cost were each lifecycle event stored once,
   there, with all its columns (session 34, measured, not built).
+- `layouts`: `narrow_events`' first 491,520 rows under schema 16's statement, against the same
+  events with the columns that repeat from call to call (`DIM`) kept once per combination in a
+  table of their own, the event rows carrying its number, and against each row group a Parquet
+  file of its own (pyarrow), ROUNDS times in turns (session 35, measured, not built).
 - `derived`: as `tables` for `licenses`, `terms`, `segments` and `bookings`, under the store's
   statement against the same with the methods DuckDB picks for their text columns set
   (`license_id` FSST, the attributes of few values a dictionary), ROUNDS times alternating
   (session 31, measured, not built).
 
-BENCHMARKS.md, "Session 21", "Session 23", "Session 24", "Session 27", "Session 33" and
-"Session 34", has its figures.
+BENCHMARKS.md, "Session 21", "Session 23", "Session 24", "Session 27", "Session 33",
+"Session 34" and "Session 35", has its figures.
 """
 
 import os
@@ -287,10 +293,13 @@ def declarations(narrow, changed):
     `FORCED`), with `changed`'s (column -> declaration) instead where it has one."""
     columns = []
     for f in narrow.schema:
+        if f.name in changed:
+            columns.append(f"{f.name} {changed[f.name]}")
+            continue
         declared = SQL_TYPE[str(f.type)]
         if f.name in FORCED:
             declared += f" USING COMPRESSION {FORCED[f.name]}"
-        columns.append(f"{f.name} {changed.get(f.name, declared)}")
+        columns.append(f"{f.name} {declared}")
     return columns
 
 
@@ -366,8 +375,14 @@ TABLES = [
 
 
 def first_rows(source, table):
-    """The first 491,520 rows (four row groups) of `table` in `source`, and its `CREATE TABLE`."""
+    """The first 491,520 rows (four row groups) of `table` in `source`, and its `CREATE TABLE`.
+
+    DuckDB keeps a column's `USING COMPRESSION` but leaves it out of `duckdb_tables().sql`, so
+    `narrow_events`, the one table whose methods the store sets, gets schema 16's statement
+    (`schema_16`) instead; before session 35 it was written with DuckDB choosing its methods."""
     rows = source.execute(f"SELECT * FROM {table} LIMIT {ROW_GROUP * 4}").to_arrow_table()
+    if table == "narrow_events":
+        return rows, f"CREATE TABLE {table} ({', '.join(schema_16(rows))})"
     create = source.execute(
         "SELECT sql FROM duckdb_tables() WHERE table_name = ?", [table]
     ).fetchone()[0]
@@ -420,6 +435,89 @@ def lifecycle(store, rounds):
             f"as stored {write_cost('lifecycle', create, stored):.3f} us/row, "
             f"every column {write_cost('lifecycle', every, full):.3f} us/row "
             f"over {stored.num_rows} rows"
+        )
+
+
+# Session 35: the narrow events' columns that repeat from one call of a machine to the next,
+# kept once per distinct combination in `dims` under a number that each event row carries.
+DIM = ["license_id", "machine_id", "version", "ip", "country", "lat", "lon", "source"]
+
+
+def normalized(rows):
+    """`rows` split into the event rows, `DIM`'s columns replaced by the number of their
+    combination (in order of first appearance), and a table of one row per new combination for
+    each row group, as an import would write them beside each row group's events."""
+    numbers, dim = {}, []
+    news, new = [], []
+    for start in range(0, rows.num_rows, ROW_GROUP):
+        chunk = rows.slice(start, ROW_GROUP)
+        fresh_rows = []
+        for place, key in enumerate(zip(*(chunk[c].to_pylist() for c in DIM))):
+            if key not in numbers:
+                numbers[key] = len(numbers)
+                fresh_rows.append(start + place)
+            dim.append(numbers[key])
+        new.append(len(fresh_rows))
+        news.extend(fresh_rows)
+    facts = rows.drop_columns(DIM).append_column("dim", pa.array(dim, pa.int32()))
+    dims = rows.select(DIM).take(pa.array(news, pa.int64()))
+    dims = dims.append_column("dim", pa.array(range(len(news)), pa.int32()))
+    return facts, dims, new
+
+
+def layouts(store, rounds):
+    """`narrow_events`' first rows under schema 16's statement, against the same events in two
+    layouts that cost less to write: (1) event rows carrying the number of their `DIM`
+    combination, each row group's new combinations in a table of their own in the same
+    transaction; (2) each row group a Parquet file of its own (pyarrow, dictionaries, no
+    compression), synced to disk. ROUNDS times in turns (session 35, measured, not built)."""
+    import pyarrow.parquet as pq
+
+    source = duckdb.connect(store, read_only=True)
+    rows, create = first_rows(source, "narrow_events")
+    source.close()
+    facts, dims, new = normalized(rows)
+    declared = dict(zip(rows.column_names, schema_16(rows)))
+    fact_columns = [declared[c] for c in facts.column_names if c != "dim"] + ["dim INTEGER"]
+    dim_columns = [declared[c] for c in DIM] + ["dim INTEGER"]
+    print(f"{rows.num_rows} rows, {dims.num_rows} combinations of {', '.join(DIM)} "
+          f"(new in each row group: {new})")
+
+    def split_cost():
+        with tempfile.TemporaryDirectory() as tmp:
+            con = fresh(tmp, "t")
+            con.execute(f"CREATE TABLE facts ({', '.join(fact_columns)})")
+            con.execute(f"CREATE TABLE dims ({', '.join(dim_columns)})")
+            took, first = 0.0, 0
+            for group, start in enumerate(range(0, facts.num_rows, ROW_GROUP)):
+                batch = facts.slice(start, ROW_GROUP)  # noqa: F841 (read by the INSERT)
+                fresh_dims = dims.slice(first, new[group])  # noqa: F841 (read by the INSERT)
+                first += new[group]
+                began = time.perf_counter()
+                con.execute("BEGIN TRANSACTION")
+                con.execute("INSERT INTO facts SELECT * FROM batch")
+                con.execute("INSERT INTO dims SELECT * FROM fresh_dims")
+                con.execute("COMMIT")
+                took += time.perf_counter() - began
+            con.close()
+        return took / facts.num_rows * 1e6
+
+    def parquet_cost():
+        with tempfile.TemporaryDirectory() as tmp:
+            took = 0.0
+            for group, start in enumerate(range(0, rows.num_rows, ROW_GROUP)):
+                path = os.path.join(tmp, f"{group}.parquet")
+                began = time.perf_counter()
+                pq.write_table(rows.slice(start, ROW_GROUP), path, compression="none")
+                with open(path, "rb") as f:
+                    os.fsync(f.fileno())
+                took += time.perf_counter() - began
+        return took / rows.num_rows * 1e6
+
+    for _ in range(rounds):
+        print(
+            f"schema 16 {write_cost('narrow_events', create, rows):.3f} us/row, "
+            f"numbered combinations {split_cost():.3f}, Parquet {parquet_cost():.3f}"
         )
 
 
@@ -476,6 +574,9 @@ def main() -> None:
         return
     if mode == "lifecycle":
         lifecycle(sys.argv[1], rounds)
+        return
+    if mode == "layouts":
+        layouts(sys.argv[1], rounds)
         return
     rows = stored_events(sys.argv[1])
     if mode == "columns":
