@@ -3,7 +3,7 @@
 
 Usage: scripts/duckdb-column-cost.py STORE.duckdb
            [columns|split|forced|types|orders|views|dictionaries|tables|lifecycle|derived|
-            layouts]
+            layouts|storage]
            [ROUNDS]
 
 Reads the events of the first eight appends of a keylens store (opened read-only; 983,040
@@ -49,6 +49,9 @@ from the Arrow batch, then `COMMIT`. Needs DuckDB's Python package (1.5.6 measur
   events with the columns that repeat from call to call (`DIM`) kept once per combination in a
   table of their own, the event rows carrying its number, and against each row group a Parquet
   file of its own (pyarrow), ROUNDS times in turns (session 35, measured, not built).
+- `storage`: `narrow_events`' first rows into a file of DuckDB's default storage version
+  (v1.0.0+) under schema 16's statement, against one of storage version v1.5.0 (its own
+  choice of methods: it refuses `fsst`), ROUNDS times in turns (session 35, measured, not built).
 - `derived`: as `tables` for `licenses`, `terms`, `segments` and `bookings`, under the store's
   statement against the same with the methods DuckDB picks for their text columns set
   (`license_id` FSST, the attributes of few values a dictionary), ROUNDS times alternating
@@ -521,6 +524,46 @@ def layouts(store, rounds):
         )
 
 
+def storage(store, rounds):
+    """`narrow_events`' first rows into a file of DuckDB's default storage version (v1.0.0+, what
+    the store's files are) under schema 16's statement, against a file of storage version
+    v1.5.0, where DuckDB has `dict_fsst` for text and refuses to compress with `fsst`, so the
+    statement's methods are left for DuckDB to choose; ROUNDS times in turns, with the methods
+    each file's text columns got (session 35, measured, not built)."""
+    source = duckdb.connect(store, read_only=True)
+    rows, create = first_rows(source, "narrow_events")
+    source.close()
+    chosen = re.sub(r" USING COMPRESSION \w+", "", create)
+    methods = {}
+
+    def cost(name, version, statement):
+        with tempfile.TemporaryDirectory() as tmp:
+            con = duckdb.connect()
+            con.execute("SET threads = 1")
+            options = f" (STORAGE_VERSION '{version}')" if version else ""
+            con.execute(f"ATTACH '{tmp}/t.duckdb' AS t{options}")
+            con.execute("USE t")
+            con.execute(statement)
+            took, written = write(con, "narrow_events", rows, rows.num_rows)
+            con.execute("CHECKPOINT")
+            methods[name] = con.execute(
+                "SELECT column_name, string_agg(DISTINCT compression, ',') "
+                "FROM pragma_storage_info('narrow_events') WHERE segment_type <> 'VALIDITY' "
+                "GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+            con.close()
+            size = os.path.getsize(f"{tmp}/t.duckdb") / 1e6
+        return f"{took / written * 1e6:.3f} us/row, {size:.1f} MB"
+
+    for _ in range(rounds):
+        print(
+            f"v1.0.0+ {cost('v1.0.0+', None, create)}; "
+            f"v1.5.0 {cost('v1.5.0', 'v1.5.0', chosen)}"
+        )
+    for name, columns in methods.items():
+        print(name, dict(columns))
+
+
 # Session 31: the methods DuckDB picks for the derived tables' text columns, set.
 DERIVED_FSST = {"license_id"}
 DERIVED_DICTIONARY = {
@@ -577,6 +620,9 @@ def main() -> None:
         return
     if mode == "layouts":
         layouts(sys.argv[1], rounds)
+        return
+    if mode == "storage":
+        storage(sys.argv[1], rounds)
         return
     rows = stored_events(sys.argv[1])
     if mode == "columns":
