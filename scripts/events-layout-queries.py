@@ -193,6 +193,14 @@ def main() -> None:
                 replaced(con, make)
                 con.close()
                 print(f"made {name} in {time.perf_counter() - began:.1f} s", flush=True)
+                if name == "numbered":
+                    con = duckdb.connect(f"{data}/keylens.duckdb", read_only=True)
+                    facts, dims = con.execute(
+                        "SELECT (SELECT count(*) FROM narrow_facts), "
+                        "(SELECT count(*) FROM narrow_dims)"
+                    ).fetchone()
+                    con.close()
+                    print(f"  {facts} narrow events, {dims} combinations", flush=True)
             copies[name] = data
         for name, data in copies.items():
             print(f"{name}: the catch-up's tail " + " / ".join(f"{t:.0f}" for t in tail_ms(data))
