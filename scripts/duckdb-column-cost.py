@@ -110,8 +110,16 @@ def write(con, table, rows, limit):
     return took, written
 
 
-def fresh(tmp, name):
-    con = duckdb.connect(os.path.join(tmp, name + ".duckdb"))
+def fresh(tmp, name, version=None):
+    """A connection to a new file `name`.duckdb in `tmp`, DuckDB on one thread; the file of
+    storage version `version` when given (DuckDB's default, v1.0.0+, otherwise)."""
+    path = os.path.join(tmp, name + ".duckdb")
+    if version is None:
+        con = duckdb.connect(path)
+    else:
+        con = duckdb.connect()
+        con.execute(f"ATTACH '{path}' AS fresh (STORAGE_VERSION '{version}')")
+        con.execute("USE fresh")
     con.execute("SET threads = 1")
     return con
 
@@ -178,10 +186,11 @@ def narrow_of(rows):
     return rows.filter(fits).select(NARROW)
 
 
-def written_with_methods(tmp, name, create, rows):
-    """`rows` written into table `t` (made by `create`) of a fresh file `name` in `tmp`, then
-    checkpointed: (us a row, rows written, each column's compression methods, file MB)."""
-    con = fresh(tmp, name)
+def written_with_methods(tmp, name, create, rows, version=None):
+    """`rows` written into table `t` (made by `create`) of a fresh file `name` in `tmp` (of
+    storage version `version`, as `fresh`), then checkpointed: (us a row, rows written, each
+    column's compression methods, file MB)."""
+    con = fresh(tmp, name, version)
     con.execute(create)
     took, written = write(con, "t", rows, rows.num_rows)
     con.execute("CHECKPOINT")
@@ -531,35 +540,24 @@ def storage(store, rounds):
     statement's methods are left for DuckDB to choose; ROUNDS times in turns, with the methods
     each file's text columns got (session 35, measured, not built)."""
     source = duckdb.connect(store, read_only=True)
-    rows, create = first_rows(source, "narrow_events")
+    rows, _ = first_rows(source, "narrow_events")
     source.close()
-    chosen = re.sub(r" USING COMPRESSION \w+", "", create)
+    create = f"CREATE TABLE t ({', '.join(schema_16(rows))})"
+    files = {
+        "v1.0.0+": (None, create),
+        "v1.5.0": ("v1.5.0", re.sub(r" USING COMPRESSION \w+", "", create)),
+    }
     methods = {}
-
-    def cost(name, version, statement):
-        with tempfile.TemporaryDirectory() as tmp:
-            con = duckdb.connect()
-            con.execute("SET threads = 1")
-            options = f" (STORAGE_VERSION '{version}')" if version else ""
-            con.execute(f"ATTACH '{tmp}/t.duckdb' AS t{options}")
-            con.execute("USE t")
-            con.execute(statement)
-            took, written = write(con, "narrow_events", rows, rows.num_rows)
-            con.execute("CHECKPOINT")
-            methods[name] = con.execute(
-                "SELECT column_name, string_agg(DISTINCT compression, ',') "
-                "FROM pragma_storage_info('narrow_events') WHERE segment_type <> 'VALIDITY' "
-                "GROUP BY 1 ORDER BY 1"
-            ).fetchall()
-            con.close()
-            size = os.path.getsize(f"{tmp}/t.duckdb") / 1e6
-        return f"{took / written * 1e6:.3f} us/row, {size:.1f} MB"
-
-    for _ in range(rounds):
-        print(
-            f"v1.0.0+ {cost('v1.0.0+', None, create)}; "
-            f"v1.5.0 {cost('v1.5.0', 'v1.5.0', chosen)}"
-        )
+    for r in range(rounds):
+        costs = []
+        for name in list(files) if r % 2 == 0 else list(reversed(files)):
+            version, statement = files[name]
+            with tempfile.TemporaryDirectory() as tmp:
+                per_row, _, methods[name], size = written_with_methods(
+                    tmp, "t", statement, rows, version
+                )
+            costs.append(f"{name} {per_row:.3f} us/row, {size:.1f} MB")
+        print("; ".join(costs))
     for name, columns in methods.items():
         print(name, dict(columns))
 
@@ -604,25 +602,20 @@ def derived(store, rounds):
     source.close()
 
 
+# The modes that read the store themselves, each its own tables.
+STORE_MODES = {
+    "tables": tables, "derived": derived, "lifecycle": lifecycle, "layouts": layouts,
+    "storage": storage,
+}
+
+
 def main() -> None:
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     mode = sys.argv[2] if len(sys.argv) > 2 else "split"
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
-    if mode == "tables":
-        tables(sys.argv[1], rounds)
-        return
-    if mode == "derived":
-        derived(sys.argv[1], rounds)
-        return
-    if mode == "lifecycle":
-        lifecycle(sys.argv[1], rounds)
-        return
-    if mode == "layouts":
-        layouts(sys.argv[1], rounds)
-        return
-    if mode == "storage":
-        storage(sys.argv[1], rounds)
+    if mode in STORE_MODES:
+        STORE_MODES[mode](sys.argv[1], rounds)
         return
     rows = stored_events(sys.argv[1])
     if mode == "columns":

@@ -113,21 +113,25 @@ def parquet(folder):
     def make(con):
         os.makedirs(folder)
         reader = con.execute(f"SELECT {NARROW} FROM narrow_events").to_arrow_reader(122_880)
-        pending, rows, files = [], 0, 0
+        files = 0
+
+        def write(batches):
+            nonlocal files
+            pq.write_table(
+                pa.Table.from_batches(batches), f"{folder}/{files:06d}.parquet",
+                compression="none",
+            )
+            files += 1
+
+        pending, rows = [], 0
         for batch in reader:
             pending.append(batch)
             rows += batch.num_rows
             if rows >= 122_880:
-                pq.write_table(
-                    pa.Table.from_batches(pending), f"{folder}/{files:06d}.parquet",
-                    compression="none",
-                )
-                pending, rows, files = [], 0, files + 1
+                write(pending)
+                pending, rows = [], 0
         if pending:
-            pq.write_table(
-                pa.Table.from_batches(pending), f"{folder}/{files:06d}.parquet",
-                compression="none",
-            )
+            write(pending)
         con.execute(
             f"CREATE VIEW narrow_events_new AS SELECT * FROM read_parquet('{folder}/*.parquet')"
         )
@@ -191,16 +195,14 @@ def main() -> None:
                 began = time.perf_counter()
                 con = duckdb.connect(f"{data}/keylens.duckdb")
                 replaced(con, make)
-                con.close()
                 print(f"made {name} in {time.perf_counter() - began:.1f} s", flush=True)
                 if name == "numbered":
-                    con = duckdb.connect(f"{data}/keylens.duckdb", read_only=True)
                     facts, dims = con.execute(
                         "SELECT (SELECT count(*) FROM narrow_facts), "
                         "(SELECT count(*) FROM narrow_dims)"
                     ).fetchone()
-                    con.close()
                     print(f"  {facts} narrow events, {dims} combinations", flush=True)
+                con.close()
             copies[name] = data
         for name, data in copies.items():
             print(f"{name}: the catch-up's tail " + " / ".join(f"{t:.0f}" for t in tail_ms(data))
