@@ -11,6 +11,10 @@ many cores that is on average, named by the log line that ends it: the batches e
 "events prepared", then the re-fold, the counts' catch-up and the spread's. On a machine of N
 cores, a phase near N cores can only be shortened by less CPU work, not by running its parts
 side by side (BENCHMARKS.md, "Session 36").
+
+Each phase also gets the machine's share of time waiting on the disk (`iowait` in
+`/proc/stat`, all cores). Above a few percent in the batches, the stream was read from disk,
+not from the page cache: read it with `cat EVENTS.ndjson > /dev/null` just before the run.
 """
 
 import datetime
@@ -33,6 +37,13 @@ def cpu_seconds(pid, tick):
     return (int(fields[11]) + int(fields[12])) / tick
 
 
+def machine_ticks():
+    """The machine's CPU ticks since boot: waiting on the disk, and all."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return fields[4], sum(fields)
+
+
 def main() -> None:
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -50,7 +61,7 @@ def main() -> None:
         samples = []
         while proc.poll() is None:
             try:
-                samples.append((time.time(), cpu_seconds(proc.pid, tick)))
+                samples.append((time.time(), cpu_seconds(proc.pid, tick), *machine_ticks()))
             except OSError:
                 break
             time.sleep(0.25)
@@ -73,17 +84,20 @@ def main() -> None:
     def nearest(t):
         return min(samples, key=lambda s: abs(s[0] - t))
 
-    print(f"{'wall s':>8} {'CPU s':>8} {'cores':>6}  phase ending at")
+    def row(before, now, what):
+        wall, cpu = now[0] - before[0], now[1] - before[1]
+        waiting = (now[2] - before[2]) / max(1, now[3] - before[3])
+        print(f"{wall:8.2f} {cpu:8.2f} {cpu / wall:6.2f} {100 * waiting:6.1f}%  {what}")
+
+    print(f"{'wall s':>8} {'CPU s':>8} {'cores':>6} {'iowait':>7}  phase ending at")
     before = samples[0]
     for t, message in marks:
         now = nearest(t)
         if now[0] - before[0] >= 1.0:
-            wall, cpu = now[0] - before[0], now[1] - before[1]
-            print(f"{wall:8.2f} {cpu:8.2f} {cpu / wall:6.2f}  {message}")
+            row(before, now, message)
             before = now
-    wall, cpu = samples[-1][0] - samples[0][0], samples[-1][1]
-    print(f"{wall:8.2f} {cpu:8.2f} {cpu / wall:6.2f}  whole import "
-          f"({time.time() - started:.2f} s with start and exit)")
+    whole = f"whole import ({time.time() - started:.2f} s with start and exit)"
+    row((samples[0][0], 0.0, *samples[0][2:]), samples[-1], whole)
 
 
 if __name__ == "__main__":
