@@ -66,6 +66,7 @@ def main() -> None:
                 break
             time.sleep(0.25)
         proc.wait()
+        ended = time.time()
         log.seek(0)
         lines = [COLOURS.sub("", l) for l in log]
     if own:
@@ -96,7 +97,7 @@ def main() -> None:
         if now[0] - before[0] >= 1.0:
             row(before, now, message)
             before = now
-    whole = f"whole import ({time.time() - started:.2f} s with start and exit)"
+    whole = f"whole import ({ended - started:.2f} s with start and exit)"
     row((samples[0][0], 0.0, *samples[0][2:]), samples[-1], whole)
 
 
