@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How busy the cores are in each phase of a `keylens import`, from its log and /proc.
 
-Usage: scripts/import-phases.py KEYLENS EVENTS.ndjson [DATA_DIR]
+Usage: scripts/import-phases.py [--perf] KEYLENS EVENTS.ndjson [DATA_DIR]
 
 Runs `KEYLENS import --data DATA_DIR EVENTS.ndjson` (DATA_DIR default: a fresh temporary
 folder, removed after) with `KEYLENS_LOG=info,keylens_store=debug`, reads the process's CPU time
@@ -15,6 +15,13 @@ side by side (BENCHMARKS.md, "Session 36").
 Each phase also gets the machine's share of time waiting on the disk (`iowait` in
 `/proc/stat`, all cores). Above a few percent in the batches, the stream was read from disk,
 not from the page cache: read it with `cat EVENTS.ndjson > /dev/null` just before the run.
+
+With `--perf`, the import runs under `perf record -e cpu-clock -F 199` (its clock the wall
+clock, to place each sample in a phase), and each phase's CPU time is then split by thread
+(`main`, the writing thread and the derivation's first connection; the stages named by
+`keylens import`: `keylens-read`, `keylens-prepare`, `keylens-refold`; `other`, DuckDB's
+workers) and by the code it ran in (`DuckDB`, `keylens`, `kernel`, `libc`), in CPU seconds,
+with the whole import's in microseconds an event (BENCHMARKS.md, "Session 37").
 """
 
 import datetime
@@ -44,24 +51,106 @@ def machine_ticks():
     return fields[4], sum(fields)
 
 
+def workload(pid):
+    """The process `perf record` (`pid`) started and measures."""
+    while True:
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                children = f.read().split()
+        except OSError:
+            return pid
+        if children:
+            return int(children[0])
+        time.sleep(0.01)
+
+
+def library(dso):
+    name = os.path.basename(dso)
+    if name.startswith("libduckdb"):
+        return "DuckDB"
+    if name == "keylens":
+        return "keylens"
+    if "kernel" in name:
+        return "kernel"
+    if name.startswith("libc.") or name.startswith("libc-"):
+        return "libc"
+    return "other"
+
+
+SAMPLE = re.compile(r"\s*(\S+)\s+(\d+)\s+([\d.]+):\s+(\d+)\s+\S+\s+\((.*)\)\s*$")
+LIBRARIES = ["DuckDB", "keylens", "kernel", "libc", "other"]
+
+
+def cpu_by_thread(perf_data, pid):
+    """Each `perf record` sample as (time, thread, library, CPU seconds)."""
+    out = subprocess.run(
+        ["perf", "script", "-i", perf_data, "-F", "comm,tid,time,period,ip,dso"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    samples = []
+    for line in out.splitlines():
+        m = SAMPLE.match(line)
+        if not m:
+            continue
+        comm, tid, at, period, dso = m.groups()
+        thread = "main" if int(tid) == pid else comm if comm.startswith("keylens-") else "other"
+        samples.append((float(at), thread, library(dso), int(period) / 1e9))
+    return samples
+
+
+def print_split(samples, phases, accepted):
+    """Each phase's CPU seconds by thread and library, then the whole import's."""
+
+    def table(rows):
+        print(f"    {'thread':16s}" + "".join(f"{l:>9s}" for l in LIBRARIES) + f"{'all':>9s}")
+        threads = sorted({t for (t, _) in rows}, key=lambda t: -sum(
+            v for (th, _), v in rows.items() if th == t))
+        for t in threads:
+            cells = [rows.get((t, l), 0.0) for l in LIBRARIES]
+            print(f"    {t:16s}" + "".join(f"{c:9.1f}" for c in cells) + f"{sum(cells):9.1f}")
+
+    whole = {}
+    for start, end, what in phases:
+        rows = {}
+        for at, thread, lib, cpu in samples:
+            if start <= at < end:
+                rows[(thread, lib)] = rows.get((thread, lib), 0.0) + cpu
+        for key, cpu in rows.items():
+            whole[key] = whole.get(key, 0.0) + cpu
+        print(f"\n{what} ({end - start:.2f} s), CPU seconds:")
+        table(rows)
+    print("\nwhole import, CPU seconds:")
+    table(whole)
+    if accepted:
+        print(f"\nwhole import, CPU microseconds an event ({accepted} events):")
+        print("    " + "  ".join(
+            f"{l} {sum(v for (_, lib), v in whole.items() if lib == l) / accepted * 1e6:.2f}"
+            for l in LIBRARIES) + f"  all {sum(whole.values()) / accepted * 1e6:.2f}")
+
+
 def main() -> None:
-    if len(sys.argv) < 3:
+    args = [a for a in sys.argv[1:] if a != "--perf"]
+    perf = len(args) < len(sys.argv) - 1
+    if len(args) < 2:
         sys.exit(__doc__)
-    keylens, events = sys.argv[1], sys.argv[2]
-    own = len(sys.argv) < 4
-    data = tempfile.mkdtemp() + "/store" if own else sys.argv[3]
+    keylens, events = args[0], args[1]
+    own = len(args) < 3
+    data = tempfile.mkdtemp() + "/store" if own else args[2]
     tick = os.sysconf("SC_CLK_TCK")
     env = dict(os.environ, KEYLENS_LOG="info,keylens_store=debug")
+    command = [keylens, "import", "--data", data, events]
+    perf_data = tempfile.mktemp(suffix=".perf") if perf else None
+    if perf:
+        command = ["perf", "record", "-q", "-e", "cpu-clock", "-F", "199",
+                   "-k", "CLOCK_REALTIME", "-o", perf_data, "--"] + command
     with tempfile.TemporaryFile("w+") as log:
         started = time.time()
-        proc = subprocess.Popen(
-            [keylens, "import", "--data", data, events],
-            stdout=subprocess.DEVNULL, stderr=log, env=env,
-        )
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=env)
+        pid = workload(proc.pid) if perf else proc.pid
         samples = []
         while proc.poll() is None:
             try:
-                samples.append((time.time(), cpu_seconds(proc.pid, tick), *machine_ticks()))
+                samples.append((time.time(), cpu_seconds(pid, tick), *machine_ticks()))
             except OSError:
                 break
             time.sleep(0.25)
@@ -92,13 +181,26 @@ def main() -> None:
 
     print(f"{'wall s':>8} {'CPU s':>8} {'cores':>6} {'iowait':>7}  phase ending at")
     before = samples[0]
+    phases = []
     for t, message in marks:
         now = nearest(t)
         if now[0] - before[0] >= 1.0:
             row(before, now, message)
+            phases.append((before[0], now[0], message))
             before = now
     whole = f"whole import ({ended - started:.2f} s with start and exit)"
     row((samples[0][0], 0.0, *samples[0][2:]), samples[-1], whole)
+    if perf:
+        # The first and last phases reach to the process's start and exit.
+        phases = phases or [(started, ended, "whole import")]
+        phases[0] = (started, *phases[0][1:])
+        phases[-1] = (*phases[-1][:1], ended, phases[-1][2])
+        accepted = next(
+            (int(m.group(1)) for m in map(re.compile(r".*accepted=(\d+)").match, lines) if m),
+            0,
+        )
+        print_split(cpu_by_thread(perf_data, pid), phases, accepted)
+        os.remove(perf_data)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ use crate::retier::{first_tier_change, tiers_of, Tiers};
 use crate::table_rows::{Columns, TableRows, Type, Value};
 use crate::validation_counts::IMPORT_CATCH_UP_SLICE;
 use crate::watch::Before;
-use crate::{Result, Store};
+use crate::{Error, Result, Store};
 use keylens_lifecycle::live::LiveRow;
 use keylens_lifecycle::{covering_segments, fold, Created, History, LifecycleEvent, SegmentRow};
 use keylens_query::{Dialect, DuckDbDialect};
@@ -245,7 +245,10 @@ impl Store {
                 .query_row("SELECT current_setting('threads')", [], |r| r.get(0))?;
         self.db.conn.execute_batch("SET threads = 1")?;
         let result = std::thread::scope(|scope| {
-            let helper = scope.spawn(move || work(&other, &mut |_| {}));
+            let helper = std::thread::Builder::new()
+                .name("keylens-refold".into())
+                .spawn_scoped(scope, move || work(&other, &mut |_| {}))
+                .map_err(|e| Error::Write(format!("cannot start a re-folding thread: {e}")))?;
             let mine = work(&self.db.conn, &mut |d| progress(d, total as u64));
             let theirs = helper.join().expect("a re-folding thread does not panic");
             mine.and(theirs)

@@ -71,14 +71,20 @@ fn import_files_as(
     let preparer = store.preparer();
     store.set_bulk(true)?;
     let appended = std::thread::scope(|scope| -> Result<()> {
-        let reader = scope.spawn(move || {
-            behind_the_writer();
-            read_files(files, format, csv_map, preparer, to_prepare, reuse)
-        });
-        let preparing = scope.spawn(move || {
-            behind_the_writer();
-            prepare_batches(preparer, judged, tx)
-        });
+        // Named, so that `top -H` and `perf` tell the stages apart (`scripts/import-phases.py
+        // --perf` splits an import's CPU time by them).
+        let reader = std::thread::Builder::new()
+            .name("keylens-read".into())
+            .spawn_scoped(scope, move || {
+                behind_the_writer();
+                read_files(files, format, csv_map, preparer, to_prepare, reuse)
+            })?;
+        let preparing = std::thread::Builder::new()
+            .name("keylens-prepare".into())
+            .spawn_scoped(scope, move || {
+                behind_the_writer();
+                prepare_batches(preparer, judged, tx)
+            })?;
         let stored = (|| -> Result<()> {
             for chunk in rx {
                 answer.rejected.extend(chunk.rejected);
