@@ -3,7 +3,7 @@
 
 Usage: scripts/duckdb-column-cost.py STORE.duckdb
            [columns|split|forced|types|orders|views|dictionaries|tables|lifecycle|derived|
-            layouts|storage]
+            layouts|storage|rowgroups]
            [ROUNDS]
 
 Reads the events of the first eight appends of a keylens store (opened read-only; 983,040
@@ -52,13 +52,17 @@ from the Arrow batch, then `COMMIT`. Needs DuckDB's Python package (1.5.6 measur
 - `storage`: `narrow_events`' first rows into a file of DuckDB's default storage version
   (v1.0.0+) under schema 16's statement, against one of storage version v1.5.0 (its own
   choice of methods: it refuses `fsst`), ROUNDS times in turns (session 35, measured, not built).
+- `rowgroups`: `narrow_events`' first 983,040 rows under schema 16's statement into files
+  whose row groups hold 122,880 (the default), 491,520 or 983,040 rows, a row group per
+  transaction, ROUNDS times in turns; every file of storage version v1.2.0, the first to take
+  row groups above the default (session 37, measured, not kept).
 - `derived`: as `tables` for `licenses`, `terms`, `segments` and `bookings`, under the store's
   statement against the same with the methods DuckDB picks for their text columns set
   (`license_id` FSST, the attributes of few values a dictionary), ROUNDS times alternating
   (session 31, measured, not built).
 
 BENCHMARKS.md, "Session 21", "Session 23", "Session 24", "Session 27", "Session 33",
-"Session 34" and "Session 35", has its figures.
+"Session 34", "Session 35" and "Session 37", has its figures.
 """
 
 import os
@@ -96,11 +100,12 @@ def stored_events(store):
     return rows
 
 
-def write(con, table, rows, limit):
-    """Writes up to `limit` rows of `rows` into `table`, a row group per transaction."""
+def write(con, table, rows, limit, group=ROW_GROUP):
+    """Writes up to `limit` rows of `rows` into `table`, `group` rows (a row group) per
+    transaction."""
     took, written = 0.0, 0
-    for start in range(0, min(rows.num_rows, limit), ROW_GROUP):
-        batch = rows.slice(start, min(ROW_GROUP, limit - start))  # noqa: F841 (read by the INSERT)
+    for start in range(0, min(rows.num_rows, limit), group):
+        batch = rows.slice(start, min(group, limit - start))  # noqa: F841 (read by the INSERT)
         began = time.perf_counter()
         con.execute("BEGIN TRANSACTION")
         con.execute(f"INSERT INTO {table} SELECT * FROM batch")
@@ -603,9 +608,47 @@ def derived(store, rounds):
 
 
 # The modes that read the store themselves, each its own tables.
+# Session 37: row group sizes, in rows, beside DuckDB's default (ROW_GROUP).
+ROW_GROUP_SIZES = [ROW_GROUP, ROW_GROUP * 4, ROW_GROUP * 8]
+
+
+def rowgroups(store, rounds):
+    """`narrow_events`' first 983,040 rows under schema 16's statement into files whose row
+    groups hold `ROW_GROUP_SIZES` rows, a row group per transaction, ROUNDS times in turns.
+    DuckDB takes row groups above its default only in files of storage version v1.2.0 or
+    later, so every file here is one (its `fsst` still accepted): fewer, larger row groups
+    would be fewer of DuckDB's fixed costs a commit (session 37, measured, not kept)."""
+    source = duckdb.connect(store, read_only=True)
+    rows = source.execute(f"SELECT * FROM narrow_events LIMIT {ROW_GROUP * 8}").to_arrow_table()
+    source.close()
+    create = f"CREATE TABLE t ({', '.join(schema_16(rows))})"
+    for r in range(rounds):
+        costs = []
+        for size in ROW_GROUP_SIZES if r % 2 == 0 else list(reversed(ROW_GROUP_SIZES)):
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "t.duckdb")
+                con = duckdb.connect()
+                con.execute(
+                    f"ATTACH '{path}' AS f (STORAGE_VERSION 'v1.2.0', ROW_GROUP_SIZE {size})"
+                )
+                con.execute("USE f")
+                con.execute("SET threads = 1")
+                con.execute(create)
+                took, _ = write(con, "t", rows, rows.num_rows, size)
+                groups = con.execute(
+                    "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('t')"
+                ).fetchone()[0]
+                con.close()
+                mb = os.path.getsize(path) / 1e6
+            costs.append(
+                f"{size} rows: {took / rows.num_rows * 1e6:.3f} us/row, {groups} groups, {mb:.1f} MB"
+            )
+        print("; ".join(costs), flush=True)
+
+
 STORE_MODES = {
     "tables": tables, "derived": derived, "lifecycle": lifecycle, "layouts": layouts,
-    "storage": storage,
+    "storage": storage, "rowgroups": rowgroups,
 }
 
 
