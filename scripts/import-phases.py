@@ -139,14 +139,27 @@ def main() -> None:
     tick = os.sysconf("SC_CLK_TCK")
     env = dict(os.environ, KEYLENS_LOG="info,keylens_store=debug")
     command = [keylens, "import", "--data", data, events]
-    perf_data = tempfile.mktemp(suffix=".perf") if perf else None
+    perf_data = None
     if perf:
+        if shutil.which("perf") is None:
+            sys.exit("--perf needs perf: apt-get install -y linux-perf")
+        fd, perf_data = tempfile.mkstemp(suffix=".perf")
+        os.close(fd)
         command = ["perf", "record", "-q", "-e", "cpu-clock", "-F", "199",
                    "-k", "CLOCK_REALTIME", "-o", perf_data, "--"] + command
+    try:
+        measure(command, perf_data, own, data, env, tick)
+    finally:
+        if perf_data:
+            os.remove(perf_data)
+
+
+def measure(command, perf_data, own, data, env, tick):
+    """Runs `command` (the import, under perf when `perf_data` is set) and prints its phases."""
     with tempfile.TemporaryFile("w+") as log:
         started = time.time()
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=env)
-        pid = workload(proc.pid) if perf else proc.pid
+        pid = workload(proc.pid) if perf_data else proc.pid
         samples = []
         while proc.poll() is None:
             try:
@@ -190,7 +203,7 @@ def main() -> None:
             before = now
     whole = f"whole import ({ended - started:.2f} s with start and exit)"
     row((samples[0][0], 0.0, *samples[0][2:]), samples[-1], whole)
-    if perf:
+    if perf_data:
         # The first and last phases reach to the process's start and exit.
         phases = phases or [(started, ended, "whole import")]
         phases[0] = (started, *phases[0][1:])
@@ -200,7 +213,6 @@ def main() -> None:
             0,
         )
         print_split(cpu_by_thread(perf_data, pid), phases, accepted)
-        os.remove(perf_data)
 
 
 if __name__ == "__main__":
