@@ -64,11 +64,12 @@ def workload(pid):
         time.sleep(0.01)
 
 
-def library(dso):
+def library(dso, binary):
+    """The library a sample's code is in; `binary` is the file name of the keylens run."""
     name = os.path.basename(dso)
     if name.startswith("libduckdb"):
         return "DuckDB"
-    if name == "keylens":
+    if name == binary:
         return "keylens"
     if "kernel" in name:
         return "kernel"
@@ -79,10 +80,13 @@ def library(dso):
 
 SAMPLE = re.compile(r"\s*(\S+)\s+(\d+)\s+([\d.]+):\s+(\d+)\s+\S+\s+\((.*)\)\s*$")
 LIBRARIES = ["DuckDB", "keylens", "kernel", "libc", "other"]
+# The threads `keylens import` names; DuckDB's take the process's name.
+STAGES = {"keylens-read", "keylens-prepare", "keylens-refold"}
 
 
-def cpu_by_thread(perf_data, pid):
-    """Each `perf record` sample as (time, thread, library, CPU seconds)."""
+def cpu_by_thread(perf_data, pid, binary):
+    """Each `perf record` sample as (time, thread, library, CPU seconds); `binary` is the file
+    name of the keylens run (a copy of the binary may be named otherwise)."""
     out = subprocess.run(
         ["perf", "script", "-i", perf_data, "-F", "comm,tid,time,period,ip,dso"],
         capture_output=True, text=True, check=True,
@@ -93,8 +97,8 @@ def cpu_by_thread(perf_data, pid):
         if not m:
             continue
         comm, tid, at, period, dso = m.groups()
-        thread = "main" if int(tid) == pid else comm if comm.startswith("keylens-") else "other"
-        samples.append((float(at), thread, library(dso), int(period) / 1e9))
+        thread = "main" if int(tid) == pid else comm if comm in STAGES else "other"
+        samples.append((float(at), thread, library(dso, binary), int(period) / 1e9))
     return samples
 
 
@@ -212,7 +216,8 @@ def measure(command, perf_data, own, data, env, tick):
             (int(m.group(1)) for m in map(re.compile(r".*accepted=(\d+)").match, lines) if m),
             0,
         )
-        print_split(cpu_by_thread(perf_data, pid), phases, accepted)
+        binary = os.path.basename(command[command.index("--") + 1])
+        print_split(cpu_by_thread(perf_data, pid, binary), phases, accepted)
 
 
 if __name__ == "__main__":
