@@ -115,15 +115,18 @@ def write(con, table, rows, limit, group=ROW_GROUP):
     return took, written
 
 
-def fresh(tmp, name, version=None):
+def fresh(tmp, name, version=None, row_group_size=None):
     """A connection to a new file `name`.duckdb in `tmp`, DuckDB on one thread; the file of
-    storage version `version` when given (DuckDB's default, v1.0.0+, otherwise)."""
+    storage version `version` when given (DuckDB's default, v1.0.0+, otherwise), with row
+    groups of `row_group_size` rows when given (DuckDB's default, 122,880, otherwise)."""
     path = os.path.join(tmp, name + ".duckdb")
-    if version is None:
+    if version is None and row_group_size is None:
         con = duckdb.connect(path)
     else:
+        options = [f"STORAGE_VERSION '{version}'"] if version else []
+        options += [f"ROW_GROUP_SIZE {row_group_size}"] if row_group_size else []
         con = duckdb.connect()
-        con.execute(f"ATTACH '{path}' AS fresh (STORAGE_VERSION '{version}')")
+        con.execute(f"ATTACH '{path}' AS fresh ({', '.join(options)})")
         con.execute("USE fresh")
     con.execute("SET threads = 1")
     return con
@@ -626,20 +629,14 @@ def rowgroups(store, rounds):
         costs = []
         for size in ROW_GROUP_SIZES if r % 2 == 0 else list(reversed(ROW_GROUP_SIZES)):
             with tempfile.TemporaryDirectory() as tmp:
-                path = os.path.join(tmp, "t.duckdb")
-                con = duckdb.connect()
-                con.execute(
-                    f"ATTACH '{path}' AS f (STORAGE_VERSION 'v1.2.0', ROW_GROUP_SIZE {size})"
-                )
-                con.execute("USE f")
-                con.execute("SET threads = 1")
+                con = fresh(tmp, "t", "v1.2.0", size)
                 con.execute(create)
                 took, _ = write(con, "t", rows, rows.num_rows, size)
                 groups = con.execute(
                     "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('t')"
                 ).fetchone()[0]
                 con.close()
-                mb = os.path.getsize(path) / 1e6
+                mb = os.path.getsize(os.path.join(tmp, "t.duckdb")) / 1e6
             costs.append(
                 f"{size} rows: {took / rows.num_rows * 1e6:.3f} us/row, {groups} groups, {mb:.1f} MB"
             )
