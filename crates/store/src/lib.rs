@@ -412,13 +412,21 @@ impl Store {
     /// The stored id hashes, loaded on first use (or by [`Store::load_ids`]).
     pub(crate) fn id_hashes(&mut self) -> Result<&mut IdHashes> {
         if self.id_hashes.is_none() {
+            let started = std::time::Instant::now();
             let n = self.event_count()? as usize;
-            let mut all = Vec::with_capacity(n);
-            let mut stmt = self.db.conn.prepare("SELECT id_hash FROM events")?;
-            for h in stmt.query_map([], |r| r.get::<_, i64>(0))? {
-                all.push(h? as u64);
-            }
+            // With the room `IdHashes::from_unsorted` reserves for later merges, so that it
+            // does not move the vector: at 32M ids a second copy of 256 MB, each page of it
+            // new to the process.
+            let mut all = Vec::with_capacity(n + n / 4);
+            read_id_hashes(&self.db.conn, &mut all)?;
+            let read_ms = started.elapsed().as_millis() as u64;
             self.id_hashes = Some(IdHashes::from_unsorted(all));
+            tracing::info!(
+                ids = n,
+                read_ms,
+                ms = started.elapsed().as_millis() as u64,
+                "stored ids loaded"
+            );
         }
         Ok(self.id_hashes.as_mut().expect("just loaded"))
     }
@@ -428,6 +436,34 @@ impl Store {
     pub fn load_ids(&mut self) -> Result<()> {
         self.id_hashes().map(|_| ())
     }
+}
+
+/// Appends every stored event's `id_hash` to `out`. DuckDB streams the column a chunk at a
+/// time, read as arrays: a materialised result would first copy all of it (256 MB at 32M
+/// ids) into memory the process has to fault in, and reading it row by row cost more than
+/// DuckDB's scan (BENCHMARKS.md, "Session 38").
+fn read_id_hashes(conn: &duckdb::Connection, out: &mut Vec<u64>) -> Result<()> {
+    use duckdb::arrow::array::{Array, AsArray};
+    use duckdb::arrow::datatypes::Int64Type;
+    let mut stmt = conn.prepare("SELECT id_hash FROM events")?;
+    // `stream_arrow` starts the streaming execution; its iterator panics on a failed fetch,
+    // so the chunks are taken with `step`, which returns the error.
+    drop(stmt.stream_arrow([])?);
+    while let Some(chunk) = stmt.step()? {
+        let column = chunk.column(0);
+        let hashes = column
+            .as_primitive_opt::<Int64Type>()
+            .filter(|c| c.null_count() == 0)
+            .ok_or_else(|| {
+                Error::Write(format!(
+                    "events.id_hash read as {} with {} nulls, not BIGINT NOT NULL",
+                    column.data_type(),
+                    column.null_count()
+                ))
+            })?;
+        out.extend(hashes.values().iter().map(|&h| h as u64));
+    }
+    Ok(())
 }
 
 /// FNV-1a, 64 bit: stable across versions and platforms, unlike std's hasher.

@@ -544,6 +544,37 @@ fn dedup_survives_reopen() {
     assert_eq!(s.event_count().unwrap(), 1);
 }
 
+/// A reopened store reads its ids' hashes back a chunk at a time (2,048 rows a chunk in
+/// DuckDB), from both of the tables behind `events`: every stored id is known again, whichever
+/// chunk and table it came back in, and a new one is not taken for a duplicate.
+#[test]
+fn dedup_survives_reopen_with_ids_in_many_chunks_of_both_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let events: Vec<Event> = (0..3000)
+        .flat_map(|i| {
+            let license = format!("L{i}");
+            [
+                event(&format!("c{i}"), "license.created", &license, 1),
+                event(&format!("v{i}"), "license.validated", &license, 2),
+            ]
+        })
+        .collect();
+    {
+        let mut s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.append(&events).unwrap().accepted, 6000);
+        let narrow = count(&s, "SELECT count(*) FROM narrow_events");
+        let wide = count(&s, "SELECT count(*) FROM wide_events");
+        assert!(narrow > 2048 && wide > 2048, "{narrow} narrow, {wide} wide");
+    }
+    let mut s = Store::open(dir.path()).unwrap();
+    s.load_ids().unwrap();
+    let mut again = events.clone();
+    again.push(event("new", "license.validated", "L0", 3));
+    let out = s.append(&again).unwrap();
+    assert_eq!((out.accepted, out.duplicates), (1, 6000));
+    assert_eq!(s.event_count().unwrap(), 6001);
+}
+
 #[test]
 fn derivation_left_undone_is_finished_on_open() {
     let dir = tempfile::tempdir().unwrap();
