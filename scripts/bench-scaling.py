@@ -25,9 +25,9 @@ def parse(path):
     """The figures of one bench.sh log, keyed by what they are."""
     with open(path, encoding="utf-8", errors="replace") as f:
         lines = [COLOURS.sub("", line.rstrip("\n")) for line in f]
-    run = {"path": path, "cases": {}, "baseline": {}, "live": {}, "http": {}}
+    run = {"cases": {}, "baseline": {}, "live": {}, "http": {}}
     case = None
-    section = None
+    section = ""
     for line in lines:
         if line.startswith("== "):
             section = line[3:]
@@ -42,7 +42,7 @@ def parse(path):
             run["import_s"], run["import_rss"] = float(m.group(1)), int(m.group(2))
         for key in ("append_s", "derive_s"):
             m = re.search(key + r"=([0-9.]+)", line)
-            if m and section and section.startswith("import (durable"):
+            if m and section.startswith("import (durable"):
                 run[key] = float(m.group(1))
         m = re.match(r"\| `keylens import` .*\| ([0-9.]+) \| (\d+) \|$", line)
         if m:
@@ -62,15 +62,15 @@ def parse(path):
         if m and case:
             run["cases"][case] = middle(m.group(1))
             case = None
-        if section and section.startswith("keylens beside hand-written"):
+        if section.startswith("keylens beside hand-written"):
             m = re.match(r"\| (.+?) \| ([0-9.]+) ms \| ([0-9.]+) ms \| [0-9.]+ \| (<= [0-9/]+) \|", line)
             if m:
                 run["baseline"][m.group(1).strip()] = (float(m.group(2)), float(m.group(3)), m.group(4))
-        if section and section.startswith("live figures"):
+        if section.startswith("live figures"):
             m = re.match(r"\| (.+?) \| (.+?) \|$", line)
             if m and not m.group(1).startswith(("live figure", "---")):
                 run["live"][label(m.group(1))] = m.group(2)
-        if section and section.startswith("HTTP ingest"):
+        if section.startswith("HTTP ingest"):
             m = re.match(r"\| (\d+) \| (\d+) \| (\d+) \| (\d+) \|", line)
             if m:
                 run["http"][(int(m.group(1)), int(m.group(2)))] = int(m.group(4))
