@@ -22,19 +22,20 @@ use std::collections::BTreeMap;
 /// and a day to spare, so a window that slid since the last prune is still covered.
 pub const KEEP: i64 = 31 * MICROS_PER_DAY;
 
-/// Types whose `amount` is a booking (the overview's `bookings_30d`, `revenue`).
-const BOOKING_TYPES: [EventType; 3] = [EventType::Created, EventType::Renewed, EventType::Upgraded];
+/// Types whose `amount` is a booking (the overview's `bookings_30d`, `revenue`), as stored.
+pub(crate) const BOOKING_TYPES: [&str; 3] =
+    ["license.created", "license.renewed", "license.upgraded"];
 
 /// The SQL condition, over `events`' own columns unqualified, for a booking: an event of a
 /// booking type with an amount. The in-memory events and every SQL count of bookings use it.
 pub fn booked(d: &dyn Dialect) -> String {
-    let types: Vec<String> = BOOKING_TYPES.iter().map(|t| d.string(t.as_str())).collect();
+    let types: Vec<String> = BOOKING_TYPES.iter().map(|t| d.string(t)).collect();
     format!("type IN ({}) AND amount IS NOT NULL", types.join(", "))
 }
 
 /// [`booked`] of a stored event's `type` and `amount`, in Rust.
 pub fn is_booked(event_type: &str, amount: Option<f64>) -> bool {
-    amount.is_some() && BOOKING_TYPES.iter().any(|t| t.as_str() == event_type)
+    amount.is_some() && BOOKING_TYPES.contains(&event_type)
 }
 
 struct Booking {
@@ -95,7 +96,7 @@ impl RecentEvents {
     /// a booking with its currency (a writer copies only these out of a commit).
     pub fn keeps(e: &Event) -> bool {
         *e.kind() == EventType::ActivationFailed
-            || (BOOKING_TYPES.contains(e.kind())
+            || (BOOKING_TYPES.contains(&e.kind().as_str())
                 && e.wide().amount.is_some()
                 && e.wide().currency.is_some())
     }

@@ -37,7 +37,7 @@ fn texts(store: &Store, sql: &str) -> Vec<String> {
 }
 
 /// The schema version a store opened by this build has.
-const LATEST: i64 = 16;
+const LATEST: i64 = 17;
 
 /// Takes the store in `dir` back to schema `version`: forgets the later migrations, then runs
 /// `undo` for them (below 13, after putting every event back in one `events` table, as
@@ -50,13 +50,18 @@ fn rewind(dir: &std::path::Path, version: i64, undo: &str) {
         String::new()
     };
     let one_table = if version < 13 { UNDO_13 } else { "" };
+    let macro_gone = if version < 17 {
+        "DROP MACRO TABLE IF EXISTS events_of;"
+    } else {
+        ""
+    };
     let text = if version < 16 {
         undo_16()
     } else {
         String::new()
     };
     conn.execute_batch(&format!(
-        "DELETE FROM schema_version WHERE version > {version}; {text} {values} {one_table} {undo}"
+        "DELETE FROM schema_version WHERE version > {version}; {macro_gone} {text} {values} {one_table} {undo}"
     ))
     .unwrap();
 }
@@ -394,6 +399,55 @@ fn the_events_view_has_the_wide_tables_columns_and_the_narrow_table_some_of_them
         }
     }
     assert_eq!(narrow.len(), 16);
+}
+
+/// `events_of(t)` (schema 17) must give exactly the rows `events` gives for `type = t`, from
+/// both tables: a type stored in each, a custom type (which the narrow `ENUM` lacks), and a type
+/// no event has.
+#[test]
+fn events_of_a_type_are_the_events_views_rows_of_that_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let now = parse_rfc3339("2026-06-01T00:00:00Z").unwrap();
+    let mut events = rich_events();
+    for v in [
+        // An upgrade with only narrow columns: `license.upgraded` in both tables.
+        json!({"id": "u2", "type": "license.upgraded", "timestamp": "2026-01-05T00:00:00Z",
+               "license_id": "L2", "version": "4.1.0"}),
+        json!({"id": "x1", "type": "custom.feature_used", "timestamp": "2026-01-06T00:00:00Z",
+               "license_id": "L1", "properties": {"feature": "export"}}),
+        json!({"id": "e1", "type": "license.expired", "timestamp": "2026-01-07T00:00:00Z",
+               "license_id": "L2"}),
+    ] {
+        events.push(validate(&v, now).unwrap());
+    }
+    s.append(&events).unwrap();
+    let where_stored = texts(
+        &s,
+        "SELECT (SELECT count(*) FROM narrow_events WHERE type = 'license.upgraded') || '/' || \
+         (SELECT count(*) FROM wide_events WHERE type = 'license.upgraded')",
+    );
+    assert_eq!(where_stored, ["1/1"], "an upgrade in each table");
+    let mut types: Vec<&str> = keylens_event::EventType::LICENSE_TYPES
+        .iter()
+        .map(|t| t.as_str())
+        .collect();
+    types.extend(["custom.feature_used", "custom.none", "it's"]);
+    let mut seen = 0;
+    for t in types {
+        let quoted = format!("'{}'", t.replace('\'', "''"));
+        let of = s
+            .rows(&format!("SELECT * FROM events_of({quoted}) ORDER BY id"))
+            .unwrap();
+        let by_view = s
+            .rows(&format!(
+                "SELECT * FROM events WHERE type = {quoted} ORDER BY id"
+            ))
+            .unwrap();
+        assert_eq!(of, by_view, "{t}");
+        seen += of.len();
+    }
+    assert_eq!(seen, events.len(), "every event is of one type listed");
 }
 
 /// An event `is_narrow` sends to `narrow_events` must fit its `ENUM`s, or its append fails: the

@@ -3,6 +3,8 @@
 use super::*;
 use crate::stats::rate;
 
+const ACTIVATED: &str = "license.activated";
+
 impl Ctx<'_> {
     /// The licenses of an activation cohort: created in `[from, to)` by `as_of` (with a window W,
     /// only those whose W has fully passed).
@@ -105,7 +107,7 @@ pub fn activations(c: &Ctx) -> Result<Answer> {
         // Ungrouped and unfiltered, a first activation is the license's `first_activation_at`:
         // counted from the licenses, the events need no join with the segments (which at 1M
         // licenses was most of this metric's time).
-        let s = c.event_series(&[], "type = 'license.activated'", &["count(*)".into()], &[])?;
+        let s = c.event_series(&[], &[ACTIVATED], "", &["count(*)".into()], &[])?;
         let a = c.as_of();
         let bucket = c.bucket("l.first_activation_at");
         let firsts = c.rows(&format!(
@@ -127,7 +129,7 @@ pub fn activations(c: &Ctx) -> Result<Answer> {
             .to_string(),
         "count(*)".to_string(),
     ];
-    let s = c.event_series(&dims, "type = 'license.activated'", &aggregates, &[])?;
+    let s = c.event_series(&dims, &[ACTIVATED], "", &aggregates, &[])?;
     let rows = s.rows(&names, |m, _, _, v| {
         m.insert("first_activations".into(), json!(int_at(v, 0)));
         m.insert("machine_activations".into(), json!(int_at(v, 1)));
@@ -141,10 +143,10 @@ pub fn activations(c: &Ctx) -> Result<Answer> {
 pub fn activation_failures(c: &Ctx) -> Result<Answer> {
     let count = ["count(*)".to_string()];
     let dims = c.event_dims(&[]);
-    let mut failed = c.event_series(&dims, "type = 'license.activation_failed'", &count, &[])?;
+    let mut failed = c.event_series(&dims, &["license.activation_failed"], "", &count, &[])?;
     let skip = [Dim::Reason];
     let act_dims = c.event_dims(&skip);
-    let activated = c.event_series(&act_dims, "type = 'license.activated'", &count, &skip)?;
+    let activated = c.event_series(&act_dims, &[ACTIVATED], "", &count, &skip)?;
     let reason_pos = c.p.by.iter().position(|d| *d == Dim::Reason);
     if reason_pos.is_none() {
         // Groups with activations but no failures still get rows (failed 0, rate 0).

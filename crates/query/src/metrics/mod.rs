@@ -181,7 +181,51 @@ impl Ctx<'_> {
             .any(|d| !skip.contains(d) && d.is_license_attribute())
     }
 
-    /// `events e` for `FROM`; joined with the segment covering each event's instant when the
+    /// Whether the events of `types` are read through `events_of`
+    /// ([`Kept::events_of`](crate::Kept::events_of)).
+    fn reads_events_of(&self, types: &[&str]) -> bool {
+        self.engine.kept().events_of && !types.is_empty()
+    }
+
+    /// The events of `types` for `FROM` (all of `events` for none): `events_of` where the engine
+    /// has it, for several types their union, else `events`, which [`Ctx::of_types`] filters.
+    pub fn events_of(&self, types: &[&str]) -> String {
+        if !self.reads_events_of(types) {
+            return "events".into();
+        }
+        let each: Vec<String> = types
+            .iter()
+            .map(|t| format!("events_of({})", self.d.string(t)))
+            .collect();
+        match each.as_slice() {
+            [one] => one.clone(),
+            _ => format!("(SELECT * FROM {})", each.join(" UNION ALL SELECT * FROM ")),
+        }
+    }
+
+    /// The condition, over the events' own columns unqualified, that picks the events of
+    /// `types` matching `extra` (when not empty) and `when` out of [`Ctx::events_of`]'s
+    /// relation. The type test is left out where that relation holds those types alone: DuckDB
+    /// pushes it into `narrow_events` as a test of the view's text cast and, joined with the
+    /// `ENUM` test, no longer skips row groups (at 1M licenses, `upgrades` took 98 ms instead
+    /// of 20-27, and counting 90 days of renewals 54 ms instead of 14-17; BENCHMARKS.md,
+    /// "Session 39").
+    pub fn of_types(&self, types: &[&str], extra: &str, when: &str) -> String {
+        let mut parts = vec![when.to_string()];
+        if !types.is_empty() && !self.reads_events_of(types) {
+            let quoted: Vec<String> = types.iter().map(|t| self.d.string(t)).collect();
+            parts.push(match quoted.as_slice() {
+                [one] => format!("type = {one}"),
+                _ => format!("type IN ({})", quoted.join(", ")),
+            });
+        }
+        if !extra.is_empty() {
+            parts.push(extra.to_string());
+        }
+        parts.join(" AND ")
+    }
+
+    /// The events of `types` ([`Ctx::events_of`]) as `e` for `FROM`; joined with the segment covering each event's instant when the
     /// grouping and filtering (except `skip`) need license attributes, or always when
     /// `with_license`. The segment's columns are then `e.s_tier`, `e.s_model` (as after the
     /// event) and `e.s_product`, `e.s_region`, `e.s_channel`, `e.s_account_id`,
@@ -195,13 +239,15 @@ impl Ctx<'_> {
     /// at 1M the default 90 days keep 1.3M of 2.1M segments, see BENCHMARKS.md).
     pub fn event_source(
         &self,
+        types: &[&str],
         skip: &[Dim],
         with_license: bool,
         pushdown: &str,
         span: (i64, i64),
     ) -> String {
+        let events = self.events_of(types);
         if !with_license && !self.needs_license_attributes(skip) {
-            return "events e".into();
+            return format!("{events} e");
         }
         let segments = format!(
             "(SELECT license_id, valid_from AS s_from, valid_to AS s_to, tier AS s_tier, model AS s_model, \
@@ -216,30 +262,36 @@ impl Ctx<'_> {
             format!("{pushdown} AND (s_matched IS NULL OR (ts >= s_from AND ts < s_to))");
         format!(
             "{} e",
-            self.d
-                .join("events", Join::Left, &segments, Some(&covering))
+            self.d.join(&events, Join::Left, &segments, Some(&covering))
         )
     }
 
-    /// The booking events ([`crate::recent::booked`]) matching `pushdown` as `e`, with the
-    /// columns [`Ctx::event_source`] gives them joined to segments: read from `bookings`, where
-    /// the engine keeps that join made ([`Kept::bookings`](crate::Kept::bookings)) and the
-    /// grouping or filters need a license attribute, else from `events` (joined here when
-    /// needed; `span` as for [`Ctx::event_source`]). Without license attributes `events` is
-    /// read directly: the embedded store keeps the booking events among the 10% of events
-    /// `wide_events` holds (schema 13), sorted by type and time within each append, which took
-    /// 43 ms at 1M licenses where `bookings`, in license order, took 52 (BENCHMARKS.md,
-    /// "Session 21").
-    pub fn booking_source(&self, pushdown: &str, span: (i64, i64)) -> String {
-        if !self.engine.kept().bookings || !self.needs_license_attributes(&[]) {
-            return self.event_source(&[], false, pushdown, span);
+    /// The booking events ([`crate::recent::booked`]) inside `when` (a time condition) as `e`,
+    /// with the columns [`Ctx::event_source`] gives them joined to segments, and the condition
+    /// to apply to them: read from `bookings` where the engine keeps it
+    /// ([`Kept::bookings`](crate::Kept::bookings)), else from `events` (joined here when needed;
+    /// `span` as for [`Ctx::event_source`]). `bookings` holds the booking events alone, 1.6M
+    /// rows at 1M licenses: `revenue` read them there in 17 ms where `events` took 36, the
+    /// booking types' part of `wide_events` (BENCHMARKS.md, "Session 39"; in session 21, before
+    /// `narrow_events` had `ENUM`s, `events` had been the faster).
+    pub fn booking_source(&self, when: &str, span: (i64, i64)) -> (String, String) {
+        if !self.engine.kept().bookings {
+            let types = crate::recent::BOOKING_TYPES;
+            let condition = self.of_types(&types, "amount IS NOT NULL", when);
+            let source = self.event_source(&types, &[], false, &condition, span);
+            return (source, condition);
         }
-        format!(
+        // Every row of `bookings` is a booking (a booking type's event with an amount, and
+        // every one has a license). Testing the type again, on its text column, took `revenue`
+        // at 1M from 19 to 46 ms.
+        let condition = when.to_string();
+        let source = format!(
             "(SELECT license_id, ts, type, amount, product, model, tier, region, channel, account_id, \
               country, version, from_version, reason, code, currency, meter, s_tier, s_model, \
-              {} FROM bookings WHERE {pushdown}) e",
+              {} FROM bookings WHERE {condition}) e",
             self.known_license_columns("s_"),
-        )
+        );
+        (source, condition)
     }
 
     /// The segment's license columns as `s_product`, `s_region`, `s_channel`, `s_account_id`,
@@ -259,32 +311,31 @@ impl Ctx<'_> {
     }
 
     /// An event-level series: `aggregates` per group (`dims`) and bucket of `e.ts`, over the
-    /// events matching `condition` inside `[from, to)`, with the filters except `skip`.
-    /// `condition` names the events' columns unqualified and holds no user values (see
-    /// [`Ctx::event_source`]).
+    /// events of `types` matching `extra` (if not empty) inside `[from, to)`, with the filters
+    /// except `skip`. `extra` names the events' columns unqualified and holds no user values
+    /// (see [`Ctx::event_source`]).
     pub fn event_series(
         &self,
         dims: &[String],
-        condition: &str,
+        types: &[&str],
+        extra: &str,
         aggregates: &[String],
         skip: &[Dim],
     ) -> Result<Series> {
+        let condition = self.of_types(types, extra, &self.range_of("ts"));
         let source = self.event_source(
+            types,
             skip,
             aggregates.iter().any(|a| a.contains("e.s_")),
-            &format!("{condition}{}", self.in_range("ts")),
+            &condition,
             self.range_span(),
         );
-        self.series_over(&source, dims, condition, aggregates, skip)
+        self.series_over(&source, dims, &condition, aggregates, skip)
     }
 
     /// [`Ctx::event_series`] over the booking events ([`Ctx::booking_source`]).
     pub fn booking_series(&self, dims: &[String], aggregates: &[String]) -> Result<Series> {
-        let condition = crate::recent::booked(self.d);
-        let source = self.booking_source(
-            &format!("{condition}{}", self.in_range("ts")),
-            self.range_span(),
-        );
+        let (source, condition) = self.booking_source(&self.range_of("ts"), self.range_span());
         self.series_over(&source, dims, &condition, aggregates, &[])
     }
 
@@ -332,15 +383,20 @@ impl Ctx<'_> {
             .collect()
     }
 
-    /// ` AND e.ts >= from AND e.ts < to AND e.ts <= as_of` for a time column.
     /// The first and last instant [`Ctx::in_range`] lets through.
     pub fn range_span(&self) -> (i64, i64) {
         (self.p.from, (self.p.to - 1).min(self.as_of()))
     }
 
+    /// ` AND e.ts >= from AND e.ts < to AND e.ts <= as_of` for a time column.
     pub fn in_range(&self, col: &str) -> String {
+        format!(" AND {}", self.range_of(col))
+    }
+
+    /// [`Ctx::in_range`] without its leading ` AND `.
+    pub fn range_of(&self, col: &str) -> String {
         format!(
-            " AND {col} >= {} AND {col} < {} AND {col} <= {}",
+            "{col} >= {} AND {col} < {} AND {col} <= {}",
             self.p.from,
             self.p.to,
             self.as_of()

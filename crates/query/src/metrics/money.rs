@@ -16,7 +16,7 @@ fn money_dims(c: &Ctx) -> (Vec<String>, Vec<&'static str>) {
 pub fn renewals(c: &Ctx) -> Result<Answer> {
     let (dims, names) = money_dims(c);
     let aggregates = ["count(*)".to_string(), "sum(e.amount)".to_string()];
-    let s = c.event_series(&dims, "type = 'license.renewed'", &aggregates, &[])?;
+    let s = c.event_series(&dims, &["license.renewed"], "", &aggregates, &[])?;
     let rows = s.rows(&names, |m, _, _, v| {
         m.insert("count".into(), json!(int_at(v, 0)));
         m.insert("amount".into(), json!(float_at(v, 1).unwrap_or(0.0)));

@@ -105,19 +105,17 @@ fn license_counts(c: &Ctx, day: i64, month: i64, quarter: i64) -> Result<License
 /// Failed activations in `(day, as_of]` and bookings per currency in `(month, as_of]`, by SQL.
 fn event_counts(c: &Ctx, day: i64, month: i64) -> Result<(i64, Vec<(String, f64)>)> {
     let a = c.as_of();
-    let failed_when = format!("type = 'license.activation_failed' AND ts > {day} AND ts <= {a}");
+    let failed = ["license.activation_failed"];
+    let failed_when = c.of_types(&failed, "", &format!("ts > {day} AND ts <= {a}"));
     let failed = c.rows(&format!(
         "SELECT count(*) FROM {} WHERE {failed_when}{}",
-        c.event_source(&[], false, &failed_when, (day + 1, a)),
+        c.event_source(&failed, &[], false, &failed_when, (day + 1, a)),
         c.event_filters(&[])
     ))?;
-    let booked_when = format!(
-        "{} AND ts > {month} AND ts <= {a}",
-        crate::recent::booked(c.d)
-    );
+    let (bookings, booked_when) =
+        c.booking_source(&format!("ts > {month} AND ts <= {a}"), (month + 1, a));
     let rows = c.rows(&format!(
-        "SELECT e.currency, sum(e.amount) FROM {} WHERE {booked_when}{} GROUP BY e.currency ORDER BY e.currency",
-        c.booking_source(&booked_when, (month + 1, a)),
+        "SELECT e.currency, sum(e.amount) FROM {bookings} WHERE {booked_when}{} GROUP BY e.currency ORDER BY e.currency",
         c.event_filters(&[])
     ))?;
     let bookings = rows

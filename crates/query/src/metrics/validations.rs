@@ -62,7 +62,7 @@ pub fn validations(c: &Ctx) -> Result<Answer> {
             "sum(CASE WHEN e.result = 'invalid' THEN 1 ELSE 0 END)".to_string(),
         ];
         aggregates.extend(c.d.percentiles("e.latency_ms", &PERCENTILES));
-        c.event_series(&dims, "type = 'license.validated'", &aggregates, &[])?
+        c.event_series(&dims, &["license.validated"], "", &aggregates, &[])?
     };
     let names = dim_names(&c.p.by);
     let rows = s.rows(&names, |m, _, _, v| {

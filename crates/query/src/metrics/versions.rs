@@ -146,7 +146,8 @@ pub fn upgrades(c: &Ctx) -> Result<Answer> {
     let dims = c.event_dims(&[]);
     let s = c.event_series(
         &dims,
-        "type = 'license.upgraded' AND version IS NOT NULL",
+        &["license.upgraded"],
+        "version IS NOT NULL",
         &["count(*)".to_string()],
         &[],
     )?;
