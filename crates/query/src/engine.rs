@@ -4,7 +4,7 @@
 //! The engine holds three tables besides `events`, materialised from the license fold
 //! (`keylens-lifecycle`): `licenses` (one row per created license), `terms` (one row per term
 //! end) and `segments` (tier/model history), and may keep more ([`Kept`], [`Engine::kept`]):
-//! `bookings`, `validation_counts`, `license_last_use`, `license_spread`.
+//! `bookings`, `validation_counts`, `license_last_use`, `license_spread`, and offer `events_of`.
 //! An engine must bring them up to date with every stored event before it answers
 //! (`Engine::rows` may assume they are).
 

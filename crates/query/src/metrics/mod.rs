@@ -225,16 +225,16 @@ impl Ctx<'_> {
         parts.join(" AND ")
     }
 
-    /// The events of `types` ([`Ctx::events_of`]) as `e` for `FROM`; joined with the segment covering each event's instant when the
-    /// grouping and filtering (except `skip`) need license attributes, or always when
-    /// `with_license`. The segment's columns are then `e.s_tier`, `e.s_model` (as after the
+    /// The events of `types` ([`Ctx::events_of`]) as `e` for `FROM`; joined with the segment
+    /// covering each event's instant when the grouping and filtering (except `skip`) need
+    /// license attributes, or always when `with_license`. The segment's columns are then `e.s_tier`, `e.s_model` (as after the
     /// event) and `e.s_product`, `e.s_region`, `e.s_channel`, `e.s_account_id`,
     /// `e.s_first_activation_at` (the license's, NULL unless it was created by `as_of`).
     ///
     /// `pushdown` is a condition over the events' own columns, unqualified and free of user
     /// values, that the caller also applies outside: it filters the events before the join,
     /// which ClickHouse 18.16 does not do by itself (13 s instead of 1.5 s for activations at
-    /// 1M licenses). `span` holds the first and last instant it lets through: only segments
+    /// 1M licenses). Build it with [`Ctx::of_types`] for the same `types`. `span` holds the first and last instant it lets through: only segments
     /// overlapping it are joined (a license's older and later ones cover none of those events;
     /// at 1M the default 90 days keep 1.3M of 2.1M segments, see BENCHMARKS.md).
     pub fn event_source(
@@ -271,9 +271,9 @@ impl Ctx<'_> {
     /// to apply to them: read from `bookings` where the engine keeps it
     /// ([`Kept::bookings`](crate::Kept::bookings)), else from `events` (joined here when needed;
     /// `span` as for [`Ctx::event_source`]). `bookings` holds the booking events alone, 1.6M
-    /// rows at 1M licenses: `revenue` read them there in 17 ms where `events` took 36, the
-    /// booking types' part of `wide_events` (BENCHMARKS.md, "Session 39"; in session 21, before
-    /// `narrow_events` had `ENUM`s, `events` had been the faster).
+    /// rows at 1M licenses: `revenue`'s statement read them there in 17 ms where `events` took
+    /// 36 (BENCHMARKS.md, "Session 39"; in session 21, before `narrow_events` had `ENUM`s,
+    /// `events` had been the faster).
     pub fn booking_source(&self, when: &str, span: (i64, i64)) -> (String, String) {
         if !self.engine.kept().bookings {
             let types = crate::recent::BOOKING_TYPES;
