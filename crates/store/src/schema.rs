@@ -31,19 +31,15 @@ macro_rules! sorted_by_license {
 /// (`type`, `country`, `result`) to text.
 macro_rules! events_view {
     () => {
-        events_view!("type", "country", "result")
+        events_view!(@ narrow_as_events!("type", "country", "result"))
     };
     (enums) => {
-        events_view!(
-            "type::VARCHAR AS type",
-            "country::VARCHAR AS country",
-            "result::VARCHAR AS result"
-        )
+        events_view!(@ narrow_as_events!(enums))
     };
-    ($type:literal, $country:literal, $result:literal) => {
+    (@ $narrow:expr) => {
         concat!(
             "CREATE VIEW events AS ",
-            narrow_as_events!($type, $country, $result),
+            $narrow,
             " UNION ALL ",
             wide_as_events!(),
             ";"
@@ -52,8 +48,15 @@ macro_rules! events_view {
 }
 
 /// `narrow_events` with the columns of `events`, those it lacks NULL; `type`, `country` and
-/// `result` as given (schema 16 casts its `ENUM`s to text).
+/// `result` as given, or cast from schema 16's `ENUM`s to text (`enums`).
 macro_rules! narrow_as_events {
+    (enums) => {
+        narrow_as_events!(
+            "type::VARCHAR AS type",
+            "country::VARCHAR AS country",
+            "result::VARCHAR AS result"
+        )
+    };
     ($type:literal, $country:literal, $result:literal) => {
         concat!(
             "SELECT id, id_hash, ",
@@ -474,11 +477,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // (`keylens_query::Kept::events_of`).
     concat!(
         "CREATE OR REPLACE MACRO events_of(t) AS TABLE ",
-        narrow_as_events!(
-            "type::VARCHAR AS type",
-            "country::VARCHAR AS country",
-            "result::VARCHAR AS result"
-        ),
+        narrow_as_events!(enums),
         " WHERE type = TRY_CAST(t AS event_type) UNION ALL ",
         wide_as_events!(),
         " WHERE type = t;"

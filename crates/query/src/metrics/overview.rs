@@ -105,11 +105,11 @@ fn license_counts(c: &Ctx, day: i64, month: i64, quarter: i64) -> Result<License
 /// Failed activations in `(day, as_of]` and bookings per currency in `(month, as_of]`, by SQL.
 fn event_counts(c: &Ctx, day: i64, month: i64) -> Result<(i64, Vec<(String, f64)>)> {
     let a = c.as_of();
-    let failed = ["license.activation_failed"];
-    let failed_when = c.of_types(&failed, "", &format!("ts > {day} AND ts <= {a}"));
+    let failures = ["license.activation_failed"];
+    let failed_when = c.of_types(&failures, "", &format!("ts > {day} AND ts <= {a}"));
     let failed = c.rows(&format!(
         "SELECT count(*) FROM {} WHERE {failed_when}{}",
-        c.event_source(&failed, &[], false, &failed_when, (day + 1, a)),
+        c.event_source(&failures, &[], false, &failed_when, (day + 1, a)),
         c.event_filters(&[])
     ))?;
     let (bookings, booked_when) =
