@@ -26,11 +26,16 @@ pub const KEEP: i64 = 31 * MICROS_PER_DAY;
 pub(crate) const BOOKING_TYPES: [&str; 3] =
     ["license.created", "license.renewed", "license.upgraded"];
 
+/// What a booking has besides its type, as SQL over `events`' own columns.
+pub(crate) const HAS_AMOUNT: &str = "amount IS NOT NULL";
+
 /// The SQL condition, over `events`' own columns unqualified, for a booking: an event of a
 /// booking type with an amount. The in-memory events and every SQL count of bookings use it.
 pub fn booked(d: &dyn Dialect) -> String {
-    let types: Vec<String> = BOOKING_TYPES.iter().map(|t| d.string(t)).collect();
-    format!("type IN ({}) AND amount IS NOT NULL", types.join(", "))
+    format!(
+        "{} AND {HAS_AMOUNT}",
+        crate::metrics::type_is(d, &BOOKING_TYPES)
+    )
 }
 
 /// [`booked`] of a stored event's `type` and `amount`, in Rust.

@@ -213,11 +213,7 @@ impl Ctx<'_> {
     pub fn of_types(&self, types: &[&str], extra: &str, when: &str) -> String {
         let mut parts = vec![when.to_string()];
         if !types.is_empty() && !self.reads_events_of(types) {
-            let quoted: Vec<String> = types.iter().map(|t| self.d.string(t)).collect();
-            parts.push(match quoted.as_slice() {
-                [one] => format!("type = {one}"),
-                _ => format!("type IN ({})", quoted.join(", ")),
-            });
+            parts.push(type_is(self.d, types));
         }
         if !extra.is_empty() {
             parts.push(extra.to_string());
@@ -227,16 +223,18 @@ impl Ctx<'_> {
 
     /// The events of `types` ([`Ctx::events_of`]) as `e` for `FROM`; joined with the segment
     /// covering each event's instant when the grouping and filtering (except `skip`) need
-    /// license attributes, or always when `with_license`. The segment's columns are then `e.s_tier`, `e.s_model` (as after the
-    /// event) and `e.s_product`, `e.s_region`, `e.s_channel`, `e.s_account_id`,
-    /// `e.s_first_activation_at` (the license's, NULL unless it was created by `as_of`).
+    /// license attributes, or always when `with_license`. The segment's columns are then
+    /// `e.s_tier`, `e.s_model` (as after the event) and `e.s_product`, `e.s_region`,
+    /// `e.s_channel`, `e.s_account_id`, `e.s_first_activation_at` (the license's, NULL unless
+    /// it was created by `as_of`).
     ///
     /// `pushdown` is a condition over the events' own columns, unqualified and free of user
     /// values, that the caller also applies outside: it filters the events before the join,
     /// which ClickHouse 18.16 does not do by itself (13 s instead of 1.5 s for activations at
-    /// 1M licenses). Build it with [`Ctx::of_types`] for the same `types`. `span` holds the first and last instant it lets through: only segments
-    /// overlapping it are joined (a license's older and later ones cover none of those events;
-    /// at 1M the default 90 days keep 1.3M of 2.1M segments, see BENCHMARKS.md).
+    /// 1M licenses). Build it with [`Ctx::of_types`] for the same `types`. `span` holds the
+    /// first and last instant it lets through: only segments overlapping it are joined (a
+    /// license's older and later ones cover none of those events; at 1M the default 90 days
+    /// keep 1.3M of 2.1M segments, see BENCHMARKS.md).
     pub fn event_source(
         &self,
         types: &[&str],
@@ -277,7 +275,7 @@ impl Ctx<'_> {
     pub fn booking_source(&self, when: &str, span: (i64, i64)) -> (String, String) {
         if !self.engine.kept().bookings {
             let types = crate::recent::BOOKING_TYPES;
-            let condition = self.of_types(&types, "amount IS NOT NULL", when);
+            let condition = self.of_types(&types, crate::recent::HAS_AMOUNT, when);
             let source = self.event_source(&types, &[], false, &condition, span);
             return (source, condition);
         }
@@ -405,6 +403,15 @@ impl Ctx<'_> {
 
     pub fn bucket(&self, col: &str) -> String {
         self.d.bucket_start(col, self.p.bucket)
+    }
+}
+
+/// `type = ...` for one of `types` (`type IN (...)` for several), on the events' own column.
+pub(crate) fn type_is(d: &dyn Dialect, types: &[&str]) -> String {
+    let quoted: Vec<String> = types.iter().map(|t| d.string(t)).collect();
+    match quoted.as_slice() {
+        [one] => format!("type = {one}"),
+        _ => format!("type IN ({})", quoted.join(", ")),
     }
 }
 
