@@ -30,16 +30,19 @@ impl Engine for EventsOnly<'_> {
     }
 }
 
-/// The store, noting whether a query read `validation_counts`, `license_last_use` or
-/// `license_spread`, and whether `versions` scanned the uses.
+/// The store, noting whether a query read `validation_counts`, `license_last_use` or the kept
+/// spread (`license_spread`, or the watched licenses' copy of it), and whether `versions`
+/// scanned the uses.
 struct Counted<'a> {
     store: &'a Store,
     read_counts: Flag<bool>,
     read_last_uses: Flag<bool>,
     scanned_uses: Flag<bool>,
     read_spread: Flag<bool>,
-    /// Rows the query reading `license_spread` returned: misuse's candidates.
+    /// Rows the query reading the kept spread returned: misuse's candidates.
     spread_rows: Flag<usize>,
+    /// Whether that query counted the events received since the spread's catch-up.
+    read_spread_tail: Flag<bool>,
     /// Whether misuse read `watched_events`, and `lapse_uses`.
     read_watched: Flag<bool>,
     read_lapse_uses: Flag<bool>,
@@ -58,6 +61,7 @@ impl<'a> Counted<'a> {
             scanned_uses: Flag::new(false),
             read_spread: Flag::new(false),
             spread_rows: Flag::new(0),
+            read_spread_tail: Flag::new(false),
             read_watched: Flag::new(false),
             read_lapse_uses: Flag::new(false),
             read_unwatched: Flag::new(false),
@@ -96,8 +100,9 @@ impl Engine for Counted<'_> {
         if sql.contains("FROM events e WHERE e.license_id IN (") {
             self.read_unwatched.set(true);
         }
-        if sql.contains("license_spread") {
+        if sql.contains("license_spread") || sql.contains("FROM watched k") {
             self.read_spread.set(true);
+            self.read_spread_tail.set(sql.contains("spread_tail"));
             let rows = self.store.rows(sql)?;
             self.spread_rows.set(rows.len());
             return Ok(rows);
@@ -387,6 +392,12 @@ fn misuse_from_spread_equals_misuse_from_events() {
                         let scanned = answer(&EventsOnly(&store), "misuse", &p);
                         assert_same(&ours, &scanned, &format!("misuse {p:?}"));
                         assert!(counted.read_spread.get(), "misuse {p:?} reads the spread");
+                        // Caught up, the candidates statement leaves the (empty) tail out.
+                        assert_eq!(
+                            counted.read_spread_tail.get(),
+                            !caught_up,
+                            "misuse {p:?} counts the tail"
+                        );
                         let spread_only = Counted::spread_only(&store);
                         let unwatched = answer(&spread_only, "misuse", &p);
                         assert_same(&unwatched, &scanned, &format!("misuse {p:?}, spread only"));

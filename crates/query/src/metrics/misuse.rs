@@ -360,6 +360,20 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
             spread_counts(&format!("({})", unknown_values("tail_values"))),
         ]);
         let in_tail = "license_id IN (SELECT license_id FROM spread_tail)";
+        // A store caught up with its events (after an import, or a server between catch-ups
+        // with no traffic) has no tail, and the statement then leaves out every part about it.
+        // Kept in, DuckDB built its join of the tail with `licenses` on all of `licenses`
+        // whatever the tail's size: 96-118 ms of the candidates statement's 100-160 at 1M
+        // licenses (BENCHMARKS.md, "Session 40"). Asked in a statement of its own (2-3 ms),
+        // events stored between the two are left to the next query, as if this one had come
+        // a moment earlier.
+        let tail_empty = c
+            .rows(&format!(
+                "SELECT count(*) FROM (SELECT 1 FROM events WHERE {received_since} LIMIT 1) t"
+            ))?
+            .first()
+            .and_then(|r| r[0].as_i64())
+            == Some(0);
         let tail_licenses = format!(
             "({})",
             spread_sum(&[
@@ -370,43 +384,60 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
         let sql = if kept.watched && watched_hold_the_candidates(c, &s)? {
             // The watched licenses (4,780 of 1M, with their counts and rows at hand) and those
             // with events in the tail: 163 -> 33-56 ms at 1M licenses (BENCHMARKS.md).
-            format!(
-                "{} UNION ALL {}",
-                candidates_from(
-                    &format!("(SELECT {SPREAD_COLUMNS} FROM watched k WHERE NOT k.{in_tail})"),
-                    "a.places >= 2",
-                    &licenses("followed_licenses")
-                ),
-                // Limited to the tail's licenses, so that DuckDB does not read all of
-                // `licenses` when the tail is empty (100 -> 10 ms).
-                candidates_from(
-                    &tail_licenses,
-                    "a.places >= 2",
-                    &licenses(&format!("(SELECT * FROM licenses WHERE {in_tail})"))
-                ),
-            )
+            let not_in_tail = if tail_empty {
+                String::new()
+            } else {
+                format!(" WHERE NOT k.{in_tail}")
+            };
+            let watched_rows = candidates_from(
+                &format!("(SELECT {SPREAD_COLUMNS} FROM watched k{not_in_tail})"),
+                "a.places >= 2",
+                &licenses("followed_licenses"),
+            );
+            if tail_empty {
+                watched_rows
+            } else {
+                format!(
+                    "{watched_rows} UNION ALL {}",
+                    // Limited to the tail's licenses (an empty tail took 100 -> 10 ms so
+                    // in session 10; DuckDB 1.5.6 builds the join on all of them, see above).
+                    candidates_from(
+                        &tail_licenses,
+                        "a.places >= 2",
+                        &licenses(&format!("(SELECT * FROM licenses WHERE {in_tail})"))
+                    ),
+                )
+            }
         } else {
             // Seats are at least 1, so a license whose counts fire with one seat is a superset
             // of those firing with theirs: the cheap test on 1M rows before the join with
             // licenses.
-            let per_license = format!(
-                "({})",
-                spread_sum(&[
-                    format!(
-                        "SELECT {SPREAD_COLUMNS} FROM license_spread k WHERE {} OR k.{in_tail}",
-                        fires("k", "1", "k.places >= 2")
-                    ),
-                    format!("SELECT {SPREAD_COLUMNS} FROM spread_tail"),
-                ])
-            );
+            let fires_alone = fires("k", "1", "k.places >= 2");
+            let per_license = if tail_empty {
+                format!("(SELECT {SPREAD_COLUMNS} FROM license_spread k WHERE {fires_alone})")
+            } else {
+                format!(
+                    "({})",
+                    spread_sum(&[
+                        format!(
+                            "SELECT {SPREAD_COLUMNS} FROM license_spread k WHERE {fires_alone} OR k.{in_tail}"
+                        ),
+                        format!("SELECT {SPREAD_COLUMNS} FROM spread_tail"),
+                    ])
+                )
+            };
             candidates_from(&per_license, "a.places >= 2", &licenses("licenses"))
         };
-        // This path runs on the embedded store only, so it may name the tail once (DuckDB
-        // computed it twice, once per use, as a subquery).
-        let rows = c.rows(&format!(
-            "WITH tail_values AS MATERIALIZED ({}), spread_tail AS MATERIALIZED ({tail}) {sql}",
-            spread_values(received_since)
-        ))?;
+        let rows = if tail_empty {
+            c.rows(&sql)?
+        } else {
+            // This path runs on the embedded store only, so it may name the tail once (DuckDB
+            // computed it twice, once per use, as a subquery).
+            c.rows(&format!(
+                "WITH tail_values AS MATERIALIZED ({}), spread_tail AS MATERIALIZED ({tail}) {sql}",
+                spread_values(received_since)
+            ))?
+        };
         (rows.len() <= MAX_SPREAD_CANDIDATES).then_some(rows)
     } else {
         None
