@@ -363,10 +363,10 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
         // A store caught up with its events (after an import, or a server between catch-ups
         // with no traffic) has no tail, and the statement then leaves out every part about it.
         // Kept in, DuckDB built its join of the tail with `licenses` on all of `licenses`
-        // whatever the tail's size: 96-118 ms of the candidates statement's 100-160 at 1M
-        // licenses (BENCHMARKS.md, "Session 40"). Asked in a statement of its own (2-3 ms),
-        // events stored between the two are left to the next query, as if this one had come
-        // a moment earlier.
+        // whatever the tail's size: 96 ms of the candidates statement's 125 at 1M licenses,
+        // and every other form of that join tried built it the same way (BENCHMARKS.md,
+        // "Session 40"). Asked in a statement of its own (3-5 ms), events stored between the
+        // two are left to the next query, as if this one had come a moment earlier.
         let tail_empty = c
             .rows(&format!(
                 "SELECT count(*) FROM (SELECT 1 FROM events WHERE {received_since} LIMIT 1) t"
@@ -399,8 +399,9 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
             } else {
                 format!(
                     "{watched_rows} UNION ALL {}",
-                    // Limited to the tail's licenses (an empty tail took 100 -> 10 ms so
-                    // in session 10; DuckDB 1.5.6 builds the join on all of them, see above).
+                    // Limited to the tail's licenses (session 10 measured 100 -> 10 ms with
+                    // an empty tail; DuckDB 1.5.6 builds the join on all of `licenses`
+                    // anyway, see above).
                     candidates_from(
                         &tail_licenses,
                         "a.places >= 2",
