@@ -355,11 +355,10 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
         // the kept counts would count a license's usual IP again in every tail, and at 1M
         // licenses a tail of 1M calls then made 115,000 candidates instead of 4,854.
         let received_since = "received_at > (SELECT received_at FROM spread_upto)";
-        let tail = spread_sum(&[
-            spread_uses(received_since),
-            spread_counts(&format!("({})", unknown_values("tail_values"))),
-        ]);
-        let in_tail = "license_id IN (SELECT license_id FROM spread_tail)";
+        let watched = kept.watched && watched_hold_the_candidates(c, &s)?;
+        // Seats are at least 1, so a license whose counts fire with one seat is a superset of
+        // those firing with theirs: the cheap test on 1M rows before the join with licenses.
+        let fires_alone = fires("k", "1", "k.places >= 2");
         // A store caught up with its events (after an import, or a server between catch-ups
         // with no traffic) has no tail, and the statement then leaves out every part about it.
         // Kept in, DuckDB built its join of the tail with `licenses` on all of `licenses`
@@ -367,38 +366,47 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
         // and every other form of that join tried built it the same way (BENCHMARKS.md,
         // "Session 40"). Asked in a statement of its own (3-5 ms), events stored between the
         // two are left to the next query, as if this one had come a moment earlier.
-        let tail_empty = c
-            .rows(&format!(
+        let tail_empty = counts_nothing(
+            c,
+            &format!(
                 "SELECT count(*) FROM (SELECT 1 FROM events WHERE {received_since} LIMIT 1) t"
-            ))?
-            .first()
-            .and_then(|r| r[0].as_i64())
-            == Some(0);
-        let tail_licenses = format!(
-            "({})",
-            spread_sum(&[
-                format!("SELECT {SPREAD_COLUMNS} FROM license_spread k WHERE k.{in_tail}"),
-                format!("SELECT {SPREAD_COLUMNS} FROM spread_tail"),
-            ])
-        );
-        let sql = if kept.watched && watched_hold_the_candidates(c, &s)? {
-            // The watched licenses (4,780 of 1M, with their counts and rows at hand) and those
-            // with events in the tail: 163 -> 33-56 ms at 1M licenses (BENCHMARKS.md).
-            let not_in_tail = if tail_empty {
-                String::new()
-            } else {
-                format!(" WHERE NOT k.{in_tail}")
-            };
-            let watched_rows = candidates_from(
-                &format!("(SELECT {SPREAD_COLUMNS} FROM watched k{not_in_tail})"),
+            ),
+        )?;
+        let sql = if tail_empty && watched {
+            candidates_from(
+                &format!("(SELECT {SPREAD_COLUMNS} FROM watched k)"),
                 "a.places >= 2",
                 &licenses("followed_licenses"),
-            );
-            if tail_empty {
-                watched_rows
-            } else {
+            )
+        } else if tail_empty {
+            candidates_from(
+                &format!("(SELECT {SPREAD_COLUMNS} FROM license_spread k WHERE {fires_alone})"),
+                "a.places >= 2",
+                &licenses("licenses"),
+            )
+        } else {
+            let tail = spread_sum(&[
+                spread_uses(received_since),
+                spread_counts(&format!("({})", unknown_values("tail_values"))),
+            ]);
+            let in_tail = "license_id IN (SELECT license_id FROM spread_tail)";
+            let sql = if watched {
+                let tail_licenses = format!(
+                    "({})",
+                    spread_sum(&[
+                        format!("SELECT {SPREAD_COLUMNS} FROM license_spread k WHERE k.{in_tail}"),
+                        format!("SELECT {SPREAD_COLUMNS} FROM spread_tail"),
+                    ])
+                );
+                // The watched licenses (4,780 of 1M, with their counts and rows at hand) and
+                // those with events in the tail: 163 -> 33-56 ms at 1M licenses (BENCHMARKS.md).
                 format!(
-                    "{watched_rows} UNION ALL {}",
+                    "{} UNION ALL {}",
+                    candidates_from(
+                        &format!("(SELECT {SPREAD_COLUMNS} FROM watched k WHERE NOT k.{in_tail})"),
+                        "a.places >= 2",
+                        &licenses("followed_licenses")
+                    ),
                     // Limited to the tail's licenses (session 10 measured 100 -> 10 ms with
                     // an empty tail; DuckDB 1.5.6 builds the join on all of `licenses`
                     // anyway, see above).
@@ -408,16 +416,8 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
                         &licenses(&format!("(SELECT * FROM licenses WHERE {in_tail})"))
                     ),
                 )
-            }
-        } else {
-            // Seats are at least 1, so a license whose counts fire with one seat is a superset
-            // of those firing with theirs: the cheap test on 1M rows before the join with
-            // licenses.
-            let fires_alone = fires("k", "1", "k.places >= 2");
-            let per_license = if tail_empty {
-                format!("(SELECT {SPREAD_COLUMNS} FROM license_spread k WHERE {fires_alone})")
             } else {
-                format!(
+                let per_license = format!(
                     "({})",
                     spread_sum(&[
                         format!(
@@ -425,20 +425,17 @@ pub fn misuse(c: &Ctx) -> Result<Answer> {
                         ),
                         format!("SELECT {SPREAD_COLUMNS} FROM spread_tail"),
                     ])
-                )
+                );
+                candidates_from(&per_license, "a.places >= 2", &licenses("licenses"))
             };
-            candidates_from(&per_license, "a.places >= 2", &licenses("licenses"))
-        };
-        let rows = if tail_empty {
-            c.rows(&sql)?
-        } else {
             // This path runs on the embedded store only, so it may name the tail once (DuckDB
             // computed it twice, once per use, as a subquery).
-            c.rows(&format!(
+            format!(
                 "WITH tail_values AS MATERIALIZED ({}), spread_tail AS MATERIALIZED ({tail}) {sql}",
                 spread_values(received_since)
-            ))?
+            )
         };
+        let rows = c.rows(&sql)?;
         (rows.len() <= MAX_SPREAD_CANDIDATES).then_some(rows)
     } else {
         None
@@ -799,11 +796,18 @@ fn watched_hold_the_candidates(c: &Ctx, s: &Settings) -> Result<bool> {
     if !at_least_defaults {
         return Ok(false);
     }
-    let later = c.rows(&format!(
-        "SELECT count(*) FROM licenses WHERE created_at > {} AND seats > 1",
-        c.as_of()
-    ))?;
-    Ok(later.first().and_then(|r| r[0].as_i64()) == Some(0))
+    counts_nothing(
+        c,
+        &format!(
+            "SELECT count(*) FROM licenses WHERE created_at > {} AND seats > 1",
+            c.as_of()
+        ),
+    )
+}
+
+/// Whether `sql`, a `count(*)` of one row, counts none.
+fn counts_nothing(c: &Ctx, sql: &str) -> Result<bool> {
+    Ok(c.rows(sql)?.first().and_then(|r| r[0].as_i64()) == Some(0))
 }
 
 /// The uses (activations and valid validations) matching `range` (` AND ...` conditions on
